@@ -1,0 +1,2 @@
+//! `persite`: the Persite command-line tool and broker daemon.
+fn main() {}

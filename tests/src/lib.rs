@@ -1,0 +1,1 @@
+//! Persite end-to-end harness.
