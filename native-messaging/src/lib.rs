@@ -1,2 +1,4 @@
 //! Persite native messaging: the browser frame codec, the relay to the broker daemon and the
 //! host-manifest installer.
+
+pub mod runtime;
