@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every Persite test on a fresh Debian machine: lints, unit and property tests, the
+# extension's tests, the real-Firefox end-to-end suite and the private-Tor-network suite.
+#
+# It installs what the tests need when it is missing (never skips a test for a missing tool):
+#   - Debian packages: firefox-esr, tor (with tor-gencert), strace
+#   - geckodriver, built from crates.io into $PERSITE_CACHE/tools (cached after the first run)
+#   - the extension's npm dev dependencies (web-ext), from its package-lock.json
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+cache=${PERSITE_CACHE:-$HOME/.cache/persite}
+geckodriver_version=0.37.1
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+step "System packages"
+missing=()
+command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+{ command -v tor >/dev/null && command -v tor-gencert >/dev/null; } || missing+=(tor)
+command -v strace >/dev/null || missing+=(strace)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+command -v firefox-esr >/dev/null || die "firefox-esr is still missing after apt-get install"
+command -v tor >/dev/null || die "tor is still missing after apt-get install"
+command -v node >/dev/null || die "node is required for the extension's tests (Node.js >= 20)"
+echo "firefox: $(firefox-esr --version 2>/dev/null)"
+echo "tor:     $(tor --version | head -n 1)"
+
+step "geckodriver $geckodriver_version"
+geckodriver="$cache/tools/bin/geckodriver"
+if ! { [ -x "$geckodriver" ] && "$geckodriver" --version | head -n 1 | grep -qF "$geckodriver_version"; }; then
+    echo "building geckodriver from crates.io into $cache/tools (once; several minutes)"
+    cargo install geckodriver --version "$geckodriver_version" --locked --root "$cache/tools"
+fi
+export PERSITE_GECKODRIVER="$geckodriver"
+"$geckodriver" --version | head -n 1
+
+step "Extension dependencies (npm)"
+(cd extension && npm ci --no-audit --no-fund --loglevel=error)
+
+step "Formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+(cd extension && npm run --silent lint)
+
+step "Extension unit tests (node --test)"
+(cd extension && npm test)
+
+step "Rust tests: unit, property, binaries, daemon, native host, real Firefox, private Tor network"
+cargo test --workspace --locked
+
+step "All tests passed"
