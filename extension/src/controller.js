@@ -1,0 +1,389 @@
+/**
+ * The extension's state and decisions, wired to injected I/O so it runs under `node --test`:
+ * the proxy answer for each request, the credentials cache and its `storage.session` mirror,
+ * the broker connection, and the broker side of New circuit / New identity.
+ * `background.js` supplies `browser.*` adapters; nothing here touches `browser` directly.
+ *
+ * Fail closed: {@link Controller#onRequest} never throws and never returns a rejected promise
+ * (Firefox would go DIRECT); whenever the right credentials are not known it answers the
+ * black hole (proxy-decision.js).
+ */
+
+import { BrokerClient } from "./broker-client.js";
+import { CredentialsCache } from "./credentials-cache.js";
+import { firstPartyOfRequest, firstPartyOfTab } from "./first-party.js";
+import { DEFAULT_OPTIONS, effectiveSocks, normalizeOptions } from "./options.js";
+import {
+  BrokerError,
+  ProtocolError,
+  credentialsRequest,
+  helloRequest,
+  newCircuitRequest,
+  newIdentityRequest,
+  parseCredentialsResult,
+  parseHelloResult,
+  parseNewCircuitResult,
+} from "./protocol.js";
+import { blackHole, decide } from "./proxy-decision.js";
+
+/** Longest wait for the state restore on an event-page wake, in ms. */
+export const READY_TIMEOUT_MS = 5_000;
+
+/** `storage.session` key of the mirrored state. */
+export const SESSION_KEY = "persite-state";
+
+/**
+ * How often a request retries when an invalidation raced with its broker round trip before it
+ * gives up with the black hole.
+ */
+const MAX_RACED_ATTEMPTS = 3;
+
+/** Owns the cache, the broker connection and the options; answers `proxy.onRequest`. */
+export class Controller {
+  /**
+   * @param {object} io
+   * @param {() => object} io.connect opens the native port
+   * @param {() => Promise<object|undefined>} io.loadSession reads the `storage.session` mirror
+   * @param {(state: object) => Promise<void>} io.saveSession writes it
+   * @param {() => Promise<object|undefined>} io.loadOptions reads the stored options
+   * @param {(status: object) => void} [io.onStatus] protection status changed (badge)
+   * @param {(message: string) => void} [io.log] diagnostics, never with domain names
+   * @param {() => number} [io.now]
+   * @param {Function} [io.setTimer]
+   * @param {Function} [io.clearTimer]
+   * @param {number} [io.requestTimeoutMs]
+   * @param {object} [io.backoff]
+   */
+  constructor({
+    connect,
+    loadSession,
+    saveSession,
+    loadOptions,
+    onStatus = () => {},
+    log = () => {},
+    now = Date.now,
+    setTimer = setTimeout,
+    clearTimer = clearTimeout,
+    requestTimeoutMs,
+    backoff,
+  }) {
+    this.loadSession = loadSession;
+    this.saveSession = saveSession;
+    this.loadOptions = loadOptions;
+    this.onStatus = onStatus;
+    this.log = log;
+    this.setTimer = setTimer;
+    this.clearTimer = clearTimer;
+    this.options = { ...DEFAULT_OPTIONS };
+    /** `instance` of the daemon the cached credentials came from. */
+    this.instance = null;
+    /** SOCKS endpoint from the last `hello`. */
+    this.brokerSocks = null;
+    /** The host reached the daemon (cleared by `broker_disconnected`). */
+    this.brokerUp = false;
+    /** While > 0 (New identity running) every request gets the black hole. */
+    this.barrier = 0;
+    /** True once options and the session mirror are loaded. */
+    this.isReady = false;
+    /** True once the session mirror has been read, so writing it cannot erase it. */
+    this.restored = false;
+    this.readyPromise = null;
+    this.persistQueued = false;
+    this.cache = new CredentialsCache({ now, onChange: () => this.schedulePersist() });
+    this.client = new BrokerClient({
+      connect,
+      log,
+      setTimer,
+      clearTimer,
+      requestTimeoutMs,
+      backoff,
+      onHello: (info) => this.handleHello(info),
+      onPush: (push) => this.handlePush(push),
+      onStateChange: (state) => this.handleClientState(state),
+    });
+    this.onRequest = this.onRequest.bind(this);
+  }
+
+  /** Loads the state (once; retried by the next caller if it failed). */
+  ensureReady() {
+    if (this.readyPromise === null) {
+      this.readyPromise = this.init().catch((e) => {
+        this.readyPromise = null;
+        throw e;
+      });
+    }
+    return this.readyPromise;
+  }
+
+  async init() {
+    if (!this.restored) {
+      let session;
+      try {
+        session = await this.loadSession();
+      } catch (e) {
+        this.log(`cannot read the session mirror, starting empty: ${errorText(e)}`);
+      }
+      this.restore(session);
+      this.restored = true;
+      this.client.start();
+    }
+    this.options = normalizeOptions(await this.loadOptions());
+    this.isReady = true;
+    this.schedulePersist();
+    this.emitStatus();
+  }
+
+  /**
+   * The `proxy.onRequest` listener. Cache hits answer synchronously; misses return a promise
+   * that always resolves (see the module comment).
+   */
+  onRequest(details) {
+    try {
+      if (this.isReady && this.barrier === 0) {
+        const firstParty = firstPartyOfRequest(details, this.options);
+        const hit = this.cache.get(firstParty.key);
+        if (hit !== undefined) {
+          return decide(effectiveSocks(this.options, this.brokerSocks), hit);
+        }
+      }
+      return this.answerSlowly(details);
+    } catch (e) {
+      this.log(`proxy listener failed, blocking the request: ${errorText(e)}`);
+      return blackHole();
+    }
+  }
+
+  async answerSlowly(details) {
+    try {
+      await this.withTimeout(this.ensureReady(), READY_TIMEOUT_MS, "state restore");
+      for (let attempt = 0; attempt < MAX_RACED_ATTEMPTS; attempt += 1) {
+        if (this.barrier > 0) {
+          return blackHole();
+        }
+        const firstParty = firstPartyOfRequest(details, this.options);
+        const generation = this.cache.generation;
+        const credentials = await this.cache.fetch(firstParty.key, () =>
+          this.fetchCredentials(firstParty),
+        );
+        if (this.barrier > 0) {
+          return blackHole();
+        }
+        if (this.cache.generation === generation) {
+          return decide(effectiveSocks(this.options, this.brokerSocks), credentials);
+        }
+      }
+      this.log("credentials kept being invalidated during the request; blocking it");
+      return blackHole();
+    } catch (e) {
+      this.log(`no credentials, blocking the request: ${errorText(e)}`);
+      return blackHole();
+    }
+  }
+
+  async fetchCredentials(firstParty) {
+    const result = await this.client.request((id) =>
+      credentialsRequest(id, firstParty.url, firstParty.container),
+    );
+    const credentials = parseCredentialsResult(result);
+    if (credentials.container !== firstParty.container) {
+      throw new ProtocolError("the broker answered for another container");
+    }
+    return credentials;
+  }
+
+  /**
+   * Broker side of "New circuit for this site" for a tab showing `url` in `cookieStoreId`:
+   * asks for new credentials and drops the cached ones at once (not waiting for the push).
+   * Resolves with `{site}`.
+   */
+  async newCircuit(url, cookieStoreId) {
+    await this.ensureReady();
+    const firstParty = firstPartyOfTab(url, cookieStoreId, this.options);
+    const result = await this.client.request((id) => newCircuitRequest(id, { url: firstParty.url }));
+    const site = parseNewCircuitResult(result);
+    this.cache.invalidateSites([site]);
+    return { site };
+  }
+
+  /**
+   * Broker side of "New identity": new credentials for every site and NEWNYM, then drops the
+   * whole cache. Resolves with the broker's result (`{epoch}`); on failure nothing changed.
+   */
+  async newIdentity() {
+    await this.ensureReady();
+    const result = await this.client.request(newIdentityRequest);
+    this.cache.clear();
+    return result;
+  }
+
+  /** Runs `task` while every request is answered with the black hole. */
+  async withBarrier(task) {
+    this.barrier += 1;
+    try {
+      return await task();
+    } finally {
+      this.barrier -= 1;
+    }
+  }
+
+  /** What the popup shows about a tab: its first-party host, container and known site. */
+  tabInfo(url, cookieStoreId) {
+    const firstParty = firstPartyOfTab(url, cookieStoreId, this.options);
+    return {
+      host: firstParty.host,
+      container: firstParty.container,
+      site: this.cache.siteOf(firstParty.key) ?? null,
+    };
+  }
+
+  /** Replaces the options (storage.onChanged). */
+  setOptions(stored) {
+    this.options = normalizeOptions(stored);
+    this.emitStatus();
+  }
+
+  /** Connection and protection status for the badge and the popup. */
+  status() {
+    const socks = effectiveSocks(this.options, this.brokerSocks);
+    let problem = null;
+    if (!this.isReady) {
+      problem = "starting";
+    } else if (this.client.state !== "ready") {
+      problem = `not connected to the native host${this.client.lastError ? `: ${this.client.lastError}` : ""}`;
+    } else if (!this.brokerUp) {
+      problem = "the native host cannot reach the broker daemon";
+    } else if (socks === null) {
+      problem = "no usable SOCKS endpoint (check the options)";
+    }
+    return {
+      protected: problem === null,
+      problem,
+      connection: this.client.state,
+      brokerUp: this.brokerUp,
+      socks,
+      socksSource: this.options.socksOverride !== null ? "options" : "broker",
+      cachedEntries: this.cache.size,
+    };
+  }
+
+  handleHello(info) {
+    if (info.instance !== this.instance) {
+      this.cache.clear();
+    }
+    this.instance = info.instance;
+    this.brokerSocks = info.socks;
+    this.brokerUp = true;
+    this.schedulePersist();
+    this.emitStatus();
+  }
+
+  handlePush(push) {
+    switch (push.type) {
+      case "invalidate":
+        if (push.all) {
+          this.cache.clear();
+        } else {
+          this.cache.invalidateSites(push.sites);
+        }
+        return;
+      case "broker_connected":
+        if (push.instance !== this.instance) {
+          this.cache.clear();
+          this.instance = push.instance;
+        }
+        this.brokerUp = true;
+        this.schedulePersist();
+        this.emitStatus();
+        this.refreshHello();
+        return;
+      case "broker_disconnected":
+        this.brokerUp = false;
+        this.emitStatus();
+        return;
+      default:
+        this.log(`ignoring unknown push type ${push.name}`);
+    }
+  }
+
+  /** A reconnected daemon may listen on another SOCKS endpoint: ask again. */
+  refreshHello() {
+    this.client.request(helloRequest).then(
+      (result) => this.handleHello(parseHelloResult(result)),
+      (e) => this.log(`hello after broker_connected failed: ${errorText(e)}`),
+    ).catch((e) => this.log(`unusable hello after broker_connected: ${errorText(e)}`));
+  }
+
+  handleClientState(state) {
+    if (state !== "ready" && state !== "connecting") {
+      // The broker's key may change behind a lost port: nothing cached can be trusted.
+      this.cache.clear();
+      this.instance = null;
+      this.brokerUp = false;
+      this.schedulePersist();
+    }
+    this.emitStatus();
+  }
+
+  restore(session) {
+    if (typeof session !== "object" || session === null || typeof session.instance !== "string") {
+      this.cache.restore(null);
+      return;
+    }
+    this.cache.restore(session.cache);
+    this.instance = session.instance;
+    if (session.brokerSocks && typeof session.brokerSocks === "object") {
+      this.brokerSocks = {
+        host: session.brokerSocks.host,
+        port: session.brokerSocks.port,
+      };
+    }
+  }
+
+  schedulePersist() {
+    if (this.persistQueued || !this.restored) {
+      return;
+    }
+    this.persistQueued = true;
+    queueMicrotask(() => {
+      this.persistQueued = false;
+      const state = {
+        instance: this.instance,
+        brokerSocks: this.brokerSocks,
+        cache: this.cache.snapshot(),
+      };
+      this.saveSession(state).catch((e) => this.log(`cannot write the session mirror: ${errorText(e)}`));
+    });
+  }
+
+  emitStatus() {
+    try {
+      this.onStatus(this.status());
+    } catch (e) {
+      this.log(`status listener failed: ${errorText(e)}`);
+    }
+  }
+
+  withTimeout(promise, ms, what) {
+    return new Promise((resolve, reject) => {
+      const timer = this.setTimer(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+      promise.then(
+        (value) => {
+          this.clearTimer(timer);
+          resolve(value);
+        },
+        (error) => {
+          this.clearTimer(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+}
+
+/** Log text of an error; broker messages may quote a URL, so only their code is logged. */
+function errorText(error) {
+  if (error instanceof BrokerError) {
+    return `broker error ${error.code}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,81 @@
+/**
+ * What `proxy.onRequest` answers. Pure. Every answer is an array ending in `null`: Firefox
+ * then never falls back to the browser's default proxy or DIRECT (firefox-extension-facts.md
+ * §0, §1.3). When the right answer is not known, the answer is the black hole: a SOCKS proxy
+ * on a closed local port, so the request fails visibly with `proxyConnectFailure`.
+ */
+
+/** Host of the black-hole proxy. */
+export const BLACK_HOLE_HOST = "127.0.0.1";
+
+/**
+ * Port of the black-hole proxy: TCP 9 (discard). Nothing listens on it on a normal system
+ * and Firefox refuses it as a web port, so no local service is ever reached by mistake.
+ */
+export const BLACK_HOLE_PORT = 9;
+
+/** A fresh black-hole answer: `[{socks 127.0.0.1:9, failoverTimeout 1}, null]`. */
+export function blackHole() {
+  return [
+    {
+      type: "socks",
+      host: BLACK_HOLE_HOST,
+      port: BLACK_HOLE_PORT,
+      proxyDNS: true,
+      failoverTimeout: 1,
+    },
+    null,
+  ];
+}
+
+/**
+ * The answer that sends a request to Tor with the given credentials:
+ * `[{type: "socks", host, port, username, password, proxyDNS: true}, null]`.
+ * Throws if the endpoint or the credentials are unusable (callers answer the black hole).
+ *
+ * @param {{host: string, port: number} | null | undefined} endpoint Tor's SOCKS port
+ * @param {{username: string, password: string} | null | undefined} credentials
+ */
+export function socksAnswer(endpoint, credentials) {
+  if (
+    endpoint === null ||
+    typeof endpoint !== "object" ||
+    typeof endpoint.host !== "string" ||
+    endpoint.host.length === 0 ||
+    !Number.isInteger(endpoint.port) ||
+    endpoint.port < 1 ||
+    endpoint.port > 65535
+  ) {
+    throw new TypeError("no usable SOCKS endpoint");
+  }
+  if (
+    credentials === null ||
+    typeof credentials !== "object" ||
+    typeof credentials.username !== "string" ||
+    credentials.username.length === 0 ||
+    typeof credentials.password !== "string" ||
+    credentials.password.length === 0
+  ) {
+    throw new TypeError("no usable credentials");
+  }
+  return [
+    {
+      type: "socks",
+      host: endpoint.host,
+      port: endpoint.port,
+      username: credentials.username,
+      password: credentials.password,
+      proxyDNS: true,
+    },
+    null,
+  ];
+}
+
+/** {@link socksAnswer}, or the black hole if that throws. Never throws. */
+export function decide(endpoint, credentials) {
+  try {
+    return socksAnswer(endpoint, credentials);
+  } catch {
+    return blackHole();
+  }
+}
