@@ -28,7 +28,9 @@ pub enum RuntimeDirError {
         source: io::Error,
     },
     /// The directory exists but another user owns it.
-    #[error("runtime directory {path} belongs to uid {owner}, not to you (uid {me}); refusing to use it")]
+    #[error(
+        "runtime directory {path} belongs to uid {owner}, not to you (uid {me}); refusing to use it"
+    )]
     WrongOwner {
         /// The directory.
         path: PathBuf,
@@ -38,7 +40,9 @@ pub enum RuntimeDirError {
         me: u32,
     },
     /// The directory is readable or writable by other users.
-    #[error("runtime directory {path} has mode {mode:o}; it must not be accessible to other users (chmod 700 it)")]
+    #[error(
+        "runtime directory {path} has mode {mode:o}; it must not be accessible to other users (chmod 700 it)"
+    )]
     TooOpen {
         /// The directory.
         path: PathBuf,
@@ -126,13 +130,22 @@ mod tests {
     #[test]
     fn resolution_order() {
         let p = |s: &str| Some(PathBuf::from(s));
-        assert_eq!(runtime_dir_from(p("/a"), p("/run/user/1"), 7), PathBuf::from("/a"));
+        assert_eq!(
+            runtime_dir_from(p("/a"), p("/run/user/1"), 7),
+            PathBuf::from("/a")
+        );
         assert_eq!(
             runtime_dir_from(None, p("/run/user/1"), 7),
             PathBuf::from("/run/user/1/persite")
         );
-        assert_eq!(runtime_dir_from(p(""), p(""), 7), PathBuf::from("/tmp/persite-7"));
-        assert_eq!(runtime_dir_from(None, None, 1000), PathBuf::from("/tmp/persite-1000"));
+        assert_eq!(
+            runtime_dir_from(p(""), p(""), 7),
+            PathBuf::from("/tmp/persite-7")
+        );
+        assert_eq!(
+            runtime_dir_from(None, None, 1000),
+            PathBuf::from("/tmp/persite-1000")
+        );
     }
 
     #[test]
@@ -140,10 +153,16 @@ mod tests {
         let base = std::env::temp_dir().join(format!("persite-rt-{}", std::process::id()));
         let dir = base.join("nested/run");
         ensure_private_dir(&dir).unwrap();
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         ensure_private_dir(&dir).unwrap();
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 

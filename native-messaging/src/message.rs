@@ -1,0 +1,190 @@
+//! The little the host must understand of a message (`docs/protocol.md` §2): that a frame is a
+//! JSON object, its `id`, and the replies and pushes the host writes on its own.
+//!
+//! Business validation (unknown `type`, missing fields) is the daemon's job; the host parses a
+//! frame only far enough to echo its `id` in an error reply. No I/O here.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+/// Error codes the host itself produces (a subset of `docs/protocol.md` §2.3).
+pub mod code {
+    /// The frame is not UTF-8, not JSON, or not a JSON object.
+    pub const INVALID_JSON: &str = "invalid_json";
+    /// An inbound frame above 1 MiB.
+    pub const FRAME_TOO_LARGE: &str = "frame_too_large";
+    /// The daemon's reply would exceed 1 MiB.
+    pub const REPLY_TOO_LARGE: &str = "reply_too_large";
+    /// The daemon cannot be reached.
+    pub const BROKER_UNAVAILABLE: &str = "broker_unavailable";
+    /// The daemon answered in a way the host cannot relay.
+    pub const INTERNAL: &str = "internal";
+}
+
+/// A request frame that is a JSON object, with the `id` to echo (`null` when absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The request's `id` as sent, or `Value::Null`.
+    pub id: Value,
+    /// The frame body, relayed to the daemon unchanged.
+    pub body: Bytes,
+}
+
+/// Checks that `frame` is a UTF-8 JSON object and extracts its `id`; otherwise returns the
+/// `invalid_json` reply (with `id: null`) to send back.
+pub fn parse_request(frame: Bytes) -> Result<Request, Bytes> {
+    let text = match std::str::from_utf8(&frame) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(error_reply(
+                &Value::Null,
+                code::INVALID_JSON,
+                &format!("the message is not UTF-8 ({e})"),
+            ));
+        }
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(mut map)) => Ok(Request {
+            id: map.remove("id").unwrap_or(Value::Null),
+            body: frame,
+        }),
+        Ok(other) => Err(error_reply(
+            &Value::Null,
+            code::INVALID_JSON,
+            &format!(
+                "the message is JSON but not an object (found {})",
+                kind(&other)
+            ),
+        )),
+        Err(e) => Err(error_reply(
+            &Value::Null,
+            code::INVALID_JSON,
+            &format!("the message is not valid JSON ({e})"),
+        )),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Serialises `{"id": id, "error": {"code": code, "message": message}}`.
+pub fn error_reply(id: &Value, code: &str, message: &str) -> Bytes {
+    let reply = json!({"id": id, "error": {"code": code, "message": message}});
+    Bytes::from(reply.to_string())
+}
+
+/// The `broker_connected` push, sent when the host (re)connects to a daemon.
+pub fn broker_connected(instance: &str) -> Bytes {
+    Bytes::from(json!({"type": "broker_connected", "instance": instance}).to_string())
+}
+
+/// The `broker_disconnected` push, sent when the host loses the daemon.
+pub fn broker_disconnected() -> Bytes {
+    Bytes::from_static(br#"{"type":"broker_disconnected"}"#)
+}
+
+/// Extracts `result.instance` from the daemon's reply to `hello`.
+pub fn hello_instance(reply: &[u8]) -> Result<String, String> {
+    let value: Value = serde_json::from_slice(reply)
+        .map_err(|e| format!("the daemon's hello reply is not JSON ({e})"))?;
+    if let Some(error) = value.get("error") {
+        return Err(format!("the daemon refused hello: {error}"));
+    }
+    value
+        .pointer("/result/instance")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| "the daemon's hello reply has no result.instance".to_owned())
+}
+
+/// The `hello` request the host sends to each daemon it connects to.
+pub fn hello_request() -> Bytes {
+    Bytes::from_static(br#"{"id":0,"type":"hello","protocol":1}"#)
+}
+
+/// True when `data` is a JSON object (pushes must be, before they are relayed to the browser).
+pub fn is_json_object(data: &[u8]) -> bool {
+    matches!(serde_json::from_slice::<Value>(data), Ok(Value::Object(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(reply: &Bytes) -> (Value, String) {
+        let v: Value = serde_json::from_slice(reply).unwrap();
+        (
+            v["id"].clone(),
+            v["error"]["code"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    #[test]
+    fn object_with_id_is_accepted_unchanged() {
+        let body = Bytes::from_static(br#"{"id": 7, "type": "credentials"}"#);
+        let req = parse_request(body.clone()).unwrap();
+        assert_eq!(req.id, json!(7));
+        assert_eq!(req.body, body);
+    }
+
+    #[test]
+    fn object_without_id_echoes_null() {
+        let req = parse_request(Bytes::from_static(br#"{"type":"status"}"#)).unwrap();
+        assert_eq!(req.id, Value::Null);
+    }
+
+    #[test]
+    fn invalid_utf8_json_and_non_objects_are_invalid_json_with_null_id() {
+        for input in [
+            &b"\xff\xfe{}"[..],
+            b"",
+            b"{\"id\": 1",
+            b"[1,2]",
+            b"42",
+            b"\"id\"",
+            b"null",
+        ] {
+            let reply = parse_request(Bytes::copy_from_slice(input)).unwrap_err();
+            assert_eq!(
+                error_of(&reply),
+                (Value::Null, "invalid_json".to_owned()),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_reply_shape() {
+        let v: Value =
+            serde_json::from_slice(&error_reply(&json!(3), "broker_unavailable", "down")).unwrap();
+        assert_eq!(
+            v,
+            json!({"id": 3, "error": {"code": "broker_unavailable", "message": "down"}})
+        );
+    }
+
+    #[test]
+    fn hello_instance_is_extracted_or_explained() {
+        assert_eq!(
+            hello_instance(br#"{"id":0,"result":{"protocol":1,"instance":"abc"}}"#),
+            Ok("abc".to_owned())
+        );
+        assert!(hello_instance(br#"{"id":0,"error":{"code":"x"}}"#).is_err());
+        assert!(hello_instance(b"nope").is_err());
+    }
+
+    #[test]
+    fn pushes_are_objects() {
+        assert!(is_json_object(&broker_connected("i")));
+        assert!(is_json_object(&broker_disconnected()));
+        assert!(!is_json_object(b"[]"));
+    }
+}
