@@ -2,3 +2,17 @@
 //! credentials, and (in later modules) serves them to the browser and talks to Tor.
 
 pub mod config;
+
+pub mod cli;
+pub mod container;
+pub mod credentials;
+pub mod isolation_error;
+pub mod isolator;
+pub mod psl;
+pub mod site;
+
+pub use container::Container;
+pub use isolation_error::{IsolationError, UrlProblem};
+pub use isolator::{IssuedCredentials, Isolator};
+pub use psl::{Psl, PslError, PslSource};
+pub use site::Site;

@@ -1,2 +1,10 @@
 //! `persite`: the Persite command-line tool and broker daemon.
-fn main() {}
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use persite::cli::Cli;
+
+fn main() -> ExitCode {
+    Cli::parse().command.run()
+}

@@ -1,0 +1,38 @@
+//! The `persite` command line: one [`Command`] variant and one file per subcommand.
+//!
+//! To add a subcommand `foo`: create `cli/foo.rs` with a `FooArgs` (`clap::Args`) and
+//! `pub fn run(args: &FooArgs) -> ExitCode`, then add `pub mod foo;`, a `Foo(foo::FooArgs)`
+//! variant and its arm in [`Command::run`].
+
+use std::process::ExitCode;
+
+pub mod creds;
+pub mod serve;
+
+/// Per-site Tor circuits for Firefox: the Persite broker and its tools.
+#[derive(Debug, clap::Parser)]
+#[command(name = "persite", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `persite`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print the SOCKS credentials the broker would give some URLs (one JSON object per line).
+    Creds(creds::CredsArgs),
+    /// Run the broker daemon for this user (HTTP/JSON API on a Unix socket).
+    Serve(serve::ServeArgs),
+}
+
+impl Command {
+    /// Runs the subcommand; its exit code is the process's.
+    pub fn run(&self) -> ExitCode {
+        match self {
+            Command::Creds(args) => creds::run(args),
+            Command::Serve(args) => serve::run(args),
+        }
+    }
+}

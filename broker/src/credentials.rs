@@ -1,0 +1,203 @@
+//! SOCKS credentials derived from a secret key: stable per (site, container), unlinkable to the
+//! site without the key, never stored.
+//!
+//! `username = enc(blake3_keyed(key, fields(PURPOSE="persite.v1.username", SITE, CONTAINER)))`,
+//! `password = enc(blake3_keyed(key, fields(PURPOSE="persite.v1.password", SITE, CONTAINER,
+//! GENERATION, EPOCH)))`, where `enc` is base64url without padding (43 characters of
+//! `A–Z a–z 0–9 - _` for the 32-byte hash).
+//!
+//! The hashed input is a sequence of tagged, length-prefixed fields `tag:u8 ‖ len:u32be ‖ bytes`
+//! in strictly increasing tag order. That encoding is injective (no two field lists give the
+//! same bytes), the PURPOSE field separates usernames from passwords, and a later policy can add
+//! a field (a tab id, a rotation counter: tags reserved below) without ambiguity; it is included
+//! only when the policy uses it, so credentials of everyone else stay as they were.
+//!
+//! Why these rules hold by construction: the alphabet has no `<` (Tor reserves `<torS0X>`) and
+//! no `.`, `:` or `[` (so no domain, host or IP literal can appear inside), the length is fixed
+//! at 43 bytes (never empty, far below Firefox's and SOCKS5's 255-byte limit).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::container::Container;
+use crate::site::Site;
+
+/// Length in bytes of every username and password.
+pub const CREDENTIAL_LEN: usize = 43;
+/// The SOCKS5 / Firefox limit that credentials must stay under.
+pub const MAX_SOCKS_CREDENTIAL_LEN: usize = 255;
+const _: () = assert!(CREDENTIAL_LEN > 0 && CREDENTIAL_LEN <= MAX_SOCKS_CREDENTIAL_LEN);
+
+/// Field tags of the hashed encoding. Never renumber; add new tags at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+enum FieldTag {
+    /// Domain separation: what the hash is used for.
+    Purpose = 0,
+    /// The site, as text.
+    Site = 1,
+    /// The container's cookie store id, as text.
+    Container = 2,
+    /// The site's "new circuit" counter.
+    Generation = 3,
+    /// The "new identity" counter.
+    Epoch = 4,
+    /// Reserved: a tab id for per-tab policies.
+    #[allow(dead_code)]
+    Tab = 5,
+    /// Reserved: a time-based rotation counter.
+    #[allow(dead_code)]
+    Rotation = 6,
+}
+
+const USERNAME_PURPOSE: &[u8] = b"persite.v1.username";
+const PASSWORD_PURPOSE: &[u8] = b"persite.v1.password";
+
+/// The secret derivation key, held only in memory. Its `Debug` output never shows it.
+#[derive(Clone)]
+pub struct DerivationKey([u8; 32]);
+
+impl DerivationKey {
+    /// A fresh key from the operating system's random generator.
+    pub fn random() -> Result<DerivationKey, getrandom::Error> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)?;
+        Ok(DerivationKey(key))
+    }
+
+    /// A key from known bytes (tests, benchmarks, reproducible tools).
+    pub fn from_bytes(key: [u8; 32]) -> DerivationKey {
+        DerivationKey(key)
+    }
+}
+
+impl std::fmt::Debug for DerivationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DerivationKey(<secret>)")
+    }
+}
+
+/// A raw 32-byte credential hash; [`encode`] turns it into the SOCKS text.
+pub type Digest = [u8; 32];
+
+/// The username hash of (site, container).
+pub fn username_digest(key: &DerivationKey, site: &Site, container: &Container) -> Digest {
+    let mut fields = Fields::new(key, USERNAME_PURPOSE);
+    fields.site_and_container(site, container);
+    fields.finish()
+}
+
+/// The password hash of (site, container, generation, epoch).
+pub fn password_digest(
+    key: &DerivationKey,
+    site: &Site,
+    container: &Container,
+    generation: u64,
+    epoch: u64,
+) -> Digest {
+    let mut fields = Fields::new(key, PASSWORD_PURPOSE);
+    fields.site_and_container(site, container);
+    fields.field(FieldTag::Generation, &generation.to_be_bytes());
+    fields.field(FieldTag::Epoch, &epoch.to_be_bytes());
+    fields.finish()
+}
+
+/// The SOCKS text of a hash: base64url without padding, [`CREDENTIAL_LEN`] bytes.
+pub fn encode(digest: &Digest) -> String {
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// The hash back from its SOCKS text, if it is one.
+pub fn decode(text: &str) -> Option<Digest> {
+    if text.len() != CREDENTIAL_LEN {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    match URL_SAFE_NO_PAD.decode_slice(text, &mut digest) {
+        Ok(32) => Some(digest),
+        _ => None,
+    }
+}
+
+/// Streams tagged fields into a keyed hasher, checking their order.
+struct Fields {
+    hasher: blake3::Hasher,
+    last: FieldTag,
+}
+
+impl Fields {
+    fn new(key: &DerivationKey, purpose: &[u8]) -> Fields {
+        let mut fields = Fields {
+            hasher: blake3::Hasher::new_keyed(&key.0),
+            last: FieldTag::Purpose,
+        };
+        fields.write(FieldTag::Purpose, purpose);
+        fields
+    }
+
+    fn site_and_container(&mut self, site: &Site, container: &Container) {
+        self.field(FieldTag::Site, site.as_str().as_bytes());
+        let mut buf = [0u8; 32];
+        self.field(FieldTag::Container, container.encode(&mut buf));
+    }
+
+    fn field(&mut self, tag: FieldTag, bytes: &[u8]) {
+        debug_assert!(tag > self.last, "fields must come in increasing tag order");
+        self.last = tag;
+        self.write(tag, bytes);
+    }
+
+    fn write(&mut self, tag: FieldTag, bytes: &[u8]) {
+        // Sites are at most 253 bytes and containers 28; u32 leaves room for any future field.
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        self.hasher.update(&[tag as u8]);
+        self.hasher.update(&len.to_be_bytes());
+        self.hasher.update(bytes);
+    }
+
+    fn finish(self) -> Digest {
+        *self.hasher.finalize().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_round_trips_and_has_the_promised_shape() {
+        let digest = [0xfb; 32];
+        let text = encode(&digest);
+        assert_eq!(text.len(), CREDENTIAL_LEN);
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(decode(&text), Some(digest));
+        assert_eq!(decode("short"), None);
+        assert_eq!(decode(&"!".repeat(CREDENTIAL_LEN)), None);
+    }
+
+    #[test]
+    fn encoding_is_the_documented_tlv() {
+        // Recompute one password by hand from the documented layout.
+        let key = DerivationKey::from_bytes([7; 32]);
+        let psl = crate::psl::Psl::vendored().expect("vendored list");
+        let site = Site::of("https://www.example.com/", &psl).expect("site");
+        let mut input = Vec::new();
+        for (tag, bytes) in [
+            (0u8, &b"persite.v1.password"[..]),
+            (1, b"example.com"),
+            (2, b"firefox-container-12"),
+            (3, &5u64.to_be_bytes()),
+            (4, &9u64.to_be_bytes()),
+        ] {
+            input.push(tag);
+            input.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+            input.extend_from_slice(bytes);
+        }
+        let expected = *blake3::keyed_hash(&[7; 32], &input).as_bytes();
+        let container = Container::parse("firefox-container-12").expect("container");
+        assert_eq!(password_digest(&key, &site, &container, 5, 9), expected);
+    }
+}
