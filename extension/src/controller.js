@@ -267,7 +267,9 @@ export class Controller {
   }
 
   handleHello(info) {
-    if (info.instance !== this.instance) {
+    // With no known instance the cache is already empty (see restore and handleClientState),
+    // and requests waiting for this handshake will be answered by this instance.
+    if (this.instance !== null && info.instance !== this.instance) {
       this.cache.clear();
     }
     this.instance = info.instance;

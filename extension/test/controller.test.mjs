@@ -1,0 +1,391 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { Controller, READY_TIMEOUT_MS } from "../src/controller.js";
+import { BLACK_HOLE_PORT } from "../src/proxy-decision.js";
+import { ManualClock, portFactory, settle } from "./support/fakes.mjs";
+
+const pageA = { type: "main_frame", url: "https://www.a.test/x", tabId: 1, cookieStoreId: "firefox-default", frameAncestors: [] };
+const imageOfA = { type: "image", url: "https://cdn.test/i.png", tabId: 1, cookieStoreId: "firefox-default", documentUrl: "https://www.a.test/x", frameAncestors: [] };
+const mailOfA = { type: "main_frame", url: "https://mail.a.test/", tabId: 2, cookieStoreId: "firefox-default", frameAncestors: [] };
+const pageB = { type: "main_frame", url: "https://b.test/", tabId: 3, cookieStoreId: "firefox-default", frameAncestors: [] };
+const system = { type: "xmlhttprequest", url: "https://update.test/", tabId: -1 };
+
+function setup({ session, options, loadOptions, loadSession, saveSession } = {}) {
+  const clock = new ManualClock();
+  const factory = portFactory();
+  const saved = [];
+  const statuses = [];
+  const logs = [];
+  const controller = new Controller({
+    connect: factory.connect,
+    loadSession: loadSession ?? (async () => session),
+    saveSession: saveSession ?? (async (state) => saved.push(JSON.parse(JSON.stringify(state)))),
+    loadOptions: loadOptions ?? (async () => options),
+    onStatus: (status) => statuses.push(status),
+    log: (message) => logs.push(message),
+    now: clock.now,
+    setTimer: clock.setTimer,
+    clearTimer: clock.clearTimer,
+    requestTimeoutMs: 2000,
+  });
+  return { clock, factory, controller, saved, statuses, logs };
+}
+
+/** Plays a broker on the fake port: answers credentials requests from a table. */
+function answerCredentials(port, { username = (url) => `user-${url}`, site = siteOf, expiresAt = null } = {}) {
+  const answered = new Set();
+  return () => {
+    for (const message of port.sent) {
+      if (message.type === "credentials" && !answered.has(message.id)) {
+        answered.add(message.id);
+        port.deliver({
+          id: message.id,
+          result: {
+            site: site(message.url),
+            container: message.container,
+            username: username(message.url),
+            password: "secret",
+            expires_at: expiresAt,
+          },
+        });
+      }
+    }
+  };
+}
+
+function siteOf(url) {
+  if (url === "about:blank") {
+    return "--unknown--";
+  }
+  const host = new URL(url).hostname;
+  return host.split(".").slice(-2).join(".");
+}
+
+async function ready(options = {}) {
+  const ctx = setup(options);
+  await ctx.controller.ensureReady();
+  ctx.factory.last.answerHello(options.instance ?? "inst-1");
+  ctx.broker = answerCredentials(ctx.factory.last);
+  return ctx;
+}
+
+/** Calls the listener and resolves its answer, playing the broker meanwhile. */
+async function ask(ctx, details) {
+  const answer = ctx.controller.onRequest(details);
+  await settle();
+  ctx.broker?.();
+  return answer;
+}
+
+function assertBlackHole(answer) {
+  assert.ok(Array.isArray(answer), "an array");
+  assert.equal(answer[0].port, BLACK_HOLE_PORT);
+  assert.equal(answer[0].username, undefined);
+  assert.equal(answer[1], null);
+}
+
+describe("Controller.onRequest", () => {
+  it("asks the broker on a miss with the first party's scheme and host only", async () => {
+    const ctx = await ready();
+    const answer = await ask(ctx, pageA);
+    assert.deepEqual(answer, [
+      { type: "socks", host: "127.0.0.1", port: 9050, username: "user-https://www.a.test/", password: "secret", proxyDNS: true },
+      null,
+    ]);
+    assert.deepEqual(ctx.factory.last.lastOf("credentials"), {
+      id: 2,
+      type: "credentials",
+      url: "https://www.a.test/",
+      container: "firefox-default",
+    });
+  });
+
+  it("answers cache hits synchronously, without a broker round trip", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    const sentBefore = ctx.factory.last.sent.length;
+    const answer = ctx.controller.onRequest(imageOfA);
+    assert.ok(Array.isArray(answer), "not a promise");
+    assert.equal(answer[0].username, "user-https://www.a.test/");
+    assert.equal(ctx.factory.last.sent.length, sentBefore);
+  });
+
+  it("shares one broker request between concurrent misses of the same first party", async () => {
+    const ctx = await ready();
+    const answers = [pageA, imageOfA, pageA].map((d) => ctx.controller.onRequest(d));
+    await settle();
+    assert.equal(ctx.factory.last.sent.filter((m) => m.type === "credentials").length, 1);
+    ctx.broker();
+    for (const answer of await Promise.all(answers)) {
+      assert.equal(answer[0].username, "user-https://www.a.test/");
+    }
+  });
+
+  it("never gives one site another site's credentials", async () => {
+    const ctx = await ready();
+    const [a, b, s] = await Promise.all([ask(ctx, pageA), ask(ctx, pageB), ask(ctx, system)]);
+    ctx.broker();
+    assert.equal((await a)[0].username, "user-https://www.a.test/");
+    assert.equal((await b)[0].username, "user-https://b.test/");
+    assert.equal((await s)[0].username, "user-about:blank");
+  });
+
+  it("answers the black hole when the broker answers an error", async () => {
+    const ctx = await ready();
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    const request = ctx.factory.last.lastOf("credentials");
+    ctx.factory.last.deliver({ id: request.id, error: { code: "internal", message: "boom" } });
+    assertBlackHole(await answer);
+  });
+
+  it("answers the black hole when the broker sends unusable credentials", async () => {
+    const ctx = await ready();
+    ctx.broker = answerCredentials(ctx.factory.last, { username: () => "<torS0X>0" });
+    assertBlackHole(await ask(ctx, pageA));
+    ctx.broker = null;
+    const answer = ctx.controller.onRequest(pageB);
+    await settle();
+    const request = ctx.factory.last.lastOf("credentials");
+    ctx.factory.last.deliver({ id: request.id, result: { site: "b.test", container: "firefox-container-9", username: "u", password: "p", expires_at: null } });
+    assertBlackHole(await answer);
+  });
+
+  it("answers the black hole when the broker does not answer in time", async () => {
+    const ctx = await ready();
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    ctx.clock.advance(2000);
+    assertBlackHole(await answer);
+  });
+
+  it("answers the black hole when the native host is missing", async () => {
+    const ctx = setup();
+    await ctx.controller.ensureReady();
+    ctx.factory.last.die("No such native application persite");
+    assertBlackHole(await ctx.controller.onRequest(pageA));
+    assert.equal(ctx.statuses.at(-1).protected, false);
+    assert.match(ctx.statuses.at(-1).problem, /No such native application/);
+  });
+
+  it("answers the black hole when the state cannot be restored in time", async () => {
+    const ctx = setup({ loadOptions: () => new Promise(() => {}) });
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    ctx.clock.advance(READY_TIMEOUT_MS);
+    assertBlackHole(await answer);
+  });
+
+  it("answers the black hole when loading options fails, and retries on the next request", async () => {
+    let fail = true;
+    const ctx = setup({
+      loadOptions: async () => {
+        if (fail) {
+          throw new Error("storage broken");
+        }
+        return undefined;
+      },
+    });
+    assertBlackHole(await ctx.controller.onRequest(pageA));
+    fail = false;
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    ctx.factory.last.answerHello();
+    await settle();
+    answerCredentials(ctx.factory.last)();
+    assert.equal((await answer)[0].username, "user-https://www.a.test/");
+  });
+
+  it("answers the black hole when anything in the listener throws", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    const hostile = {
+      get type() {
+        throw new Error("details getter throws");
+      },
+    };
+    assertBlackHole(await ctx.controller.onRequest(hostile));
+    ctx.controller.cache.get = () => {
+      throw new Error("cache exploded");
+    };
+    assertBlackHole(await ctx.controller.onRequest(pageA));
+  });
+
+  it("answers the black hole without a usable SOCKS endpoint", async () => {
+    const ctx = await ready({ options: { socksOverride: { host: "not an ip", port: 9050 } } });
+    assertBlackHole(await ask(ctx, pageA));
+  });
+
+  it("uses the SOCKS override from the options", async () => {
+    const ctx = await ready({ options: { socksOverride: { host: "127.0.0.2", port: 9150 } } });
+    const answer = await ask(ctx, pageA);
+    assert.equal(answer[0].host, "127.0.0.2");
+    assert.equal(answer[0].port, 9150);
+    ctx.controller.setOptions({});
+    assert.equal(ctx.controller.onRequest(pageA)[0].port, 9050, "options changes apply at once");
+  });
+
+  it("does not answer before the state is restored", async () => {
+    let release;
+    const ctx = setup({ loadSession: () => new Promise((resolve) => (release = resolve)) });
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    assert.equal(ctx.factory.ports.length, 0, "no connection before the restore");
+    release({
+      instance: "inst-1",
+      brokerSocks: { host: "127.0.0.1", port: 9050 },
+      cache: { version: 1, entries: [[`www.a.test\nfirefox-default`, { site: "a.test", container: "firefox-default", username: "restored", password: "p", expiresAt: null }]] },
+    });
+    assert.equal((await answer)[0].username, "restored");
+  });
+});
+
+describe("Controller invalidation", () => {
+  it("drops a site's entries on an invalidate push, leaving other sites", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await ask(ctx, mailOfA);
+    await ask(ctx, pageB);
+    ctx.factory.last.deliver({ type: "invalidate", sites: ["a.test"], reason: "new_circuit" });
+    assert.ok(ctx.controller.onRequest(pageA) instanceof Promise, "a.test is a miss again");
+    assert.ok(ctx.controller.onRequest(mailOfA) instanceof Promise);
+    assert.ok(Array.isArray(ctx.controller.onRequest(pageB)), "b.test still hits");
+  });
+
+  it("drops everything on invalidate all, a new broker instance, or a lost port", async () => {
+    for (const event of [
+      (ctx) => ctx.factory.last.deliver({ type: "invalidate", all: true, reason: "new_identity" }),
+      (ctx) => ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-2" }),
+      (ctx) => ctx.factory.last.die(null),
+    ]) {
+      const ctx = await ready();
+      await ask(ctx, pageA);
+      await ask(ctx, pageB);
+      event(ctx);
+      assert.equal(ctx.controller.cache.size, 0);
+    }
+  });
+
+  it("keeps the cache on broker_connected with the same instance", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-1" });
+    assert.equal(ctx.controller.cache.size, 1);
+  });
+
+  it("drops a restored cache when the broker turns out to be a new instance", async () => {
+    const ctx = setup({
+      session: {
+        instance: "inst-old",
+        brokerSocks: { host: "127.0.0.1", port: 9050 },
+        cache: { version: 1, entries: [[`b.test\nfirefox-default`, { site: "b.test", container: "firefox-default", username: "old", password: "p", expiresAt: null }]] },
+      },
+    });
+    await ctx.controller.ensureReady();
+    assert.equal(ctx.controller.cache.size, 1);
+    ctx.factory.last.answerHello("inst-new");
+    assert.equal(ctx.controller.cache.size, 0);
+  });
+
+  it("does not answer with credentials fetched across a New identity", async () => {
+    const ctx = await ready();
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    const stale = ctx.factory.last.lastOf("credentials");
+    ctx.factory.last.deliver({ type: "invalidate", all: true, reason: "new_identity" });
+    ctx.factory.last.deliver({ id: stale.id, result: { site: "a.test", container: "firefox-default", username: "stale", password: "p", expires_at: null } });
+    await settle();
+    const retry = ctx.factory.last.lastOf("credentials");
+    assert.notEqual(retry.id, stale.id, "asked again");
+    ctx.factory.last.deliver({ id: retry.id, result: { site: "a.test", container: "firefox-default", username: "fresh", password: "p", expires_at: null } });
+    assert.equal((await answer)[0].username, "fresh");
+  });
+
+  it("asks again once an entry has expired", async () => {
+    const ctx = await ready();
+    ctx.broker = answerCredentials(ctx.factory.last, { expiresAt: ctx.clock.time + 600_000 });
+    await ask(ctx, system);
+    assert.ok(Array.isArray(ctx.controller.onRequest(system)));
+    ctx.clock.advance(600_000);
+    assert.ok(ctx.controller.onRequest(system) instanceof Promise);
+  });
+
+  it("mirrors the cache into the session store", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await settle();
+    const last = ctx.saved.at(-1);
+    assert.equal(last.instance, "inst-1");
+    assert.deepEqual(last.brokerSocks, { host: "127.0.0.1", port: 9050 });
+    assert.equal(last.cache.entries.length, 1);
+    assert.equal(last.cache.entries[0][1].site, "a.test");
+    ctx.factory.last.die(null);
+    await settle();
+    assert.equal(ctx.saved.at(-1).cache.entries.length, 0, "a lost port empties the mirror too");
+  });
+});
+
+describe("Controller actions", () => {
+  it("New circuit asks with the tab's first-party URL and drops the site at once", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await ask(ctx, pageB);
+    const done = ctx.controller.newCircuit("https://www.a.test/some/page?secret=1", "firefox-default");
+    await settle();
+    const request = ctx.factory.last.lastOf("new_circuit");
+    assert.deepEqual(request, { id: request.id, type: "new_circuit", url: "https://www.a.test/" });
+    ctx.factory.last.deliver({ id: request.id, result: { site: "a.test" } });
+    assert.deepEqual(await done, { site: "a.test" });
+    assert.ok(ctx.controller.onRequest(pageA) instanceof Promise);
+    assert.ok(Array.isArray(ctx.controller.onRequest(pageB)));
+  });
+
+  it("New identity clears the cache only when the broker agreed", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    const failing = ctx.controller.newIdentity();
+    await settle();
+    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("new_identity").id, error: { code: "internal", message: "tor down" } });
+    await assert.rejects(failing);
+    assert.equal(ctx.controller.cache.size, 1, "nothing lost on failure");
+    const working = ctx.controller.newIdentity();
+    await settle();
+    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("new_identity").id, result: { epoch: 2 } });
+    assert.deepEqual(await working, { epoch: 2 });
+    assert.equal(ctx.controller.cache.size, 0);
+  });
+
+  it("black-holes every request while the barrier is up, hits included", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    let inside;
+    await ctx.controller.withBarrier(async () => {
+      inside = await ctx.controller.onRequest(pageA);
+    });
+    assertBlackHole(inside);
+    assert.equal(ctx.controller.onRequest(pageA)[0].username, "user-https://www.a.test/");
+  });
+
+  it("reports protection status for the badge", async () => {
+    const ctx = await ready();
+    assert.equal(ctx.statuses.at(-1).protected, true);
+    ctx.factory.last.deliver({ type: "broker_disconnected" });
+    assert.equal(ctx.statuses.at(-1).protected, false);
+    assert.match(ctx.statuses.at(-1).problem, /cannot reach the broker/);
+    ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-1" });
+    assert.equal(ctx.statuses.at(-1).protected, true);
+  });
+
+  it("never logs a domain name", async () => {
+    const ctx = await ready();
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("credentials").id, error: { code: "invalid_url", message: "not a valid URL: \"https://www.a.test/\"" } });
+    await answer;
+    assert.ok(ctx.logs.length > 0);
+    for (const line of ctx.logs) {
+      assert.doesNotMatch(line, /a\.test/);
+    }
+  });
+});
