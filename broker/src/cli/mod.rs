@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 
 pub mod creds;
+pub mod firefox_config;
 pub mod serve;
 
 /// Per-site Tor circuits for Firefox: the Persite broker and its tools.
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the SOCKS credentials the broker would give some URLs (one JSON object per line).
     Creds(creds::CredsArgs),
+    /// Print the user.js or policies.json that keeps Firefox's own traffic on Tor.
+    FirefoxConfig(firefox_config::FirefoxConfigArgs),
     /// Run the broker daemon for this user (HTTP/JSON API on a Unix socket).
     Serve(serve::ServeArgs),
 }
@@ -32,6 +35,7 @@ impl Command {
     pub fn run(&self) -> ExitCode {
         match self {
             Command::Creds(args) => creds::run(args),
+            Command::FirefoxConfig(args) => firefox_config::run(args),
             Command::Serve(args) => serve::run(args),
         }
     }
