@@ -12,7 +12,7 @@
 //! subscribe to events, `hello` for the daemon's `instance`, then push `broker_connected`. A
 //! transport failure, a timeout or the end of the event stream drops the link and pushes
 //! `broker_disconnected` once. Requests that arrive while an attempt is under way wait for it;
-//! when an attempt that began after a request arrived fails, that request fails too instead of
+//! when an attempt that ended after a request arrived failed, that request fails too instead of
 //! starting yet another attempt, so a dead daemon costs each burst of requests one attempt.
 
 use std::path::PathBuf;
@@ -96,7 +96,8 @@ struct Link {
 
 struct LinkState {
     link: Option<Link>,
-    /// Number of the last connection attempt that failed (attempts count from 1).
+    /// Number of the last connection attempt that failed (attempts count from 1, in the order
+    /// they ended).
     last_failed_attempt: u64,
 }
 
@@ -104,7 +105,8 @@ struct Inner {
     config: BrokerConfig,
     pushes: mpsc::Sender<Bytes>,
     state: Mutex<LinkState>,
-    attempts_started: AtomicU64,
+    /// Connection attempts that have ended, successful or not.
+    attempts_ended: AtomicU64,
     generations: AtomicU64,
 }
 
@@ -125,7 +127,7 @@ impl BrokerClient {
                     link: None,
                     last_failed_attempt: 0,
                 }),
-                attempts_started: AtomicU64::new(0),
+                attempts_ended: AtomicU64::new(0),
                 generations: AtomicU64::new(0),
             }),
         }
@@ -134,7 +136,7 @@ impl BrokerClient {
     /// Connects now (starting the daemon if needed) so the browser learns `broker_connected`
     /// before its first request; failures are only logged, the next request retries.
     pub async fn connect(&self) {
-        let arrival = self.inner.attempts_started.load(Ordering::SeqCst);
+        let arrival = self.inner.attempts_ended.load(Ordering::SeqCst);
         if let Err(e) = self.inner.link(arrival).await {
             tracing::warn!("cannot reach the broker daemon: {e}");
         }
@@ -142,7 +144,7 @@ impl BrokerClient {
 
     /// Relays one request body to `POST /v1/rpc` and returns the daemon's reply body.
     pub async fn call(&self, body: Bytes) -> Result<Bytes, CallError> {
-        let arrival = self.inner.attempts_started.load(Ordering::SeqCst);
+        let arrival = self.inner.attempts_ended.load(Ordering::SeqCst);
         let link = self
             .inner
             .link(arrival)
@@ -175,10 +177,13 @@ impl Inner {
             return Ok(link.clone());
         }
         if state.last_failed_attempt > arrival {
-            return Err("the daemon could not be reached (just tried)".to_owned());
+            return Err(
+                "the daemon could not be reached (a connection attempt just failed)".to_owned(),
+            );
         }
-        let attempt = self.attempts_started.fetch_add(1, Ordering::SeqCst) + 1;
-        match timeout(self.attempt_timeout(), self.establish()).await {
+        let result = timeout(self.attempt_timeout(), self.establish()).await;
+        let attempt = self.attempts_ended.fetch_add(1, Ordering::SeqCst) + 1;
+        match result {
             Ok(Ok(link)) => {
                 state.link = Some(link.clone());
                 Ok(link)
