@@ -2,6 +2,7 @@
 //! credentials, and (in later modules) serves them to the browser and talks to Tor.
 
 pub mod config;
+pub mod daemon;
 
 pub mod cli;
 pub mod container;

@@ -1,0 +1,212 @@
+//! The broker daemon, `persite serve`: one per user, serving `docs/protocol.md` §2–§3 on the
+//! Unix socket `<runtime dir>/broker.sock`.
+//!
+//! Start-up order: read the config (so a bad file fails before anything else happens), take the
+//! single-instance lock, load the public suffix list, bind the socket, serve until SIGTERM,
+//! SIGINT or SIGHUP, then remove the socket and release the lock.
+
+pub mod dispatch;
+pub mod events;
+pub mod instance;
+pub mod rpc;
+pub mod server;
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::config::{Config, ConfigError};
+use crate::isolator::Isolator;
+use crate::psl::Psl;
+use dispatch::Broker;
+use events::{BUS_CAPACITY, EventBus};
+use instance::Acquired;
+use persite_native_messaging::runtime::{RuntimeDirError, broker_socket_path};
+
+/// How long a second `persite serve` waits for a lock holder that is still starting to answer.
+const STARTING_DAEMON_WAIT: Duration = Duration::from_secs(5);
+
+/// How long open connections (event streams, slow clients) may delay exit after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Options of `persite serve`.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Config file named with `--config`; `None` uses the default location.
+    pub config: Option<PathBuf>,
+    /// Leave the spawner's session (`--detach`), so closing the browser does not stop us.
+    pub detach: bool,
+}
+
+/// How a `persite serve` run ended without error.
+#[derive(Debug)]
+pub enum ServeOutcome {
+    /// Served, then stopped on a signal.
+    Stopped,
+    /// Another daemon already serves this user; nothing was started.
+    AlreadyRunning {
+        /// Its socket.
+        socket: PathBuf,
+        /// Its process id, if known.
+        pid: Option<u32>,
+    },
+}
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration file is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The runtime directory is unusable.
+    #[error(transparent)]
+    RuntimeDir(#[from] RuntimeDirError),
+    /// The public suffix list could not be loaded.
+    #[error("cannot load the public suffix list: {0}")]
+    Psl(String),
+    /// Another process holds the daemon lock but does not answer on the socket.
+    #[error(
+        "another persite daemon (pid {pid}) holds {lock} but does not answer on {socket}; \
+         stop it and try again"
+    )]
+    NotAnswering {
+        /// The lock holder's pid, or `unknown`.
+        pid: String,
+        /// The lock file.
+        lock: PathBuf,
+        /// The socket.
+        socket: PathBuf,
+    },
+    /// A system call failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What the daemon was doing.
+        what: &'static str,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> DaemonError {
+    move |source| DaemonError::Io { what, source }
+}
+
+/// Runs the daemon until it is told to stop; blocks the calling thread.
+pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
+    let config = Config::load(options.config.as_deref())?;
+    if options.detach {
+        detach();
+    }
+    let socket = broker_socket_path()?;
+    let runtime_dir = socket
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut lock = match instance::acquire(&runtime_dir, &socket)
+        .map_err(io_err("cannot take the daemon lock"))?
+    {
+        Acquired::Lock(lock) => lock,
+        Acquired::HeldBy { pid } => {
+            return if instance::wait_until_answers(&socket, STARTING_DAEMON_WAIT) {
+                Ok(ServeOutcome::AlreadyRunning { socket, pid })
+            } else {
+                Err(DaemonError::NotAnswering {
+                    pid: pid.map_or_else(|| "unknown".to_owned(), |p| p.to_string()),
+                    lock: runtime_dir.join(instance::LOCK_NAME),
+                    socket,
+                })
+            };
+        }
+    };
+    if instance::answers(&socket) {
+        // Someone serves there without holding our lock (e.g. a daemon whose lock file was
+        // deleted); starting a second one would split the user's state.
+        return Ok(ServeOutcome::AlreadyRunning { socket, pid: None });
+    }
+    let psl = Psl::load().map_err(|e| DaemonError::Psl(e.to_string()))?;
+    let instance = new_instance_id().map_err(io_err("cannot generate the instance id"))?;
+    let isolator = Isolator::try_new(Arc::new(psl))
+        .map_err(|e| io_err("cannot create the secret key")(io::Error::other(e.to_string())))?;
+    let broker = Broker::new(isolator, config.socks, instance.clone(), Instant::now());
+    let listener = lock
+        .bind()
+        .map_err(io_err("cannot bind the daemon socket"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io_err("cannot configure the daemon socket"))?;
+    tracing::info!(socket = %socket.display(), instance, pid = std::process::id(), "persite daemon listening");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("cannot start the async runtime"))?;
+    runtime
+        .block_on(serve(listener, broker))
+        .map_err(io_err("serving failed"))?;
+    // Shut the runtime down before releasing the lock, so no request runs after we let go.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    lock.remove_socket();
+    drop(lock);
+    tracing::info!("persite daemon stopped");
+    Ok(ServeOutcome::Stopped)
+}
+
+/// Serves on `listener` until a stop signal, then waits at most [`SHUTDOWN_GRACE`].
+async fn serve(listener: std::os::unix::net::UnixListener, broker: Broker) -> io::Result<()> {
+    let listener = tokio::net::UnixListener::from_std(listener)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = server::AppState::new(broker, EventBus::new(BUS_CAPACITY), shutdown_tx.clone());
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut stop_rx = shutdown_rx.clone();
+    let stop = async move {
+        let why = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = hup.recv() => "SIGHUP",
+            _ = stop_rx.wait_for(|stop| *stop) => "an internal error",
+        };
+        tracing::info!("stopping on {why}");
+        // Ends every event stream, which would otherwise hold the graceful shutdown open.
+        shutdown_tx.send_replace(true);
+    };
+    let server = axum::serve(listener, server::router(state)).with_graceful_shutdown(stop);
+    let mut grace_rx = shutdown_rx;
+    let grace = async move {
+        let _ = grace_rx.wait_for(|stop| *stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = grace => {
+            tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// Leaves the spawner's session so the browser's signals to its process group miss us.
+fn detach() {
+    match rustix::process::setsid() {
+        Ok(_) => tracing::debug!("detached into a new session"),
+        // EPERM: we already lead a process group (the native host spawns us that way), which
+        // already keeps the browser's signals away.
+        Err(rustix::io::Errno::PERM) => {
+            tracing::debug!("already a process group leader; staying in this session")
+        }
+        Err(e) => tracing::warn!(error = %e, "could not detach into a new session"),
+    }
+}
+
+/// A random 128-bit id for this daemon run, in hex; a new one tells the extension its cache is
+/// stale.
+fn new_instance_id() -> io::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,497 @@
+//! Protocol v1 messages (`docs/protocol.md` §2): request parsing, reply and push encoding.
+//!
+//! Sans-IO: bytes in, typed [`Request`] or [`RpcError`] out, and JSON values back. No sockets,
+//! no state, so every malformed input is unit-tested here. Parsing is hand-written over
+//! `serde_json::Value` rather than `#[derive(Deserialize)]` because the protocol needs to tell
+//! apart *missing* field, *wrong type* and *unknown type*, and to recover the `id` of a request
+//! whose other fields are bad, which serde's derived errors do not expose.
+
+use serde_json::{Map, Number, Value, json};
+
+/// Container used when a `credentials` request names none.
+pub const DEFAULT_CONTAINER: &str = "firefox-default";
+
+/// The protocol version this broker speaks.
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// The kinds of request of §2.1, by their wire `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestType {
+    /// `hello`: version handshake.
+    Hello,
+    /// `credentials`: SOCKS credentials for a first party.
+    Credentials,
+    /// `new_circuit`: fresh credentials for one site.
+    NewCircuit,
+    /// `new_identity`: fresh credentials for every site.
+    NewIdentity,
+    /// `status`: counters and settings.
+    Status,
+}
+
+impl RequestType {
+    /// Looks up a wire `type` string.
+    pub fn from_wire(s: &str) -> Option<Self> {
+        Some(match s {
+            "hello" => Self::Hello,
+            "credentials" => Self::Credentials,
+            "new_circuit" => Self::NewCircuit,
+            "new_identity" => Self::NewIdentity,
+            "status" => Self::Status,
+            _ => return None,
+        })
+    }
+}
+
+/// Which site a `new_circuit` request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteRef {
+    /// A site as the broker writes it (`example.co.uk`, `--unknown--`).
+    Site(String),
+    /// A URL whose first party is the site.
+    Url(String),
+}
+
+/// A parsed, well-typed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `hello`; the protocol number has been checked to be [`PROTOCOL_VERSION`].
+    Hello,
+    /// `credentials` for a first-party URL in a container.
+    Credentials {
+        /// First party's URL.
+        url: String,
+        /// Cookie store id; [`DEFAULT_CONTAINER`] when absent.
+        container: String,
+        /// Tab id, for per-tab policies.
+        tab: Option<i64>,
+    },
+    /// `new_circuit` for one site.
+    NewCircuit(SiteRef),
+    /// `new_identity`.
+    NewIdentity,
+    /// `status`.
+    Status,
+}
+
+/// A protocol error (§2.3): a snake_case code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// One of the codes of §2.3.
+    pub code: &'static str,
+    /// Explanation for people.
+    pub message: String,
+}
+
+impl RpcError {
+    /// An error with `code` and `message`.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn missing(field: &str) -> Self {
+        Self::new("missing_field", format!("missing field `{field}`"))
+    }
+
+    fn wrong_type(field: &str, expected: &str) -> Self {
+        Self::new(
+            "invalid_field",
+            format!("field `{field}` must be {expected}"),
+        )
+    }
+
+    /// The `{"code", "message"}` object.
+    pub fn to_json(&self) -> Value {
+        json!({"code": self.code, "message": self.message})
+    }
+}
+
+/// Parses a `POST /v1/rpc` body: a request object with a numeric `id` and a `type`.
+///
+/// Returns the `id` whenever it could be read, so even a bad request gets a reply with its id.
+pub fn parse_rpc(body: &[u8]) -> (Option<Number>, Result<Request, RpcError>) {
+    let obj = match parse_object(body) {
+        Ok(obj) => obj,
+        Err(e) => return (None, Err(e)),
+    };
+    let id = match obj.get("id") {
+        Some(Value::Number(n)) => n.clone(),
+        None | Some(Value::Null) => return (None, Err(RpcError::missing("id"))),
+        Some(_) => return (None, Err(RpcError::wrong_type("id", "a number"))),
+    };
+    let kind = match obj.get("type") {
+        Some(Value::String(s)) => match RequestType::from_wire(s) {
+            Some(kind) => kind,
+            None => {
+                return (
+                    Some(id),
+                    Err(RpcError::new(
+                        "unknown_type",
+                        format!(
+                            "unknown request type {:?}; expected one of hello, credentials, \
+                             new_circuit, new_identity, status",
+                            truncate(s, 64)
+                        ),
+                    )),
+                );
+            }
+        },
+        None | Some(Value::Null) => return (Some(id), Err(RpcError::missing("type"))),
+        Some(_) => return (Some(id), Err(RpcError::wrong_type("type", "a string"))),
+    };
+    (Some(id), parse_fields(kind, &obj))
+}
+
+/// Parses the body of a REST endpoint whose path already says the request type.
+///
+/// An empty body counts as `{}` so `curl -X POST …/v1/new-identity` works; `id` and `type`
+/// in the body are ignored.
+pub fn parse_typed(kind: RequestType, body: &[u8]) -> Result<Request, RpcError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return parse_fields(kind, &Map::new());
+    }
+    parse_fields(kind, &parse_object(body)?)
+}
+
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, RpcError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(_) => Err(RpcError::new(
+            "invalid_json",
+            "the request must be a JSON object",
+        )),
+        Err(e) => Err(RpcError::new(
+            "invalid_json",
+            format!("not valid JSON: {e}"),
+        )),
+    }
+}
+
+fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, RpcError> {
+    match kind {
+        RequestType::Hello => match obj.get("protocol") {
+            None | Some(Value::Null) => Err(RpcError::missing("protocol")),
+            Some(Value::Number(n)) if n.as_u64() == Some(PROTOCOL_VERSION) => Ok(Request::Hello),
+            Some(Value::Number(n)) => Err(RpcError::new(
+                "unsupported_protocol",
+                format!("this broker speaks protocol {PROTOCOL_VERSION}, not {n}"),
+            )),
+            Some(_) => Err(RpcError::wrong_type("protocol", "a number")),
+        },
+        RequestType::Credentials => {
+            let url = required_string(obj, "url")?;
+            let container =
+                optional_string(obj, "container")?.unwrap_or_else(|| DEFAULT_CONTAINER.to_owned());
+            let tab = match obj.get("tab") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => Some(
+                    n.as_i64()
+                        .ok_or_else(|| RpcError::wrong_type("tab", "an integer"))?,
+                ),
+                Some(_) => return Err(RpcError::wrong_type("tab", "a number")),
+            };
+            Ok(Request::Credentials {
+                url,
+                container,
+                tab,
+            })
+        }
+        RequestType::NewCircuit => {
+            match (optional_string(obj, "site")?, optional_string(obj, "url")?) {
+                (Some(site), None) => Ok(Request::NewCircuit(SiteRef::Site(site))),
+                (None, Some(url)) => Ok(Request::NewCircuit(SiteRef::Url(url))),
+                (None, None) => Err(RpcError::new(
+                    "missing_field",
+                    "missing field `site` (or `url`)",
+                )),
+                (Some(_), Some(_)) => Err(RpcError::new(
+                    "invalid_field",
+                    "give either `site` or `url`, not both",
+                )),
+            }
+        }
+        RequestType::NewIdentity => Ok(Request::NewIdentity),
+        RequestType::Status => Ok(Request::Status),
+    }
+}
+
+fn required_string(obj: &Map<String, Value>, field: &str) -> Result<String, RpcError> {
+    optional_string(obj, field)?.ok_or_else(|| RpcError::missing(field))
+}
+
+fn optional_string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, RpcError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(RpcError::wrong_type(field, "a string")),
+    }
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+/// The reply object of §2: `{"id", "result"}` or `{"id", "error"}`.
+pub fn reply(id: Option<Number>, outcome: &Result<Value, RpcError>) -> Value {
+    let id = id.map_or(Value::Null, Value::Number);
+    match outcome {
+        Ok(result) => json!({"id": id, "result": result}),
+        Err(e) => json!({"id": id, "error": e.to_json()}),
+    }
+}
+
+/// Why an `invalidate` push was sent (§2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidateReason {
+    /// The user asked for a new circuit for the site.
+    NewCircuit,
+    /// The user asked for a new identity.
+    NewIdentity,
+    /// The catch-all credentials rotated after their lifetime.
+    Rotation,
+    /// This subscriber fell behind and missed pushes, so it must drop everything.
+    EventsLost,
+}
+
+impl InvalidateReason {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NewCircuit => "new_circuit",
+            Self::NewIdentity => "new_identity",
+            Self::Rotation => "rotation",
+            Self::EventsLost => "events_lost",
+        }
+    }
+}
+
+/// An unsolicited message from the broker (§2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Push {
+    /// Drop the cached credentials of these sites.
+    InvalidateSites {
+        /// The sites.
+        sites: Vec<String>,
+        /// Why.
+        reason: InvalidateReason,
+    },
+    /// Drop every cached credential.
+    InvalidateAll {
+        /// Why.
+        reason: InvalidateReason,
+    },
+}
+
+impl Push {
+    /// The push object, without `id`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Push::InvalidateSites { sites, reason } => {
+                json!({"type": "invalidate", "sites": sites, "reason": reason.as_str()})
+            }
+            Push::InvalidateAll { reason } => {
+                json!({"type": "invalidate", "all": true, "reason": reason.as_str()})
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rpc(s: &str) -> (Option<Number>, Result<Request, RpcError>) {
+        parse_rpc(s.as_bytes())
+    }
+
+    fn code(s: &str) -> (Option<i64>, &'static str) {
+        let (id, r) = rpc(s);
+        (
+            id.and_then(|n| n.as_i64()),
+            r.expect_err("should be an error").code,
+        )
+    }
+
+    #[test]
+    fn parses_every_request_type() {
+        assert_eq!(
+            rpc(r#"{"id":1,"type":"hello","protocol":1}"#).1,
+            Ok(Request::Hello)
+        );
+        assert_eq!(
+            rpc(r#"{"id":2,"type":"credentials","url":"https://a.example/"}"#).1,
+            Ok(Request::Credentials {
+                url: "https://a.example/".into(),
+                container: DEFAULT_CONTAINER.into(),
+                tab: None
+            })
+        );
+        assert_eq!(
+            rpc(r#"{"id":2,"type":"credentials","url":"u","container":"firefox-container-3","tab":-1}"#).1,
+            Ok(Request::Credentials {
+                url: "u".into(),
+                container: "firefox-container-3".into(),
+                tab: Some(-1)
+            })
+        );
+        assert_eq!(
+            rpc(r#"{"id":3,"type":"new_circuit","site":"example.com"}"#).1,
+            Ok(Request::NewCircuit(SiteRef::Site("example.com".into())))
+        );
+        assert_eq!(
+            rpc(r#"{"id":3,"type":"new_circuit","url":"https://x.example/"}"#).1,
+            Ok(Request::NewCircuit(SiteRef::Url(
+                "https://x.example/".into()
+            )))
+        );
+        assert_eq!(
+            rpc(r#"{"id":4,"type":"new_identity"}"#).1,
+            Ok(Request::NewIdentity)
+        );
+        assert_eq!(rpc(r#"{"type":"status","id":5}"#).1, Ok(Request::Status));
+    }
+
+    #[test]
+    fn echoes_any_numeric_id() {
+        let (id, _) = rpc(r#"{"id":1.5,"type":"status"}"#);
+        assert_eq!(id.map(|n| n.to_string()), Some("1.5".into()));
+        let (id, _) = rpc(r#"{"id":18446744073709551615,"type":"status"}"#);
+        assert_eq!(id.and_then(|n| n.as_u64()), Some(u64::MAX));
+    }
+
+    #[test]
+    fn classifies_malformed_requests() {
+        assert_eq!(code("{"), (None, "invalid_json"));
+        assert_eq!(code(""), (None, "invalid_json"));
+        assert_eq!(code("[1,2]"), (None, "invalid_json"));
+        assert_eq!(code("\"hello\""), (None, "invalid_json"));
+        assert_eq!(
+            parse_rpc(b"{\"id\":1,\"type\":\"st\xffatus\"}")
+                .1
+                .unwrap_err()
+                .code,
+            "invalid_json"
+        );
+        assert_eq!(code(r#"{"type":"status"}"#), (None, "missing_field"));
+        assert_eq!(
+            code(r#"{"id":"7","type":"status"}"#),
+            (None, "invalid_field")
+        );
+        assert_eq!(code(r#"{"id":7}"#), (Some(7), "missing_field"));
+        assert_eq!(code(r#"{"id":7,"type":3}"#), (Some(7), "invalid_field"));
+        assert_eq!(code(r#"{"id":7,"type":"fly"}"#), (Some(7), "unknown_type"));
+        assert_eq!(
+            code(r#"{"id":7,"type":"hello"}"#),
+            (Some(7), "missing_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"hello","protocol":"1"}"#),
+            (Some(7), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"hello","protocol":2}"#),
+            (Some(7), "unsupported_protocol")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"credentials"}"#),
+            (Some(7), "missing_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"credentials","url":5}"#),
+            (Some(7), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"credentials","url":"u","container":[]}"#),
+            (Some(7), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"credentials","url":"u","tab":"1"}"#),
+            (Some(7), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"credentials","url":"u","tab":1.5}"#),
+            (Some(7), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"new_circuit"}"#),
+            (Some(7), "missing_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"new_circuit","site":"a","url":"b"}"#),
+            (Some(7), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"new_circuit","site":1}"#),
+            (Some(7), "invalid_field")
+        );
+    }
+
+    #[test]
+    fn error_messages_name_the_field() {
+        let e = rpc(r#"{"id":7,"type":"credentials"}"#).1.unwrap_err();
+        assert!(e.message.contains("`url`"), "{}", e.message);
+        let e = rpc(r#"{"id":7,"type":"credentials","url":"u","tab":"x"}"#)
+            .1
+            .unwrap_err();
+        assert!(e.message.contains("`tab`"), "{}", e.message);
+    }
+
+    #[test]
+    fn rest_bodies_take_the_type_from_the_path() {
+        assert_eq!(
+            parse_typed(RequestType::NewIdentity, b""),
+            Ok(Request::NewIdentity)
+        );
+        assert_eq!(
+            parse_typed(RequestType::Status, b" \n"),
+            Ok(Request::Status)
+        );
+        assert_eq!(
+            parse_typed(RequestType::Credentials, br#"{"url":"u"}"#),
+            Ok(Request::Credentials {
+                url: "u".into(),
+                container: DEFAULT_CONTAINER.into(),
+                tab: None
+            })
+        );
+        assert_eq!(
+            parse_typed(RequestType::Credentials, b"").unwrap_err().code,
+            "missing_field"
+        );
+        assert_eq!(
+            parse_typed(RequestType::NewCircuit, b"nope")
+                .unwrap_err()
+                .code,
+            "invalid_json"
+        );
+    }
+
+    #[test]
+    fn encodes_replies_and_pushes() {
+        let ok = reply(Some(Number::from(7)), &Ok(json!({"epoch": 2})));
+        assert_eq!(ok, json!({"id": 7, "result": {"epoch": 2}}));
+        let err = reply(None, &Err(RpcError::new("invalid_json", "bad")));
+        assert_eq!(
+            err,
+            json!({"id": null, "error": {"code": "invalid_json", "message": "bad"}})
+        );
+        let p = Push::InvalidateSites {
+            sites: vec!["example.co.uk".into()],
+            reason: InvalidateReason::NewCircuit,
+        };
+        assert_eq!(
+            p.to_json(),
+            json!({"type": "invalidate", "sites": ["example.co.uk"], "reason": "new_circuit"})
+        );
+        let p = Push::InvalidateAll {
+            reason: InvalidateReason::NewIdentity,
+        };
+        assert_eq!(
+            p.to_json(),
+            json!({"type": "invalidate", "all": true, "reason": "new_identity"})
+        );
+    }
+}

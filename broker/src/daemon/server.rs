@@ -1,0 +1,186 @@
+//! The daemon's HTTP API (`docs/protocol.md` §3) as an axum router.
+//!
+//! Every route funnels into [`AppState::execute`], which locks the [`Broker`] for the length of
+//! one request (microseconds, never across an `.await`) and publishes the push the request
+//! produced before the reply is sent, so a subscriber learns of new credentials no later than
+//! the requester does.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::sse::{KeepAlive, Sse};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::dispatch::Broker;
+use super::events::{EventBus, sse_stream};
+use super::rpc::{self, Request, RequestType, RpcError};
+
+/// Largest request body the daemon reads (the same 1 MiB as a native-messaging frame).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Beyond this, an oversized body is no longer drained and the connection is dropped instead.
+const MAX_DRAIN: usize = 64 * 1024 * 1024;
+
+/// Interval of SSE keep-alive comments, so a vanished subscriber is noticed and dropped.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Shared state of all connections.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    broker: Mutex<Broker>,
+    bus: EventBus,
+    shutdown: watch::Sender<bool>,
+}
+
+impl AppState {
+    /// State serving `broker`, publishing on `bus`, stopped via `shutdown`.
+    pub fn new(broker: Broker, bus: EventBus, shutdown: watch::Sender<bool>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                broker: Mutex::new(broker),
+                bus,
+                shutdown,
+            }),
+        }
+    }
+
+    /// Runs one request and publishes its push; the single path behind every route.
+    pub fn execute(&self, request: Request) -> Result<Value, RpcError> {
+        let outcome = match self.inner.broker.lock() {
+            Ok(mut broker) => broker.handle(request, Instant::now()),
+            Err(_) => {
+                // A panic mid-request may have left the isolator half-updated. Serving from it
+                // could hand out wrong credentials, so stop: the host starts a fresh daemon,
+                // whose new instance id makes the extension drop every cached credential.
+                tracing::error!("broker state poisoned by an earlier panic; shutting down");
+                self.inner.shutdown.send_replace(true);
+                return Err(RpcError::new(
+                    "internal",
+                    "broker state is inconsistent after an internal error; the daemon is restarting",
+                ));
+            }
+        };
+        if let Some(push) = &outcome.push {
+            self.inner.bus.publish(push);
+        }
+        outcome.result
+    }
+}
+
+/// The router of §3.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/rpc", post(rpc_route))
+        .route("/v1/events", get(events_route))
+        .route("/v1/credentials", post(credentials_route))
+        .route("/v1/new-circuit", post(new_circuit_route))
+        .route("/v1/new-identity", post(new_identity_route))
+        .route("/v1/status", get(status_route))
+        // Bodies are read by `read_body`, which answers oversize with a protocol error.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Reads at most [`MAX_BODY`] bytes. A larger body is drained (up to [`MAX_DRAIN`]) without
+/// being kept, so the client, still writing, is not cut off and can read the error reply.
+async fn read_body(body: Body) -> Result<Bytes, RpcError> {
+    let mut body = body;
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| RpcError::new("invalid_json", format!("reading the body failed: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= MAX_BODY {
+            buf.extend_from_slice(&data);
+        } else if seen > MAX_DRAIN {
+            break;
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(RpcError::new(
+            "frame_too_large",
+            format!("the request body is {seen} bytes or more; the limit is {MAX_BODY} bytes"),
+        ));
+    }
+    Ok(Bytes::from(buf))
+}
+
+async fn rpc_route(State(state): State<AppState>, body: Body) -> Json<Value> {
+    let (id, parsed) = match read_body(body).await {
+        Ok(bytes) => rpc::parse_rpc(&bytes),
+        Err(e) => (None, Err(e)),
+    };
+    let result = parsed.and_then(|request| state.execute(request));
+    if let Err(e) = &result {
+        tracing::debug!(code = e.code, message = %e.message, "request failed");
+    }
+    Json(rpc::reply(id, &result))
+}
+
+async fn events_route(State(state): State<AppState>) -> impl IntoResponse {
+    // Subscribe before answering: once the client sees the response head, it misses nothing.
+    let rx = state.inner.bus.subscribe();
+    let shutdown = state.inner.shutdown.subscribe();
+    tracing::debug!(
+        subscribers = state.inner.bus.subscribers(),
+        "event subscriber connected"
+    );
+    Sse::new(sse_stream(rx, shutdown)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+/// A REST reply: the bare result, or `{"error": …}` with a 4xx/5xx status.
+fn rest_reply(result: Result<Value, RpcError>) -> Response {
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            tracing::debug!(code = e.code, message = %e.message, "request failed");
+            let status = match e.code {
+                "frame_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+                "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, Json(json!({"error": e.to_json()}))).into_response()
+        }
+    }
+}
+
+async fn rest(state: &AppState, kind: RequestType, body: Body) -> Response {
+    let request = match read_body(body).await {
+        Ok(bytes) => rpc::parse_typed(kind, &bytes),
+        Err(e) => Err(e),
+    };
+    rest_reply(request.and_then(|r| state.execute(r)))
+}
+
+async fn credentials_route(State(state): State<AppState>, body: Body) -> Response {
+    rest(&state, RequestType::Credentials, body).await
+}
+
+async fn new_circuit_route(State(state): State<AppState>, body: Body) -> Response {
+    rest(&state, RequestType::NewCircuit, body).await
+}
+
+async fn new_identity_route(State(state): State<AppState>, body: Body) -> Response {
+    rest(&state, RequestType::NewIdentity, body).await
+}
+
+async fn status_route(State(state): State<AppState>) -> Response {
+    rest_reply(state.execute(Request::Status))
+}
