@@ -11,6 +11,7 @@ pub mod isolation_error;
 pub mod isolator;
 pub mod psl;
 pub mod site;
+pub mod tor;
 
 pub use container::Container;
 pub use isolation_error::{IsolationError, UrlProblem};

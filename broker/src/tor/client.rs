@@ -1,0 +1,863 @@
+//! The async control-port client: one [`Connection`] per socket, and [`TorControl`], a
+//! supervisor that keeps a connection up across tor restarts.
+//!
+//! A connection has one reader task. It feeds bytes to the sans-IO [`ReplyParser`], hands each
+//! reply to the oldest waiting command (tor answers strictly in order, so commands can be
+//! pipelined) and broadcasts events. Every wait is bounded: connecting, authenticating and each
+//! reply. A reply that does not come in time poisons the connection (a late reply would be
+//! matched to the wrong command), so it is closed and the supervisor reconnects.
+//!
+//! Logging: events carry SOCKS credentials and destinations, so nothing from a reply or event
+//! is logged; at debug level only command keywords and event kinds appear.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::auth::{self, AuthError, Plan, SafeCookie};
+use super::command::{Command, CommandError, Signal};
+use super::events::{CircEvent, Event, EventError, EventKind, StatusEvent};
+use super::info::{self, InfoError, RouterStatus, TorVersion};
+use super::reply::{Limits, Message, ParseError, Parsed, Reply, ReplyParser};
+
+/// Where tor's control port listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlAddr {
+    /// `host:port` (e.g. `127.0.0.1:9051`).
+    Tcp(String),
+    /// Path of a `ControlSocket`.
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for ControlAddr {
+    type Err = std::convert::Infallible;
+
+    /// `unix:/path` or an absolute path is a Unix socket; anything else is `host:port`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.strip_prefix("unix:") {
+            Some(path) => ControlAddr::Unix(path.into()),
+            None if s.starts_with('/') => ControlAddr::Unix(s.into()),
+            None => ControlAddr::Tcp(s.to_owned()),
+        })
+    }
+}
+
+impl std::fmt::Display for ControlAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlAddr::Tcp(addr) => f.write_str(addr),
+            ControlAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// Everything needed to reach and authenticate to tor.
+#[derive(Clone)]
+pub struct ControlConfig {
+    /// Control port or socket.
+    pub addr: ControlAddr,
+    /// Password for HASHEDPASSWORD, if tor uses `HashedControlPassword`.
+    pub password: Option<Vec<u8>>,
+    /// Bound on establishing the socket.
+    pub connect_timeout: Duration,
+    /// Bound on the whole authentication exchange.
+    pub auth_timeout: Duration,
+    /// Bound on waiting for each reply.
+    pub reply_timeout: Duration,
+    /// Parser limits.
+    pub limits: Limits,
+    /// Events to subscribe to after authenticating (re-issued after every reconnect).
+    pub events: Vec<EventKind>,
+    /// First delay before reconnecting; doubles up to `reconnect_max`.
+    pub reconnect_min: Duration,
+    /// Longest delay between reconnection attempts.
+    pub reconnect_max: Duration,
+    /// Notifications buffered per subscriber before it lags.
+    pub notification_capacity: usize,
+}
+
+impl std::fmt::Debug for ControlConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlConfig")
+            .field("addr", &self.addr)
+            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("auth_timeout", &self.auth_timeout)
+            .field("reply_timeout", &self.reply_timeout)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ControlConfig {
+    /// Defaults (10 s bounds, CIRC + STREAM events, 250 ms–30 s backoff) for `addr`.
+    pub fn new(addr: ControlAddr) -> Self {
+        ControlConfig {
+            addr,
+            password: None,
+            connect_timeout: Duration::from_secs(10),
+            auth_timeout: Duration::from_secs(10),
+            reply_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
+            events: vec![EventKind::Circ, EventKind::Stream],
+            reconnect_min: Duration::from_millis(250),
+            reconnect_max: Duration::from_secs(30),
+            notification_capacity: 4096,
+        }
+    }
+}
+
+/// Why a control connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LostReason {
+    /// Tor closed the connection between messages.
+    #[error("tor closed the control connection")]
+    Eof,
+    /// Tor closed the connection in the middle of a reply.
+    #[error("tor closed the control connection in the middle of a reply")]
+    EofMidReply,
+    /// Tor sent something that is not the control protocol.
+    #[error("control protocol violation: {0}")]
+    Protocol(ParseError),
+    /// A reply arrived with no command waiting for it.
+    #[error("control protocol violation: reply without a command")]
+    UnsolicitedReply,
+    /// Reading or writing the socket failed.
+    #[error("control connection I/O error: {0}")]
+    Io(String),
+    /// A reply did not arrive in time, so replies can no longer be matched to commands.
+    #[error("no reply within {0:?}; connection abandoned")]
+    ReplyTimeout(Duration),
+    /// This side closed the connection.
+    #[error("control connection closed locally")]
+    ClosedLocally,
+}
+
+/// Errors from the control client.
+#[derive(Debug, Error)]
+pub enum ControlError {
+    /// The socket could not be opened.
+    #[error("cannot connect to tor control port {addr}: {source}")]
+    Connect {
+        /// Where we tried.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A bounded wait ran out.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What we were waiting for.
+        what: &'static str,
+        /// The bound.
+        after: Duration,
+    },
+    /// The connection is gone (the command's fate is unknown).
+    #[error("{0}")]
+    ConnectionLost(LostReason),
+    /// Authentication failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The command could not be encoded safely.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// A reply could not be interpreted.
+    #[error(transparent)]
+    Info(#[from] InfoError),
+    /// Tor answered a command with an error status.
+    #[error("tor refused {command}: {status} {message}")]
+    Refused {
+        /// Command keyword.
+        command: String,
+        /// Status code.
+        status: u16,
+        /// Tor's message.
+        message: String,
+    },
+    /// No connection to tor right now (the supervisor is reconnecting).
+    #[error("not connected to tor's control port: {0}")]
+    NotConnected(String),
+}
+
+/// Something a subscriber of [`TorControl`] (or of a bare [`Connection`]) is told.
+#[derive(Debug, Clone)]
+pub enum Notification {
+    /// A connection was established, authenticated and subscribed.
+    Connected {
+        /// Tor's version as PROTOCOLINFO reported it.
+        tor_version: Option<String>,
+    },
+    /// The connection was lost; the supervisor will retry.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+    /// A parsed event (shared: every subscriber gets the same allocation).
+    Event(Arc<Event>),
+    /// An event of a known kind that did not parse (kept so nothing is silently lost).
+    MalformedEvent(EventError),
+}
+
+type ReplySender = oneshot::Sender<Result<Reply, LostReason>>;
+
+/// State shared by a connection's handle and its reader task.
+struct Shared {
+    inner: Mutex<SharedInner>,
+    closed_tx: watch::Sender<Option<LostReason>>,
+}
+
+struct SharedInner {
+    pending: VecDeque<ReplySender>,
+    closed: Option<LostReason>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SharedInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks the connection dead and fails every waiting command with `reason` (first wins).
+    fn close(&self, reason: LostReason) {
+        let pending = {
+            let mut inner = self.lock();
+            if inner.closed.is_some() {
+                return;
+            }
+            inner.closed = Some(reason.clone());
+            std::mem::take(&mut inner.pending)
+        };
+        for tx in pending {
+            let _ = tx.send(Err(reason.clone()));
+        }
+        self.closed_tx.send_replace(Some(reason));
+    }
+}
+
+type BoxedWrite = Box<dyn AsyncWrite + Send + Unpin>;
+type BoxedRead = Box<dyn AsyncRead + Send + Unpin>;
+
+/// One authenticated control connection.
+pub struct Connection {
+    shared: Arc<Shared>,
+    writer: tokio::sync::Mutex<BoxedWrite>,
+    reader: JoinHandle<()>,
+    closed_rx: watch::Receiver<Option<LostReason>>,
+    reply_timeout: Duration,
+    protocol_info: auth::ProtocolInfo,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("tor_version", &self.protocol_info.tor_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.shared.close(LostReason::ClosedLocally);
+        self.reader.abort();
+    }
+}
+
+impl Connection {
+    /// Connects, authenticates and subscribes to `config.events`; events go to `notify`.
+    pub async fn open(
+        config: &ControlConfig,
+        notify: broadcast::Sender<Notification>,
+    ) -> Result<Self, ControlError> {
+        let (read, write) = connect_socket(config).await?;
+        let (closed_tx, closed_rx) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(SharedInner {
+                pending: VecDeque::new(),
+                closed: None,
+            }),
+            closed_tx,
+        });
+        let reader = tokio::spawn(read_loop(read, Arc::clone(&shared), config.limits, notify));
+        let mut conn = Connection {
+            shared,
+            writer: tokio::sync::Mutex::new(write),
+            reader,
+            closed_rx,
+            reply_timeout: config.reply_timeout,
+            protocol_info: auth::ProtocolInfo::default(),
+        };
+        let auth_timeout = config.auth_timeout;
+        conn.protocol_info =
+            tokio::time::timeout(auth_timeout, conn.authenticate(config.password.as_deref()))
+                .await
+                .map_err(|_| ControlError::Timeout {
+                    what: "control-port authentication",
+                    after: auth_timeout,
+                })??;
+        if !config.events.is_empty() {
+            let names: Vec<&str> = config.events.iter().map(|e| e.keyword()).collect();
+            conn.ok(Command::setevents(&names)?).await?;
+        }
+        Ok(conn)
+    }
+
+    async fn authenticate(
+        &self,
+        password: Option<&[u8]>,
+    ) -> Result<auth::ProtocolInfo, ControlError> {
+        let info = auth::parse_protocolinfo(&self.request(Command::protocolinfo()).await?)?;
+        let plan = auth::choose_method(&info, password.is_some(), |p| {
+            std::fs::File::open(p).is_ok()
+        })?;
+        tracing::debug!(method = ?plan_name(&plan), "authenticating to tor control port");
+        match plan {
+            Plan::SafeCookie(path) => {
+                let cookie = read_cookie("SAFECOOKIE", &path).await?;
+                let mut nonce = [0u8; auth::COOKIE_LEN];
+                getrandom::fill(&mut nonce).map_err(|e| {
+                    ControlError::ConnectionLost(LostReason::Io(format!(
+                        "no randomness for SAFECOOKIE nonce: {e}"
+                    )))
+                })?;
+                let exchange = SafeCookie::new(cookie, nonce, path);
+                let challenge = self.request(exchange.challenge()).await?;
+                let answer = exchange.respond(&challenge)?;
+                auth::check_authenticated("SAFECOOKIE", &self.request(answer).await?)?;
+            }
+            Plan::Cookie(path) => {
+                let cookie = read_cookie("COOKIE", &path).await?;
+                let reply = self.request(auth::authenticate_cookie(&cookie)).await?;
+                auth::check_authenticated("COOKIE", &reply)?;
+            }
+            Plan::HashedPassword => {
+                let reply = self
+                    .request(auth::authenticate_password(password.unwrap_or_default()))
+                    .await?;
+                auth::check_authenticated("HASHEDPASSWORD", &reply)?;
+            }
+            Plan::Null => {
+                auth::check_authenticated("NULL", &self.request(auth::authenticate_null()).await?)?;
+            }
+        }
+        Ok(info)
+    }
+
+    /// What PROTOCOLINFO reported (methods, cookie file, tor version).
+    pub fn protocol_info(&self) -> &auth::ProtocolInfo {
+        &self.protocol_info
+    }
+
+    /// Sends `command` and waits (bounded) for its reply, whatever its status.
+    ///
+    /// Concurrent calls are pipelined; each gets its own reply.
+    pub async fn request(&self, command: Command) -> Result<Reply, ControlError> {
+        let rx = {
+            let mut writer = self.writer.lock().await;
+            let (tx, rx) = oneshot::channel();
+            {
+                let mut inner = self.shared.lock();
+                if let Some(reason) = &inner.closed {
+                    return Err(ControlError::ConnectionLost(reason.clone()));
+                }
+                inner.pending.push_back(tx);
+            }
+            tracing::debug!(command = command.keyword(), "tor control command");
+            let bytes = command.to_bytes();
+            let write = async {
+                writer.write_all(&bytes).await?;
+                writer.flush().await
+            };
+            match tokio::time::timeout(self.reply_timeout, write).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    let reason = LostReason::Io(e.to_string());
+                    self.shared.close(reason.clone());
+                    return Err(ControlError::ConnectionLost(reason));
+                }
+                Err(_) => {
+                    let reason = LostReason::ReplyTimeout(self.reply_timeout);
+                    self.shared.close(reason.clone());
+                    return Err(ControlError::Timeout {
+                        what: "tor to accept a command",
+                        after: self.reply_timeout,
+                    });
+                }
+            }
+            rx
+        };
+        match tokio::time::timeout(self.reply_timeout, rx).await {
+            Ok(Ok(Ok(reply))) => Ok(reply),
+            Ok(Ok(Err(reason))) => Err(ControlError::ConnectionLost(reason)),
+            Ok(Err(_)) => Err(ControlError::ConnectionLost(LostReason::ClosedLocally)),
+            Err(_) => {
+                self.shared
+                    .close(LostReason::ReplyTimeout(self.reply_timeout));
+                self.reader.abort();
+                Err(ControlError::Timeout {
+                    what: "a control-port reply",
+                    after: self.reply_timeout,
+                })
+            }
+        }
+    }
+
+    /// Sends `command` and fails unless tor answers 2xx.
+    pub async fn ok(&self, command: Command) -> Result<Reply, ControlError> {
+        let keyword = command.keyword().to_owned();
+        let reply = self.request(command).await?;
+        if reply.is_ok() {
+            Ok(reply)
+        } else {
+            Err(ControlError::Refused {
+                command: keyword,
+                status: reply.status(),
+                message: reply.end_text().to_owned(),
+            })
+        }
+    }
+
+    /// `GETINFO keys…` → `(key, value)` pairs in reply order.
+    pub async fn getinfo<S: AsRef<str>>(
+        &self,
+        keys: &[S],
+    ) -> Result<Vec<(String, String)>, ControlError> {
+        Ok(info::parse_key_values(
+            &self.request(Command::getinfo(keys)?).await?,
+        )?)
+    }
+
+    /// `GETINFO key` → its value.
+    pub async fn getinfo_one(&self, key: &str) -> Result<String, ControlError> {
+        let pairs = self.getinfo(&[key]).await?;
+        Ok(info::value_of(&pairs, key)?.to_owned())
+    }
+
+    /// `GETCONF keys…` → `(key, value)` pairs (a key may repeat for multi-valued options).
+    pub async fn getconf<S: AsRef<str>>(
+        &self,
+        keys: &[S],
+    ) -> Result<Vec<(String, String)>, ControlError> {
+        Ok(info::parse_key_values(
+            &self.request(Command::getconf(keys)?).await?,
+        )?)
+    }
+
+    /// `SETEVENTS` with the given kinds (replaces the current subscription).
+    pub async fn set_events(&self, events: &[EventKind]) -> Result<(), ControlError> {
+        let names: Vec<&str> = events.iter().map(|e| e.keyword()).collect();
+        self.ok(Command::setevents(&names)?).await.map(drop)
+    }
+
+    /// `SIGNAL <signal>`.
+    pub async fn signal(&self, signal: Signal) -> Result<(), ControlError> {
+        self.ok(Command::signal(signal)).await.map(drop)
+    }
+
+    /// `SIGNAL NEWNYM` (tor rate-limits it to one per 10 s but still answers 250).
+    pub async fn newnym(&self) -> Result<(), ControlError> {
+        self.signal(Signal::Newnym).await
+    }
+
+    /// `GETINFO version`.
+    pub async fn version(&self) -> Result<TorVersion, ControlError> {
+        Ok(info::parse_version(&self.getinfo_one("version").await?)?)
+    }
+
+    /// `GETINFO circuit-status`.
+    pub async fn circuit_status(&self) -> Result<Vec<CircEvent>, ControlError> {
+        Ok(info::parse_circuit_status(
+            &self.getinfo_one("circuit-status").await?,
+        )?)
+    }
+
+    /// `GETINFO ns/id/<fingerprint>` (fingerprint: 40 hex digits, with or without `$`).
+    pub async fn router_status(&self, fingerprint: &str) -> Result<RouterStatus, ControlError> {
+        let key = format!("ns/id/{}", fingerprint.trim_start_matches('$'));
+        Ok(info::parse_router_status(&self.getinfo_one(&key).await?)?)
+    }
+
+    /// `GETINFO ip-to-country/<ip>`; `None` when tor does not know.
+    pub async fn ip_to_country(
+        &self,
+        ip: std::net::IpAddr,
+    ) -> Result<Option<String>, ControlError> {
+        Ok(info::parse_country(
+            &self.getinfo_one(&format!("ip-to-country/{ip}")).await?,
+        ))
+    }
+
+    /// `GETINFO net/listeners/socks`.
+    pub async fn socks_listeners(&self) -> Result<Vec<String>, ControlError> {
+        Ok(info::parse_listeners(
+            &self.getinfo_one("net/listeners/socks").await?,
+        )?)
+    }
+
+    /// `GETINFO status/bootstrap-phase`.
+    pub async fn bootstrap_phase(&self) -> Result<StatusEvent, ControlError> {
+        Ok(info::parse_bootstrap_phase(
+            &self.getinfo_one("status/bootstrap-phase").await?,
+        )?)
+    }
+
+    /// Waits until the connection is gone and says why.
+    pub async fn closed(&self) -> LostReason {
+        let mut rx = self.closed_rx.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or(LostReason::ClosedLocally),
+            Err(_) => LostReason::ClosedLocally,
+        }
+    }
+
+    /// True once the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.closed_rx.borrow().is_some()
+    }
+}
+
+fn plan_name(plan: &Plan) -> &'static str {
+    match plan {
+        Plan::SafeCookie(_) => "SAFECOOKIE",
+        Plan::Cookie(_) => "COOKIE",
+        Plan::HashedPassword => "HASHEDPASSWORD",
+        Plan::Null => "NULL",
+    }
+}
+
+async fn read_cookie(
+    method: &'static str,
+    path: &std::path::Path,
+) -> Result<[u8; auth::COOKIE_LEN], AuthError> {
+    // Read at most one byte more than a cookie, so a hostile path (e.g. /dev/zero) is harmless.
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| AuthError::CookieUnreadable {
+            method,
+            path: path.to_owned(),
+            source,
+        })?;
+    let mut bytes = Vec::with_capacity(auth::COOKIE_LEN + 1);
+    file.take(auth::COOKIE_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|source| AuthError::CookieUnreadable {
+            method,
+            path: path.to_owned(),
+            source,
+        })?;
+    auth::check_cookie(method, path, &bytes)
+}
+
+async fn connect_socket(config: &ControlConfig) -> Result<(BoxedRead, BoxedWrite), ControlError> {
+    let addr = config.addr.to_string();
+    let connect = async {
+        match &config.addr {
+            ControlAddr::Tcp(hostport) => {
+                let stream = tokio::net::TcpStream::connect(hostport.as_str()).await?;
+                stream.set_nodelay(true)?;
+                let (r, w) = stream.into_split();
+                Ok::<(BoxedRead, BoxedWrite), std::io::Error>((Box::new(r), Box::new(w)))
+            }
+            ControlAddr::Unix(path) => {
+                let (r, w) = tokio::net::UnixStream::connect(path).await?.into_split();
+                Ok::<(BoxedRead, BoxedWrite), std::io::Error>((Box::new(r), Box::new(w)))
+            }
+        }
+    };
+    match tokio::time::timeout(config.connect_timeout, connect).await {
+        Ok(Ok(halves)) => Ok(halves),
+        Ok(Err(source)) => Err(ControlError::Connect { addr, source }),
+        Err(_) => Err(ControlError::Timeout {
+            what: "the control-port connection",
+            after: config.connect_timeout,
+        }),
+    }
+}
+
+async fn read_loop(
+    mut read: BoxedRead,
+    shared: Arc<Shared>,
+    limits: Limits,
+    notify: broadcast::Sender<Notification>,
+) {
+    let mut parser = ReplyParser::new(limits);
+    let mut buf = vec![0u8; 16 * 1024];
+    let reason = 'conn: loop {
+        let n = match read.read(&mut buf).await {
+            Ok(0) if parser.in_message() => break LostReason::EofMidReply,
+            Ok(0) => break LostReason::Eof,
+            Ok(n) => n,
+            Err(e) => break LostReason::Io(e.to_string()),
+        };
+        parser.push(&buf[..n]);
+        loop {
+            match parser.next_message() {
+                Ok(Parsed::NeedMore) => break,
+                Ok(Parsed::Message(Message::Reply(reply))) => {
+                    let waiter = shared.lock().pending.pop_front();
+                    match waiter {
+                        // A dropped receiver (caller gave up) is fine: the reply is consumed in order.
+                        Some(tx) => drop(tx.send(Ok(reply))),
+                        None => break 'conn LostReason::UnsolicitedReply,
+                    }
+                }
+                Ok(Parsed::Message(Message::Event(reply))) => {
+                    let note = match Event::parse(&reply) {
+                        Ok(event) => {
+                            tracing::trace!(kind = event_kind(&event), "tor event");
+                            Notification::Event(Arc::new(event))
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "malformed tor event");
+                            Notification::MalformedEvent(e)
+                        }
+                    };
+                    // No subscribers is not an error.
+                    let _ = notify.send(note);
+                }
+                Err(e) => break 'conn LostReason::Protocol(e),
+            }
+        }
+    };
+    tracing::debug!(%reason, "tor control connection ended");
+    shared.close(reason);
+}
+
+fn event_kind(event: &Event) -> &str {
+    match event {
+        Event::Circ(_) => "CIRC",
+        Event::Stream(_) => "STREAM",
+        Event::StreamBw(_) => "STREAM_BW",
+        Event::CircBw(_) => "CIRC_BW",
+        Event::StatusClient(_) => "STATUS_CLIENT",
+        Event::Other { keyword, .. } => keyword,
+    }
+}
+
+/// Connection state as seen by [`TorControl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Trying to connect (first attempt or after a loss).
+    Connecting,
+    /// Connected and authenticated.
+    Connected {
+        /// Tor's version.
+        tor_version: Option<String>,
+    },
+    /// Not connected; retrying after a delay.
+    Disconnected {
+        /// Why the last attempt failed or the connection was lost.
+        reason: String,
+    },
+}
+
+struct Supervised {
+    config: ControlConfig,
+    current: Mutex<Option<Arc<Connection>>>,
+    state_tx: watch::Sender<ConnectionState>,
+    notify_tx: broadcast::Sender<Notification>,
+}
+
+/// A self-healing control-port client: connects, authenticates, subscribes, and reconnects with
+/// backoff whenever the connection is lost (tor restarted, socket closed, protocol error).
+///
+/// Commands issued while disconnected fail at once with [`ControlError::NotConnected`];
+/// subscribers keep their receiver across reconnects and see `Connected`/`Disconnected`.
+pub struct TorControl {
+    shared: Arc<Supervised>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for TorControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TorControl")
+            .field("addr", &self.shared.config.addr)
+            .field("state", &*self.shared.state_tx.borrow())
+            .finish()
+    }
+}
+
+impl Drop for TorControl {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Some(conn) = self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            conn.shared.close(LostReason::ClosedLocally);
+        }
+    }
+}
+
+impl TorControl {
+    /// Starts the supervisor task (needs a tokio runtime).
+    pub fn spawn(config: ControlConfig) -> Self {
+        let (state_tx, _) = watch::channel(ConnectionState::Connecting);
+        let (notify_tx, _) = broadcast::channel(config.notification_capacity.max(1));
+        let shared = Arc::new(Supervised {
+            config,
+            current: Mutex::new(None),
+            state_tx,
+            notify_tx,
+        });
+        let task = tokio::spawn(supervise(Arc::clone(&shared)));
+        TorControl { shared, task }
+    }
+
+    /// Receives events and connection changes from now on (lagging receivers lose the oldest).
+    pub fn subscribe(&self) -> broadcast::Receiver<Notification> {
+        self.shared.notify_tx.subscribe()
+    }
+
+    /// Watches the connection state.
+    pub fn state(&self) -> watch::Receiver<ConnectionState> {
+        self.shared.state_tx.subscribe()
+    }
+
+    /// Waits (at most `timeout`) until connected.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<Arc<Connection>, ControlError> {
+        let mut state = self.state();
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                if let Ok(conn) = self.connection() {
+                    return Ok(conn);
+                }
+                if state.changed().await.is_err() {
+                    return Err(ControlError::NotConnected("supervisor stopped".to_owned()));
+                }
+            }
+        })
+        .await;
+        match waited {
+            Ok(result) => result,
+            Err(_) => Err(ControlError::Timeout {
+                what: match &*state.borrow() {
+                    ConnectionState::Disconnected { .. } => {
+                        "tor's control port (still disconnected)"
+                    }
+                    _ => "tor's control port",
+                },
+                after: timeout,
+            }),
+        }
+    }
+
+    /// The current connection, or why there is none.
+    pub fn connection(&self) -> Result<Arc<Connection>, ControlError> {
+        let current = self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match current {
+            Some(conn) if !conn.is_closed() => Ok(conn),
+            _ => Err(ControlError::NotConnected(
+                match &*self.shared.state_tx.borrow() {
+                    ConnectionState::Disconnected { reason } => reason.clone(),
+                    ConnectionState::Connecting => "connecting".to_owned(),
+                    ConnectionState::Connected { .. } => "connection just closed".to_owned(),
+                },
+            )),
+        }
+    }
+
+    /// `GETINFO keys…` on the current connection.
+    pub async fn getinfo<S: AsRef<str>>(
+        &self,
+        keys: &[S],
+    ) -> Result<Vec<(String, String)>, ControlError> {
+        self.connection()?.getinfo(keys).await
+    }
+
+    /// `GETCONF keys…` on the current connection.
+    pub async fn getconf<S: AsRef<str>>(
+        &self,
+        keys: &[S],
+    ) -> Result<Vec<(String, String)>, ControlError> {
+        self.connection()?.getconf(keys).await
+    }
+
+    /// `SIGNAL NEWNYM` on the current connection.
+    pub async fn newnym(&self) -> Result<(), ControlError> {
+        self.connection()?.newnym().await
+    }
+
+    /// `GETINFO circuit-status` on the current connection.
+    pub async fn circuit_status(&self) -> Result<Vec<CircEvent>, ControlError> {
+        self.connection()?.circuit_status().await
+    }
+
+    /// `GETINFO ns/id/<fingerprint>` on the current connection.
+    pub async fn router_status(&self, fingerprint: &str) -> Result<RouterStatus, ControlError> {
+        self.connection()?.router_status(fingerprint).await
+    }
+
+    /// `GETINFO ip-to-country/<ip>` on the current connection.
+    pub async fn ip_to_country(
+        &self,
+        ip: std::net::IpAddr,
+    ) -> Result<Option<String>, ControlError> {
+        self.connection()?.ip_to_country(ip).await
+    }
+
+    /// `GETINFO version` on the current connection.
+    pub async fn version(&self) -> Result<TorVersion, ControlError> {
+        self.connection()?.version().await
+    }
+}
+
+async fn supervise(shared: Arc<Supervised>) {
+    let config = &shared.config;
+    let mut delay = config.reconnect_min;
+    loop {
+        shared.state_tx.send_replace(ConnectionState::Connecting);
+        let reason = match Connection::open(config, shared.notify_tx.clone()).await {
+            Ok(conn) => {
+                delay = config.reconnect_min;
+                let conn = Arc::new(conn);
+                let tor_version = conn.protocol_info().tor_version.clone();
+                *shared
+                    .current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&conn));
+                tracing::info!(addr = %config.addr, version = ?tor_version, "connected to tor control port");
+                shared.state_tx.send_replace(ConnectionState::Connected {
+                    tor_version: tor_version.clone(),
+                });
+                let _ = shared
+                    .notify_tx
+                    .send(Notification::Connected { tor_version });
+                let lost = conn.closed().await;
+                shared
+                    .current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                let reason = lost.to_string();
+                tracing::warn!(addr = %config.addr, %reason, "lost tor control connection; reconnecting");
+                let _ = shared.notify_tx.send(Notification::Disconnected {
+                    reason: reason.clone(),
+                });
+                reason
+            }
+            Err(e) => {
+                tracing::warn!(addr = %config.addr, error = %e, retry_in = ?delay, "cannot use tor control port");
+                e.to_string()
+            }
+        };
+        shared
+            .state_tx
+            .send_replace(ConnectionState::Disconnected { reason });
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(config.reconnect_max);
+    }
+}
