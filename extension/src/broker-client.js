@@ -40,8 +40,10 @@ export class BrokerClient {
     log = () => {},
     requestTimeoutMs = REQUEST_TIMEOUT_MS,
     backoff = new Backoff(),
-    setTimer = setTimeout,
-    clearTimer = clearTimeout,
+    // Called through wrappers: Firefox's timer functions throw when called as a method of
+    // another object ("'setTimeout' called on an object that does not implement Window").
+    setTimer = (callback, ms) => setTimeout(callback, ms),
+    clearTimer = (id) => clearTimeout(id),
   }) {
     this.connect = connect;
     this.onHello = onHello;

@@ -62,8 +62,10 @@ export class Controller {
     onStatus = () => {},
     log = () => {},
     now = Date.now,
-    setTimer = setTimeout,
-    clearTimer = clearTimeout,
+    // Called through wrappers: Firefox's timer functions throw when called as a method of
+    // another object ("'setTimeout' called on an object that does not implement Window").
+    setTimer = (callback, ms) => setTimeout(callback, ms),
+    clearTimer = (id) => clearTimeout(id),
     requestTimeoutMs,
     backoff,
   }) {

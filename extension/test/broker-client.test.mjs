@@ -201,3 +201,32 @@ describe("BrokerClient reconnect", () => {
     assert.equal(client.state, "stopped");
   });
 });
+
+describe("BrokerClient default timers", () => {
+  it("call the global timer functions without a receiver, as Firefox requires", async () => {
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    const strict = (real) =>
+      function (...args) {
+        if (this !== undefined && this !== globalThis) {
+          throw new TypeError("'setTimeout' called on an object that does not implement interface Window.");
+        }
+        return real(...args);
+      };
+    globalThis.setTimeout = strict(realSet);
+    globalThis.clearTimeout = strict(realClear);
+    try {
+      const factory = portFactory();
+      const client = new BrokerClient({ connect: factory.connect, requestTimeoutMs: 50 });
+      client.start();
+      factory.last.answerHello();
+      const reply = client.request(newIdentityRequest);
+      factory.last.deliver({ id: factory.last.lastOf("new_identity").id, result: { epoch: 1 } });
+      assert.deepEqual(await reply, { epoch: 1 });
+      client.stop();
+    } finally {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    }
+  });
+});

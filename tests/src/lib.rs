@@ -1,1 +1,5 @@
 //! Persite end-to-end harness.
+pub mod binaries;
+pub mod firefox;
+pub mod fixtures;
+pub mod socks_recorder;

@@ -1,0 +1,744 @@
+//! End-to-end tests in real headless Firefox ESR.
+//!
+//! One binary with a custom runner (`libtest-mimic`): the fixture HTTP server and the recording
+//! SOCKS5 server start once; every scenario is a trial run sequentially with its own Firefox
+//! session (fresh profile). Assertions read the SOCKS log (credentials, ATYP, destination) joined
+//! with the fixture server's request log on the tunnel's upstream source port.
+//!
+//! Run: `cargo test -p persite-tests --test e2e_firefox` (filters work as usual, e.g.
+//! `-- harness_`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use fantoccini::Locator;
+use fantoccini::wd::WindowHandle;
+use libtest_mimic::{Arguments, Failed, Trial};
+use persite_tests::binaries::{self, Binaries};
+use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
+use persite_tests::fixtures::{FixtureServer, HttpRecord, PageSpec};
+use persite_tests::socks_recorder::{Auth, Credentials, SocksConnection, SocksRecorder};
+use serde_json::json;
+
+/// Upper bound for one trial, Firefox start included.
+const TRIAL_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Servers shared by every trial.
+struct Harness {
+    runtime: tokio::runtime::Runtime,
+    fixtures: FixtureServer,
+    recorder: SocksRecorder,
+    binaries: OnceLock<Result<Binaries, String>>,
+}
+
+impl Harness {
+    fn start() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (fixtures, recorder) = runtime.block_on(async {
+            let fixtures = FixtureServer::start().await?;
+            let recorder = SocksRecorder::start(fixtures.addr()).await?;
+            anyhow::Ok((fixtures, recorder))
+        })?;
+        Ok(Self {
+            runtime,
+            fixtures,
+            recorder,
+            binaries: OnceLock::new(),
+        })
+    }
+
+    /// The Persite binaries, built once (outside the async runtime: it blocks).
+    fn binaries(&self) -> anyhow::Result<Binaries> {
+        self.binaries
+            .get_or_init(|| binaries::ensure_built().map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+}
+
+type Scenario = for<'a> fn(
+    &'a Harness,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = anyhow::Result<String>> + Send + 'a>,
+>;
+
+fn trial(harness: &Arc<Harness>, name: &'static str, needs_persite: bool, run: Scenario) -> Trial {
+    let harness = Arc::clone(harness);
+    Trial::test(name, move || {
+        let started = Instant::now();
+        let result = (|| {
+            if needs_persite {
+                harness.binaries()?;
+                binaries::extension_dir()?;
+            }
+            harness.runtime.block_on(async {
+                match tokio::time::timeout(TRIAL_TIMEOUT, run(&harness)).await {
+                    Ok(result) => result,
+                    Err(_) => bail!("trial exceeded {TRIAL_TIMEOUT:?}"),
+                }
+            })
+        })();
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(summary) => {
+                eprintln!("[e2e] {name}: ok in {secs:.1} s: {summary}");
+                Ok(())
+            }
+            Err(error) => {
+                eprintln!("[e2e] {name}: FAILED in {secs:.1} s");
+                Err(Failed::from(format!("{error:#}")))
+            }
+        }
+    })
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    // One browser at a time: the machine is small and trials share the servers' logs.
+    args.test_threads = Some(1);
+    let harness = match Harness::start() {
+        Ok(harness) => Arc::new(harness),
+        Err(error) => {
+            eprintln!("e2e harness failed to start: {error:#}");
+            std::process::exit(101);
+        }
+    };
+    let trials = vec![
+        trial(
+            &harness,
+            "harness_static_socks_routes_every_resource_through_the_recorder",
+            false,
+            |h| Box::pin(harness_static_socks(h)),
+        ),
+        trial(
+            &harness,
+            "harness_test_extension_credentials_are_seen_per_first_party",
+            false,
+            |h| Box::pin(harness_test_extension(h)),
+        ),
+        trial(
+            &harness,
+            "persite_a_site_a_resources_all_carry_site_a_credentials",
+            true,
+            |h| Box::pin(persite_site_a(h)),
+        ),
+        trial(
+            &harness,
+            "persite_b_sites_get_distinct_credentials_and_subdomains_share",
+            true,
+            |h| Box::pin(persite_distinct_sites(h)),
+        ),
+        trial(
+            &harness,
+            "persite_c_container_and_private_window_get_their_own_credentials",
+            true,
+            |h| Box::pin(persite_containers(h)),
+        ),
+        trial(
+            &harness,
+            "persite_d_new_circuit_from_the_popup_changes_only_that_site",
+            true,
+            |h| Box::pin(persite_new_circuit(h)),
+        ),
+        trial(
+            &harness,
+            "persite_e_new_identity_changes_every_site_and_clears_cookies",
+            true,
+            |h| Box::pin(persite_new_identity(h)),
+        ),
+        trial(
+            &harness,
+            "persite_f_every_connection_carries_credentials",
+            true,
+            |h| Box::pin(persite_every_connection_authenticated(h)),
+        ),
+    ];
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(harness);
+    conclusion.exit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log analysis
+// ---------------------------------------------------------------------------------------------
+
+/// An HTTP request joined to the SOCKS tunnel that carried it.
+#[derive(Debug, Clone)]
+struct Joined {
+    request: HttpRecord,
+    tunnel: SocksConnection,
+}
+
+/// Every HTTP request logged since `http_mark`, joined to its tunnel; a request that joins no
+/// tunnel (it reached the fixture server without the recorder) or whose tunnel was opened for
+/// another host is an error.
+fn joined_since(h: &Harness, http_mark: usize) -> anyhow::Result<Vec<Joined>> {
+    let mut out = Vec::new();
+    for request in h.fixtures.requests_since(http_mark) {
+        let tunnel = h
+            .recorder
+            .tunnel_for_upstream_port(request.client_port, request.at)
+            .with_context(|| {
+                format!(
+                    "HTTP request {}{} from port {} joins no SOCKS tunnel",
+                    request.host, request.path, request.client_port
+                )
+            })?;
+        ensure!(
+            tunnel.host.as_deref() == Some(request.host.as_str()),
+            "request for {}{} travelled in a tunnel opened for {:?}",
+            request.host,
+            request.path,
+            tunnel.host
+        );
+        out.push(Joined { request, tunnel });
+    }
+    Ok(out)
+}
+
+/// The one set of credentials every joined request carried.
+fn single_credentials(joined: &[Joined], what: &str) -> anyhow::Result<Credentials> {
+    let mut seen: BTreeMap<Option<Credentials>, Vec<String>> = BTreeMap::new();
+    for j in joined {
+        seen.entry(j.tunnel.credentials().cloned())
+            .or_default()
+            .push(format!("{}{}", j.request.host, j.request.path_only()));
+    }
+    ensure!(!seen.is_empty(), "{what}: no HTTP request was logged");
+    ensure!(
+        seen.len() == 1,
+        "{what}: requests carried {} different credentials: {seen:#?}",
+        seen.len()
+    );
+    let (credentials, _) = seen.into_iter().next().context("empty map")?;
+    credentials.with_context(|| format!("{what}: requests went through unauthenticated tunnels"))
+}
+
+/// Credentials as the product must produce them (Tor rules; brief's privacy rules).
+fn check_credentials_shape(c: &Credentials) -> anyhow::Result<()> {
+    for (field, value) in [("username", &c.username), ("password", &c.password)] {
+        ensure!(!value.is_empty(), "empty SOCKS {field}");
+        ensure!(value.len() <= 255, "SOCKS {field} longer than 255 bytes");
+        ensure!(!value.starts_with('<'), "SOCKS {field} starts with '<'");
+    }
+    Ok(())
+}
+
+/// Every expected `(host, path)` (as a multiset) appears among the joined requests.
+fn check_expected_requests(joined: &[Joined], expected: &[(String, String)]) -> anyhow::Result<()> {
+    let mut have: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for j in joined {
+        *have
+            .entry((j.request.host.clone(), j.request.path_only().to_owned()))
+            .or_default() += 1;
+    }
+    let mut missing = Vec::new();
+    for key in expected {
+        match have.get_mut(key) {
+            Some(count) if *count > 0 => *count -= 1,
+            _ => missing.push(format!("{}{}", key.0, key.1)),
+        }
+    }
+    ensure!(
+        missing.is_empty(),
+        "requests missing from the fixture log: {missing:?}"
+    );
+    Ok(())
+}
+
+/// Every SOCKS connection since `mark`: authenticated (or, with `no_auth`, not), ATYP 3, no
+/// handshake error.
+fn check_connections(h: &Harness, mark: usize, no_auth: bool) -> anyhow::Result<usize> {
+    let connections = h.recorder.connections_since(mark);
+    for c in &connections {
+        ensure!(
+            c.error.is_none(),
+            "SOCKS connection {} to {:?} failed: {:?}",
+            c.id,
+            c.host,
+            c.error
+        );
+        ensure!(
+            c.atyp == Some(3),
+            "SOCKS connection {} to {:?} used ATYP {:?}, not 3 (hostname): a DNS leak",
+            c.id,
+            c.host,
+            c.atyp
+        );
+        match (&c.auth, no_auth) {
+            (Auth::NoAuth, true) => {}
+            (Auth::UserPass(credentials), false) => check_credentials_shape(credentials)?,
+            (auth, _) => bail!(
+                "SOCKS connection {} to {:?}:{:?} authenticated as {auth:?}",
+                c.id,
+                c.host,
+                c.port
+            ),
+        }
+    }
+    Ok(connections.len())
+}
+
+/// Load a fixture page and return the credentials all of its requests carried.
+async fn load_and_attribute(h: &Harness, ff: &Firefox, url: &str) -> anyhow::Result<Credentials> {
+    let (joined, _) = load_and_join(h, ff, url).await?;
+    let credentials = single_credentials(&joined, url)?;
+    check_credentials_shape(&credentials)?;
+    Ok(credentials)
+}
+
+/// Load a fixture page; return its joined requests and the SOCKS mark taken before.
+async fn load_and_join(
+    h: &Harness,
+    ff: &Firefox,
+    url: &str,
+) -> anyhow::Result<(Vec<Joined>, usize)> {
+    let http_mark = h.fixtures.mark();
+    let socks_mark = h.recorder.mark();
+    ff.load_fixture_page(url)
+        .await
+        .with_context(|| format!("geckodriver log tail:\n{}", ff.log_tail(15)))?;
+    Ok((joined_since(h, http_mark)?, socks_mark))
+}
+
+fn short(c: &Credentials) -> String {
+    let cut = |s: &str| s.chars().take(10).collect::<String>();
+    format!("{}…/{}…", cut(&c.username), cut(&c.password))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Harness self-tests (no Persite components)
+// ---------------------------------------------------------------------------------------------
+
+async fn harness_static_socks(h: &Harness) -> anyhow::Result<String> {
+    let ff = Firefox::start(FirefoxConfig {
+        static_socks: Some(h.recorder.addr()),
+        ..FirefoxConfig::default()
+    })
+    .await?;
+    let (joined, socks_mark) = load_and_join(h, &ff, "http://site-a.test/").await?;
+    check_expected_requests(
+        &joined,
+        &PageSpec::standard().expected_requests("site-a.test", "/"),
+    )?;
+    // Plain-http pages get no Sec-Fetch-Dest; the paths name the resource kinds (checked above)
+    // and the WebSocket handshake shows as an upgrade.
+    ensure!(
+        joined.iter().any(|j| j.request.host == "cdn.test"
+            && j.request.path_only() == "/ws"
+            && j.request
+                .upgrade
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))),
+        "no WebSocket upgrade to cdn.test reached the fixture server"
+    );
+    let tunnels = check_connections(h, socks_mark, true)?;
+    ff.shutdown().await;
+    Ok(format!(
+        "{} requests joined to {tunnels} unauthenticated ATYP-3 tunnels",
+        joined.len()
+    ))
+}
+
+/// Copy the test-only extension into a temporary directory and point it at the recorder.
+fn prepare_test_extension(h: &Harness) -> anyhow::Result<tempfile::TempDir> {
+    let source = binaries::fixtures_dir().join("static-creds-extension");
+    let dir = tempfile::Builder::new()
+        .prefix("persite-test-ext-")
+        .tempdir()?;
+    for file in ["manifest.json", "background.js"] {
+        std::fs::copy(source.join(file), dir.path().join(file))
+            .with_context(|| format!("copying {file} of the test extension"))?;
+    }
+    std::fs::write(
+        dir.path().join("config.js"),
+        format!("const SOCKS_PORT = {};\n", h.recorder.addr().port()),
+    )?;
+    Ok(dir)
+}
+
+async fn harness_test_extension(h: &Harness) -> anyhow::Result<String> {
+    let extension = prepare_test_extension(h)?;
+    let ff = Firefox::start(FirefoxConfig::default()).await?;
+    ff.install_addon(extension.path(), true).await?;
+    let session_mark = h.recorder.mark();
+
+    let (joined_a, _) = load_and_join(h, &ff, "http://site-a.test/").await?;
+    let a = single_credentials(&joined_a, "site-a.test")?;
+    ensure!(
+        a == Credentials {
+            username: "test-site-a.test".into(),
+            password: "pw-site-a.test-firefox-default".into()
+        },
+        "site-a.test carried {a}, not the test extension's fixed credentials"
+    );
+    ensure!(
+        joined_a.iter().any(|j| j.request.host == "cdn.test"),
+        "no cdn.test request under site-a.test"
+    );
+    let (joined_b, _) = load_and_join(h, &ff, "http://site-b.test/").await?;
+    let b = single_credentials(&joined_b, "site-b.test")?;
+    ensure!(a != b, "site-a.test and site-b.test carried the same {a}");
+    ensure!(b.username == "test-site-b.test", "site-b.test carried {b}");
+    let cdn_under_b: Vec<&Joined> = joined_b
+        .iter()
+        .filter(|j| j.request.host == "cdn.test")
+        .collect();
+    ensure!(
+        !cdn_under_b.is_empty(),
+        "no cdn.test request under site-b.test"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    ff.shutdown().await;
+    Ok(format!(
+        "site-a {a}, site-b {b}; cdn.test followed its first party; {tunnels} tunnels all authenticated"
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persite scenarios (extension + native host + broker daemon)
+// ---------------------------------------------------------------------------------------------
+
+/// Firefox with the Persite extension, native host manifest and a per-run daemon runtime dir.
+struct PersiteBrowser {
+    firefox: Firefox,
+    // Dropped after `firefox`, whose drop kills the daemon living in it.
+    _runtime_dir: tempfile::TempDir,
+    _config_dir: PathBuf,
+}
+
+async fn start_persite(h: &Harness) -> anyhow::Result<PersiteBrowser> {
+    let binaries = h.binaries()?;
+    let extension = binaries::extension_dir()?;
+    let runtime_dir = tempfile::Builder::new()
+        .prefix("persite-rt-")
+        .tempdir_in("/tmp")?;
+    let runtime = runtime_dir.path().to_string_lossy().into_owned();
+    let config_file = PathBuf::from(".config/persite/config.toml");
+    let firefox = Firefox::start(FirefoxConfig {
+        native_host: Some(binaries.native_host.clone()),
+        env: vec![
+            ("PERSITE_RUNTIME_DIR".into(), runtime),
+            (
+                "PERSITE_BROKER_BIN".into(),
+                binaries.broker.to_string_lossy().into_owned(),
+            ),
+        ],
+        home_files: vec![(
+            config_file.clone(),
+            format!(
+                "[socks]\nhost = \"127.0.0.1\"\nport = {}\n",
+                h.recorder.addr().port()
+            ),
+        )],
+        ..FirefoxConfig::default()
+    })
+    .await?;
+    let id = firefox.install_addon(&extension, true).await?;
+    ensure!(
+        id == binaries::EXTENSION_ID,
+        "the extension installed as {id}"
+    );
+    Ok(PersiteBrowser {
+        firefox,
+        _runtime_dir: runtime_dir,
+        _config_dir: config_file,
+    })
+}
+
+async fn persite_site_a(h: &Harness) -> anyhow::Result<String> {
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    let (joined, _) = load_and_join(h, ff, "http://site-a.test/").await?;
+    check_expected_requests(
+        &joined,
+        &PageSpec::standard().expected_requests("site-a.test", "/"),
+    )?;
+    let a = single_credentials(&joined, "site-a.test")?;
+    check_credentials_shape(&a)?;
+    ensure!(
+        !a.username.contains("site-a") && !a.password.contains("site-a"),
+        "credentials {a} contain the plain site name"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "{} requests (iframe, images, script, fetch, WebSocket) over {tunnels} tunnels, all {}",
+        joined.len(),
+        short(&a)
+    ))
+}
+
+async fn persite_distinct_sites(h: &Harness) -> anyhow::Result<String> {
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    let a = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    let b = load_and_attribute(h, ff, "http://site-b.test/").await?;
+    ensure!(a != b, "site-a.test and site-b.test share credentials {a}");
+    let www_a = load_and_attribute(h, ff, "http://www.site-a.test/").await?;
+    ensure!(
+        www_a == a,
+        "www.site-a.test got {www_a}, not site-a.test's {a}"
+    );
+    let alpha = load_and_attribute(h, ff, "http://alpha.co.uk/").await?;
+    let beta = load_and_attribute(h, ff, "http://beta.co.uk/").await?;
+    ensure!(
+        alpha != beta,
+        "alpha.co.uk and beta.co.uk share credentials {alpha} (co.uk treated as a site?)"
+    );
+    let all: BTreeSet<&Credentials> = [&a, &b, &alpha, &beta].into_iter().collect();
+    ensure!(
+        all.len() == 4,
+        "two of site-a, site-b, alpha.co.uk, beta.co.uk share credentials"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "4 distinct credential pairs, www.site-a.test shares site-a.test's; {tunnels} tunnels"
+    ))
+}
+
+async fn persite_containers(h: &Harness) -> anyhow::Result<String> {
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    let default = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    ff.open_container_tab(1).await?;
+    let container = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    ff.open_private_window().await?;
+    let private = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    ensure!(
+        default != container,
+        "container tab shares the default container's credentials {default}"
+    );
+    ensure!(
+        default != private,
+        "private window shares the default container's credentials {default}"
+    );
+    ensure!(
+        container != private,
+        "private window shares the container tab's credentials {container}"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "default {}, container {}, private {}; {tunnels} tunnels",
+        short(&default),
+        short(&container),
+        short(&private)
+    ))
+}
+
+/// Open the popup page as a tab acting on extension tab `tab_id`, wait until it is ready.
+async fn open_popup(ff: &Firefox, tab_id: u64) -> anyhow::Result<WindowHandle> {
+    let handle = ff.open_tab().await?;
+    let url = format!("moz-extension://{PERSITE_EXTENSION_UUID}/popup/popup.html?tab={tab_id}");
+    ff.goto(&url).await?;
+    wait_for_script(
+        ff,
+        "return document.body.dataset.ready === 'true';",
+        "the popup to be ready",
+    )
+    .await?;
+    Ok(handle)
+}
+
+/// Poll `script` until it returns `true` (bounded by [`PAGE_TIMEOUT`]).
+async fn wait_for_script(ff: &Firefox, script: &str, what: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let value = ff.client().execute(script, vec![]).await?;
+        if value == json!(true) {
+            return Ok(());
+        }
+        ensure!(
+            started.elapsed() < PAGE_TIMEOUT,
+            "timed out waiting for {what} (last answer {value})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(ff: &Firefox, id: &str) -> anyhow::Result<()> {
+    ff.client()
+        .find(Locator::Id(id))
+        .await
+        .with_context(|| format!("finding #{id}"))?
+        .click()
+        .await
+        .with_context(|| format!("clicking #{id}"))?;
+    Ok(())
+}
+
+/// Wait until the popup's `#message` reports success; its text on error.
+async fn wait_popup_ok(ff: &Firefox) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let state = ff
+            .client()
+            .execute(
+                "const m = document.getElementById('message'); return [m.dataset.kind, m.textContent];",
+                vec![],
+            )
+            .await?;
+        match state[0].as_str() {
+            Some("ok") => return Ok(()),
+            Some("error") => bail!("the popup reported an error: {}", state[1]),
+            _ => {}
+        }
+        ensure!(
+            started.elapsed() < PAGE_TIMEOUT,
+            "the popup reported nothing within {PAGE_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn persite_new_circuit(h: &Harness) -> anyhow::Result<String> {
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    let tab_a = ff.client().window().await?;
+    let a = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    let tab_a_id = ff.selected_extension_tab_id().await?;
+    let tab_b = ff.open_tab().await?;
+    let b = load_and_attribute(h, ff, "http://site-b.test/").await?;
+
+    open_popup(ff, tab_a_id).await?;
+    let http_mark = h.fixtures.mark();
+    click(ff, "new-circuit").await?;
+    wait_popup_ok(ff).await?;
+    // The extension reloads the tab by itself: wait for site-a's document to be requested again.
+    let started = Instant::now();
+    while !h
+        .fixtures
+        .requests_since(http_mark)
+        .iter()
+        .any(|r| r.host == "site-a.test" && r.path == "/")
+    {
+        ensure!(
+            started.elapsed() < PAGE_TIMEOUT,
+            "site-a.test's tab was not reloaded after New circuit"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ff.client().switch_to_window(tab_a).await?;
+    ff.wait_for_title(PAGE_TIMEOUT, |t| t == "done" || t.starts_with("failed"))
+        .await?;
+    let reloaded = single_credentials(
+        &joined_since(h, http_mark)?,
+        "site-a.test after New circuit",
+    )?;
+    ensure!(
+        reloaded != a,
+        "site-a.test kept its credentials {a} after New circuit"
+    );
+    ensure!(
+        reloaded.password != a.password,
+        "site-a.test's password did not change ({})",
+        a.password
+    );
+    ff.client().switch_to_window(tab_b).await?;
+    let b_again = load_and_attribute(h, ff, "http://site-b.test/").await?;
+    ensure!(
+        b_again == b,
+        "site-b.test's credentials changed from {b} to {b_again} after New circuit for site-a.test"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "site-a {} → {}, site-b unchanged, tab reloaded; {tunnels} tunnels",
+        short(&a),
+        short(&reloaded)
+    ))
+}
+
+async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    ff.goto("http://site-a.test/set-cookie?value=before")
+        .await?;
+    ff.goto("http://site-a.test/cookies").await?;
+    let title = ff.title().await?;
+    ensure!(
+        title == "cookies:persite=before",
+        "the cookie was not stored: {title:?}"
+    );
+    let a = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    let tab_a_id = ff.selected_extension_tab_id().await?;
+    ff.open_tab().await?;
+    let b = load_and_attribute(h, ff, "http://site-b.test/").await?;
+
+    open_popup(ff, tab_a_id).await?;
+    click(ff, "new-identity").await?;
+    let confirm_shown = ff
+        .client()
+        .execute("return !document.getElementById('confirm').hidden;", vec![])
+        .await?;
+    if confirm_shown == json!(true) {
+        click(ff, "confirm-yes").await?;
+    }
+    wait_popup_ok(ff).await?;
+
+    ff.open_tab().await?;
+    ff.goto("http://site-a.test/cookies").await?;
+    let title = ff.title().await?;
+    ensure!(
+        title == "cookies:",
+        "cookies survived New identity: {title:?}"
+    );
+    let a_after = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    let b_after = load_and_attribute(h, ff, "http://site-b.test/").await?;
+    ensure!(a_after != a, "site-a.test kept {a} after New identity");
+    ensure!(b_after != b, "site-b.test kept {b} after New identity");
+    ensure!(
+        a_after != b_after,
+        "site-a and site-b share {a_after} after New identity"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "site-a and site-b got new credentials, cookie gone; {tunnels} tunnels"
+    ))
+}
+
+async fn persite_every_connection_authenticated(h: &Harness) -> anyhow::Result<String> {
+    // Everything the recorder sees from Firefox start on: nothing is filtered out.
+    let session_mark = h.recorder.mark();
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    for url in [
+        "http://site-a.test/",
+        "http://site-b.test/",
+        "http://alpha.co.uk/",
+    ] {
+        load_and_attribute(h, ff, url).await?;
+    }
+    ff.open_container_tab(1).await?;
+    load_and_attribute(h, ff, "http://site-a.test/").await?;
+    ff.open_private_window().await?;
+    load_and_attribute(h, ff, "http://site-b.test/").await?;
+    // Give Firefox's own background traffic a chance to show up.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let tunnels = check_connections(h, session_mark, false)?;
+    ensure!(tunnels > 0, "the recorder saw no connection at all");
+    let hosts: BTreeSet<String> = h
+        .recorder
+        .connections_since(session_mark)
+        .into_iter()
+        .filter_map(|c| c.host)
+        .collect();
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "{tunnels} tunnels since Firefox start, all with credentials and ATYP 3; hosts {hosts:?}"
+    ))
+}
