@@ -6,7 +6,7 @@
 //! the requester does.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -19,7 +19,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::dispatch::Broker;
+use super::dispatch::{Broker, Now};
 use super::events::{EventBus, sse_stream};
 use super::rpc::{self, Request, RequestType, RpcError};
 
@@ -60,7 +60,7 @@ impl AppState {
     /// Runs one request and publishes its push; the single path behind every route.
     pub fn execute(&self, request: Request) -> Result<Value, RpcError> {
         let outcome = match self.inner.broker.lock() {
-            Ok(mut broker) => broker.handle(request, Instant::now()),
+            Ok(mut broker) => broker.handle(request, Now::current()),
             Err(_) => {
                 // A panic mid-request may have left the isolator half-updated. Serving from it
                 // could hand out wrong credentials, so stop: the host starts a fresh daemon,
