@@ -3,3 +3,5 @@ pub mod binaries;
 pub mod firefox;
 pub mod fixtures;
 pub mod socks_recorder;
+pub mod control_probe;
+pub mod tornet;
