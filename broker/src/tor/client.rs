@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::auth::{self, AuthError, Plan, SafeCookie};
+use super::auth::{self, AuthError, AuthMethod, Plan, SafeCookie};
 use super::command::{Command, CommandError, Signal};
 use super::events::{CircEvent, Event, EventError, EventKind, StatusEvent};
 use super::info::{self, InfoError, RouterStatus, TorVersion};
@@ -64,6 +64,8 @@ pub struct ControlConfig {
     pub addr: ControlAddr,
     /// Password for HASHEDPASSWORD, if tor uses `HashedControlPassword`.
     pub password: Option<Vec<u8>>,
+    /// Methods this client may use (default: all four); e.g. `[SafeCookie]` to insist on it.
+    pub auth_methods: Vec<AuthMethod>,
     /// Bound on establishing the socket.
     pub connect_timeout: Duration,
     /// Bound on the whole authentication exchange.
@@ -87,6 +89,7 @@ impl std::fmt::Debug for ControlConfig {
         f.debug_struct("ControlConfig")
             .field("addr", &self.addr)
             .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("auth_methods", &self.auth_methods)
             .field("connect_timeout", &self.connect_timeout)
             .field("auth_timeout", &self.auth_timeout)
             .field("reply_timeout", &self.reply_timeout)
@@ -101,6 +104,12 @@ impl ControlConfig {
         ControlConfig {
             addr,
             password: None,
+            auth_methods: vec![
+                AuthMethod::SafeCookie,
+                AuthMethod::Cookie,
+                AuthMethod::HashedPassword,
+                AuthMethod::Null,
+            ],
             connect_timeout: Duration::from_secs(10),
             auth_timeout: Duration::from_secs(10),
             reply_timeout: Duration::from_secs(10),
@@ -292,13 +301,15 @@ impl Connection {
             protocol_info: auth::ProtocolInfo::default(),
         };
         let auth_timeout = config.auth_timeout;
-        conn.protocol_info =
-            tokio::time::timeout(auth_timeout, conn.authenticate(config.password.as_deref()))
-                .await
-                .map_err(|_| ControlError::Timeout {
-                    what: "control-port authentication",
-                    after: auth_timeout,
-                })??;
+        conn.protocol_info = tokio::time::timeout(
+            auth_timeout,
+            conn.authenticate(config.password.as_deref(), &config.auth_methods),
+        )
+        .await
+        .map_err(|_| ControlError::Timeout {
+            what: "control-port authentication",
+            after: auth_timeout,
+        })??;
         if !config.events.is_empty() {
             let names: Vec<&str> = config.events.iter().map(|e| e.keyword()).collect();
             conn.ok(Command::setevents(&names)?).await?;
@@ -309,9 +320,19 @@ impl Connection {
     async fn authenticate(
         &self,
         password: Option<&[u8]>,
+        allowed: &[AuthMethod],
     ) -> Result<auth::ProtocolInfo, ControlError> {
         let info = auth::parse_protocolinfo(&self.request(Command::protocolinfo()).await?)?;
-        let plan = auth::choose_method(&info, password.is_some(), |p| {
+        let usable = auth::ProtocolInfo {
+            methods: info
+                .methods
+                .iter()
+                .filter(|m| allowed.contains(m))
+                .cloned()
+                .collect(),
+            ..info.clone()
+        };
+        let plan = auth::choose_method(&usable, password.is_some(), |p| {
             std::fs::File::open(p).is_ok()
         })?;
         tracing::debug!(method = ?plan_name(&plan), "authenticating to tor control port");
