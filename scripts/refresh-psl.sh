@@ -31,6 +31,17 @@ if ! grep -q 'BEGIN ICANN DOMAINS' "$list" || ! grep -q 'BEGIN PRIVATE DOMAINS' 
 fi
 
 cp "$list" "$dest"
-echo "refresh-psl: vendored $(basename "$wheel")"
+vectors="$repo_root/broker/tests/data/psl-test-vectors.txt"
+version=$(basename "$wheel" | sed -e 's/^publicsuffixlist-//' -e 's/-py3.*//')
+{
+    echo "// Public Suffix List project test vectors, verbatim from upstream tests/test_psl.txt as shipped in"
+    echo "// the PyPI package publicsuffixlist $version (refreshed by scripts/refresh-psl.sh)."
+    echo "// Note: /work/shared/reference/psl-test-vectors.txt differs from upstream on city.kobe.jp (it"
+    echo "// expects kobe.jp; upstream and the PSL algorithm give city.kobe.jp, since !city.kobe.jp is an"
+    echo "// exception rule) and was not used."
+    echo
+    cat "$work/unpacked/publicsuffixlist/test_psl.txt"
+} > "$vectors"
+echo "refresh-psl: vendored $(basename "$wheel") (list and test vectors)"
 grep -m2 -E '^// (VERSION|COMMIT): ' "$dest"
 echo "Now run: cargo test -p persite --test site_psl_vectors --test site_cases"

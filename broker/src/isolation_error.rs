@@ -92,6 +92,9 @@ pub enum UrlProblem {
     /// A host label longer than DNS allows.
     #[error("host label longer than {max} bytes", max = crate::site::MAX_LABEL_LEN)]
     LabelTooLong,
+    /// The host `--unknown--`, which is reserved for the catch-all site.
+    #[error("the host name --unknown-- is reserved for the catch-all site")]
+    ReservedName,
     /// A `site` field holding something other than a host (a path, port, user info, scheme).
     #[error("a site is a host name, an IP address or --unknown--")]
     NotAHost,

@@ -129,9 +129,9 @@ impl Isolator {
         let username = credentials::username_digest(&self.key, &site, &container);
         let password =
             credentials::password_digest(&self.key, &site, &container, generation, self.epoch);
-        if !self.usernames.contains_key(&username) {
-            self.usernames.insert(username, site.clone());
-        }
+        self.usernames
+            .entry(username)
+            .or_insert_with(|| site.clone());
         IssuedCredentials {
             site,
             container,

@@ -17,15 +17,22 @@
 //! `publicsuffix 20230209.2326-1`). The choice is the pure function [`choose_source`], tested on
 //! its own.
 //!
-//! Lookups use the `publicsuffix` crate with its default `punycode` feature, which stores every
-//! Unicode rule (`公司.cn`) a second time in its ASCII form (`xn--55qx5d.cn`), so the punycode
-//! hosts the `url` crate produces match Unicode rules. Both the ICANN and the private section
-//! count (`alice.github.io` and `bob.github.io` are different sites).
+//! Lookups follow the PSL algorithm (<https://publicsuffix.org/list/>): the longest matching
+//! rule wins, an exception rule (`!city.kawasaki.jp`) beats all, an unlisted TLD is a suffix
+//! (implicit `*`). Both the ICANN and the private section count (`alice.github.io` and
+//! `bob.github.io` are different sites). Unicode rules (`公司.cn`) are stored in their punycode
+//! form (`xn--55qx5d.cn`) because sites are always punycode (the `url` crate's host parser).
+//!
+//! The matcher is hand-written (about 60 lines) instead of using the `publicsuffix` crate
+//! (2.3.0): that crate follows an explicit trie branch without considering a wildcard sibling,
+//! so with the current list's `*.futurecms.at` + `*.ex.futurecms.at` it returns `futurecms.at`
+//! for `ex.futurecms.at`, which is itself a public suffix, merging two sites. Here every suffix
+//! of every rule is a key of one flat map (a trie flattened into a hash map), so a lookup costs
+//! one hash probe per label and stops at the first suffix no rule extends.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
-
-use publicsuffix::{List, Psl as _};
 
 /// Where the system's copy of the list lives on Debian-family systems.
 pub const SYSTEM_PSL_PATH: &str = "/usr/share/publicsuffix/public_suffix_list.dat";
@@ -48,16 +55,37 @@ pub enum PslSource {
 }
 
 /// Errors while building a [`Psl`].
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PslError {
-    /// The list text could not be parsed.
-    #[error("the public suffix list does not parse: {0}")]
-    Parse(publicsuffix::Error),
+    /// A line of the list is not a valid rule.
+    #[error("the public suffix list has an invalid rule on line {line}: {rule:?}")]
+    InvalidRule {
+        /// 1-based line number.
+        line: usize,
+        /// The offending rule.
+        rule: String,
+    },
+    /// The text holds no rules at all.
+    #[error("the public suffix list holds no rules")]
+    Empty,
+}
+
+/// What the rules say about one suffix (a map key).
+#[derive(Debug, Clone, Copy, Default)]
+struct RuleFlags {
+    /// A rule names exactly this suffix (`co.uk`).
+    exact: bool,
+    /// A wildcard rule covers every child of this suffix (`*.kawasaki.jp` on `kawasaki.jp`).
+    wildcard: bool,
+    /// An exception rule names this suffix (`!city.kawasaki.jp`).
+    exception: bool,
 }
 
 /// A parsed Public Suffix List and where it came from.
 pub struct Psl {
-    list: List,
+    /// Every suffix of every rule, in punycode; entries without flags mark that longer rules
+    /// exist below them.
+    rules: HashMap<Box<str>, RuleFlags>,
     source: PslSource,
     date: Option<ListDate>,
 }
@@ -84,9 +112,9 @@ impl Psl {
             let system_date = version_header_date(&text).or_else(|| file_mtime(system_path));
             if choose_source(vendored_date, system_date) == PslSource::System {
                 // A system list that does not parse must not take the broker down.
-                if let Ok(list) = text.parse::<List>() {
+                if let Ok(rules) = parse_rules(&text) {
                     return Ok(Psl {
-                        list,
+                        rules,
                         source: PslSource::System,
                         date: system_date,
                     });
@@ -99,7 +127,7 @@ impl Psl {
     /// The list embedded in the binary.
     pub fn vendored() -> Result<Psl, PslError> {
         Ok(Psl {
-            list: VENDORED_PSL.parse().map_err(PslError::Parse)?,
+            rules: parse_rules(VENDORED_PSL)?,
             source: PslSource::Vendored,
             date: version_header_date(VENDORED_PSL),
         })
@@ -108,7 +136,7 @@ impl Psl {
     /// A list parsed from `text` (for tests and tools).
     pub fn from_text(text: &str) -> Result<Psl, PslError> {
         Ok(Psl {
-            list: text.parse().map_err(PslError::Parse)?,
+            rules: parse_rules(text)?,
             source: PslSource::Custom,
             date: version_header_date(text),
         })
@@ -124,12 +152,115 @@ impl Psl {
         self.date
     }
 
-    /// The registrable domain (eTLD+1) of a lowercase ASCII host without trailing dot, or `None`
-    /// when the host is itself a public suffix (or an unlisted single label).
+    /// How many distinct suffixes (rules and their parents) the list holds.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether the list holds no rules (never true for a loaded list).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The public suffix of a lowercase punycode host without trailing dot or empty labels.
+    pub fn public_suffix<'h>(&self, host: &'h str) -> &'h str {
+        &host[self.suffix_start(host)..]
+    }
+
+    /// The registrable domain (eTLD+1) of a lowercase punycode host without trailing dot or
+    /// empty labels, or `None` when the host is itself a public suffix (or an unlisted TLD).
     pub fn registrable_domain<'h>(&self, host: &'h str) -> Option<&'h str> {
-        let domain = self.list.domain(host.as_bytes())?;
-        // The bytes are a suffix of `host`, so slicing `host` keeps it a `&str`.
-        host.get(host.len() - domain.as_bytes().len()..)
+        let suffix_start = self.suffix_start(host);
+        if suffix_start == 0 {
+            return None;
+        }
+        let label_start = host[..suffix_start - 1].rfind('.').map_or(0, |dot| dot + 1);
+        Some(&host[label_start..])
+    }
+
+    /// Byte offset where the public suffix of `host` starts.
+    fn suffix_start(&self, host: &str) -> usize {
+        // Walk from the TLD leftwards, one label at a time. The TLD is always a suffix (the
+        // implicit `*` rule).
+        let mut start = host.rfind('.').map_or(0, |dot| dot + 1);
+        let mut suffix_start = start;
+        let mut flags = self.rules.get(&host[start..]).copied();
+        while start > 0 {
+            let parent_start = start;
+            let parent_has_wildcard = flags.is_some_and(|f| f.wildcard);
+            start = host[..start - 1].rfind('.').map_or(0, |dot| dot + 1);
+            flags = self.rules.get(&host[start..]).copied();
+            match flags {
+                Some(f) if f.exception => return parent_start,
+                Some(f) if f.exact || parent_has_wildcard => suffix_start = start,
+                Some(_) => {}
+                None => {
+                    if parent_has_wildcard {
+                        suffix_start = start;
+                    }
+                    // No rule is longer than this one.
+                    break;
+                }
+            }
+        }
+        suffix_start
+    }
+}
+
+/// Parses the list format: one rule per line (first whitespace-separated word), `//` comments.
+fn parse_rules(text: &str) -> Result<HashMap<Box<str>, RuleFlags>, PslError> {
+    let mut rules: HashMap<Box<str>, RuleFlags> = HashMap::with_capacity(16 * 1024);
+    for (index, line) in text.lines().enumerate() {
+        let Some(rule) = line.split_whitespace().next() else {
+            continue;
+        };
+        if rule.starts_with("//") {
+            continue;
+        }
+        let invalid = || PslError::InvalidRule {
+            line: index + 1,
+            rule: rule.chars().take(100).collect(),
+        };
+        let (name, kind): (&str, fn(&mut RuleFlags)) = if let Some(name) = rule.strip_prefix('!') {
+            (name, |f| f.exception = true)
+        } else if let Some(name) = rule.strip_prefix("*.") {
+            (name, |f| f.wildcard = true)
+        } else {
+            (rule, |f| f.exact = true)
+        };
+        if rule.starts_with('!') && !name.contains('.') {
+            return Err(invalid());
+        }
+        let name = rule_to_ascii(name).ok_or_else(invalid)?;
+        kind(rules.entry(Box::from(name.as_str())).or_default());
+        // Mark every parent so lookups know longer rules exist below it.
+        let mut rest = name.as_str();
+        while let Some((_, parent)) = rest.split_once('.') {
+            rules.entry(Box::from(parent)).or_default();
+            rest = parent;
+        }
+    }
+    if rules.is_empty() {
+        return Err(PslError::Empty);
+    }
+    Ok(rules)
+}
+
+/// A rule's name in lowercase punycode, or `None` if it is not a valid domain name.
+fn rule_to_ascii(name: &str) -> Option<String> {
+    if name.is_empty()
+        || name
+            .split('.')
+            .any(|label| label.is_empty() || label.contains('*'))
+    {
+        return None;
+    }
+    if name.is_ascii() {
+        return Some(name.to_ascii_lowercase());
+    }
+    match url::Host::parse(name).ok()? {
+        url::Host::Domain(ascii) => Some(ascii),
+        _ => None,
     }
 }
 
@@ -215,6 +346,71 @@ mod tests {
         assert_eq!(parse_version_stamp("2026-10-22_08-36-41"), None);
         assert_eq!(parse_version_stamp("2026-10-22_08-36-41-00_UTC"), None);
         assert_eq!(parse_version_stamp("garbage"), None);
+    }
+
+    fn suffix_and_domain(psl: &Psl, host: &str) -> (String, Option<String>) {
+        (
+            psl.public_suffix(host).to_owned(),
+            psl.registrable_domain(host).map(str::to_owned),
+        )
+    }
+
+    #[test]
+    fn rules_follow_the_psl_algorithm() {
+        let psl = Psl::from_text(
+            "com\nuk\nco.uk\n*.ck\n!www.ck\n*.futurecms.at\n*.ex.futurecms.at\nat\n\
+             a.b.deep\n公司.cn\ncn\n",
+        )
+        .expect("list");
+        let cases = [
+            ("com", "com", None),
+            ("example.com", "com", Some("example.com")),
+            ("a.example.co.uk", "co.uk", Some("example.co.uk")),
+            ("unlisted", "unlisted", None),
+            ("x.unlisted", "unlisted", Some("x.unlisted")),
+            ("test.ck", "test.ck", None),
+            ("b.test.ck", "test.ck", Some("b.test.ck")),
+            ("www.ck", "ck", Some("www.ck")),
+            ("a.www.ck", "ck", Some("www.ck")),
+            ("futurecms.at", "at", Some("futurecms.at")),
+            ("ex.futurecms.at", "ex.futurecms.at", None),
+            ("x.ex.futurecms.at", "x.ex.futurecms.at", None),
+            (
+                "y.x.ex.futurecms.at",
+                "x.ex.futurecms.at",
+                Some("y.x.ex.futurecms.at"),
+            ),
+            ("b.deep", "deep", Some("b.deep")),
+            ("a.b.deep", "a.b.deep", None),
+            ("z.a.b.deep", "a.b.deep", Some("z.a.b.deep")),
+            ("xn--55qx5d.cn", "xn--55qx5d.cn", None),
+            ("a.xn--55qx5d.cn", "xn--55qx5d.cn", Some("a.xn--55qx5d.cn")),
+        ];
+        for (host, suffix, domain) in cases {
+            assert_eq!(
+                suffix_and_domain(&psl, host),
+                (suffix.to_owned(), domain.map(str::to_owned)),
+                "{host}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_rules_are_refused() {
+        for text in [
+            "a.*.b\n",
+            "!nodot\n",
+            "a..b\n",
+            "\n// only comments\n",
+            "exa mple\n",
+        ] {
+            // "exa mple": only the first word is the rule, so that one is valid.
+            if text.starts_with("exa") {
+                assert!(Psl::from_text(text).is_ok());
+            } else {
+                assert!(Psl::from_text(text).is_err(), "{text:?}");
+            }
+        }
     }
 
     #[test]

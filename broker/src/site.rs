@@ -22,7 +22,8 @@
 //!   (`example.com:8080`), when `rest` is a port number (`localhost:8080`) or when `rest` holds
 //!   user info (`user:pw@host`); otherwise it is an unknown scheme (catch-all).
 //!
-//! Refused with a typed error, never a panic: inputs over [`MAX_URL_LEN`] (Firefox's own URL
+//! Refused with a typed error, never a panic: the host `--unknown--` (it would share the
+//! catch-all's credentials), inputs over [`MAX_URL_LEN`] (Firefox's own URL
 //! limit, `network.standard-url.max-length`), control characters in scheme or host, hosts over
 //! 253 bytes or with labels over 63 bytes or empty labels (`.example.com`), invalid punycode,
 //! network URLs without a host. Only the scheme and authority are ever parsed, so a long path
@@ -232,7 +233,12 @@ fn ipv6_site(address: &str) -> Result<Site, UrlProblem> {
     let address: Ipv6Addr = strip_zone(address)
         .parse()
         .map_err(|_| UrlProblem::Parse(url::ParseError::InvalidIpv6Address))?;
-    Ok(Site(Arc::from(format!("[{address}]"))))
+    Ok(ipv6_literal_site(address))
+}
+
+/// IPv6 sites use the WHATWG serialisation, bracketed (`[::ffff:c000:201]`), as Firefox does.
+fn ipv6_literal_site(address: Ipv6Addr) -> Site {
+    Site(Arc::from(Host::<&str>::Ipv6(address).to_string()))
 }
 
 /// Byte offset where the authority of `rest` ends (WHATWG: at `/`, `\`, `?` or `#`).
@@ -262,7 +268,7 @@ fn network_site(rest: &str, psl: &Psl) -> Result<Site, UrlProblem> {
     match url.host() {
         Some(Host::Domain(domain)) => domain_site(domain, psl),
         Some(Host::Ipv4(address)) => Ok(Site(Arc::from(address.to_string()))),
-        Some(Host::Ipv6(address)) => Ok(Site(Arc::from(format!("[{address}]")))),
+        Some(Host::Ipv6(address)) => Ok(ipv6_literal_site(address)),
         None => Err(UrlProblem::NoHost),
     }
 }
@@ -298,6 +304,10 @@ fn domain_site(domain: &str, psl: &Psl) -> Result<Site, UrlProblem> {
         }
     }
     let site = psl.registrable_domain(host).unwrap_or(host);
+    if site == CATCH_ALL {
+        // `http://--unknown--/` is a valid URL; it must not share the catch-all's credentials.
+        return Err(UrlProblem::ReservedName);
+    }
     Ok(Site(Arc::from(site)))
 }
 
