@@ -29,6 +29,9 @@ import { blackHole, decide } from "./proxy-decision.js";
 /** Longest wait for the state restore on an event-page wake, in ms. */
 export const READY_TIMEOUT_MS = 5_000;
 
+/** Delay that groups changes of the cache into one `storage.session` write, in ms. */
+export const PERSIST_DELAY_MS = 100;
+
 /** `storage.session` key of the mirrored state. */
 export const SESSION_KEY = "persite-state";
 
@@ -91,7 +94,7 @@ export class Controller {
     this.restored = false;
     this.readyPromise = null;
     this.persistQueued = false;
-    this.cache = new CredentialsCache({ now, onChange: () => this.schedulePersist() });
+    this.cache = new CredentialsCache({ now, onChange: (kind) => this.schedulePersist(kind === "removed") });
     this.client = new BrokerClient({
       connect,
       log,
@@ -323,7 +326,7 @@ export class Controller {
       this.cache.clear();
       this.instance = null;
       this.brokerUp = false;
-      this.schedulePersist();
+      this.schedulePersist(true);
     }
     this.emitStatus();
   }
@@ -343,20 +346,36 @@ export class Controller {
     }
   }
 
-  schedulePersist() {
-    if (this.persistQueued || !this.restored) {
+  /**
+   * Writes the mirror soon. Removals are written at once (next microtask), so a suspended
+   * and woken event page never brings back credentials that were invalidated; additions are
+   * grouped, since losing one only costs a broker round trip.
+   */
+  schedulePersist(urgent = false) {
+    if (!this.restored) {
+      return;
+    }
+    if (urgent) {
+      queueMicrotask(() => this.persistNow());
+      return;
+    }
+    if (this.persistQueued) {
       return;
     }
     this.persistQueued = true;
-    queueMicrotask(() => {
+    this.setTimer(() => {
       this.persistQueued = false;
-      const state = {
-        instance: this.instance,
-        brokerSocks: this.brokerSocks,
-        cache: this.cache.snapshot(),
-      };
-      this.saveSession(state).catch((e) => this.log(`cannot write the session mirror: ${errorText(e)}`));
-    });
+      this.persistNow();
+    }, PERSIST_DELAY_MS);
+  }
+
+  persistNow() {
+    const state = {
+      instance: this.instance,
+      brokerSocks: this.brokerSocks,
+      cache: this.cache.snapshot(),
+    };
+    this.saveSession(state).catch((e) => this.log(`cannot write the session mirror: ${errorText(e)}`));
   }
 
   emitStatus() {

@@ -15,15 +15,23 @@
 /** Version tag of {@link CredentialsCache#snapshot}; a snapshot of another version is ignored. */
 export const SNAPSHOT_VERSION = 1;
 
+/**
+ * Most entries kept; beyond it the oldest entry goes. Bounds memory and the size of the
+ * `storage.session` mirror on long sessions; an evicted host only costs one broker round trip.
+ */
+export const MAX_ENTRIES = 4096;
+
 /** Cache of credentials entries `{site, container, username, password, expiresAt}`. */
 export class CredentialsCache {
   /**
-   * @param {{now?: () => number, onChange?: () => void}} [options] `now` gives the time in
-   *   ms (tests pass a fake clock); `onChange` is called after every change of the stored
-   *   entries (the background mirrors them into `storage.session`).
+   * @param {{now?: () => number, onChange?: () => void, maxEntries?: number}} [options] `now`
+   *   gives the time in ms (tests pass a fake clock); `onChange(kind)` is called after every
+   *   change of the stored entries, `kind` being `"added"` or `"removed"` (the background
+   *   mirrors them into `storage.session`, removals at once).
    */
-  constructor({ now = Date.now, onChange = () => {} } = {}) {
+  constructor({ now = Date.now, onChange = () => {}, maxEntries = MAX_ENTRIES } = {}) {
     this.now = now;
+    this.maxEntries = maxEntries;
     this.onChange = onChange;
     /** @type {Map<string, object>} */
     this.entries = new Map();
@@ -46,7 +54,7 @@ export class CredentialsCache {
     }
     if (entry.expiresAt !== null && entry.expiresAt <= this.now()) {
       this.entries.delete(key);
-      this.onChange();
+      this.onChange("removed");
       return undefined;
     }
     return entry;
@@ -91,8 +99,13 @@ export class CredentialsCache {
     if (entry.expiresAt !== null && entry.expiresAt <= this.now()) {
       return;
     }
+    this.entries.delete(key);
     this.entries.set(key, entry);
-    this.onChange();
+    if (this.entries.size > this.maxEntries) {
+      // Maps iterate in insertion order: the first key is the oldest.
+      this.entries.delete(this.entries.keys().next().value);
+    }
+    this.onChange("added");
   }
 
   /** Drops every entry whose site is one of `sites`. */
@@ -108,7 +121,7 @@ export class CredentialsCache {
       }
     }
     if (changed) {
-      this.onChange();
+      this.onChange("removed");
     }
   }
 
@@ -118,7 +131,7 @@ export class CredentialsCache {
     this.inFlight.clear();
     if (this.entries.size > 0) {
       this.entries.clear();
-      this.onChange();
+      this.onChange("removed");
     }
   }
 
@@ -156,7 +169,7 @@ export class CredentialsCache {
         continue;
       }
       const [key, entry] = item;
-      if (isEntry(entry) && (entry.expiresAt === null || entry.expiresAt > now)) {
+      if (isEntry(entry) && (entry.expiresAt === null || entry.expiresAt > now) && this.entries.size < this.maxEntries) {
         this.entries.set(key, { ...entry });
       }
     }

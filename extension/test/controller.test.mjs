@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { Controller, READY_TIMEOUT_MS } from "../src/controller.js";
+import { Controller, PERSIST_DELAY_MS, READY_TIMEOUT_MS } from "../src/controller.js";
 import { BLACK_HOLE_PORT } from "../src/proxy-decision.js";
 import { ManualClock, portFactory, settle } from "./support/fakes.mjs";
 
@@ -315,6 +315,9 @@ describe("Controller invalidation", () => {
     const ctx = await ready();
     await ask(ctx, pageA);
     await settle();
+    assert.equal(ctx.saved.filter((s) => s.cache.entries.length > 0).length, 0, "additions are grouped");
+    ctx.clock.advance(PERSIST_DELAY_MS);
+    await settle();
     const last = ctx.saved.at(-1);
     assert.equal(last.instance, "inst-1");
     assert.deepEqual(last.brokerSocks, { host: "127.0.0.1", port: 9050 });
@@ -322,7 +325,19 @@ describe("Controller invalidation", () => {
     assert.equal(last.cache.entries[0][1].site, "a.test");
     ctx.factory.last.die(null);
     await settle();
-    assert.equal(ctx.saved.at(-1).cache.entries.length, 0, "a lost port empties the mirror too");
+    assert.equal(ctx.saved.at(-1).cache.entries.length, 0, "a lost port empties the mirror at once");
+  });
+
+  it("writes invalidations to the mirror at once", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await ask(ctx, pageB);
+    ctx.clock.advance(PERSIST_DELAY_MS);
+    await settle();
+    assert.equal(ctx.saved.at(-1).cache.entries.length, 2);
+    ctx.factory.last.deliver({ type: "invalidate", sites: ["a.test"], reason: "new_circuit" });
+    await settle();
+    assert.deepEqual(ctx.saved.at(-1).cache.entries.map(([, e]) => e.site), ["b.test"]);
   });
 });
 

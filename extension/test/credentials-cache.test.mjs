@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { CredentialsCache, SNAPSHOT_VERSION } from "../src/credentials-cache.js";
+import { CredentialsCache, MAX_ENTRIES, SNAPSHOT_VERSION } from "../src/credentials-cache.js";
 import { cacheKey } from "../src/first-party.js";
 import { ManualClock } from "./support/fakes.mjs";
 
@@ -129,14 +129,27 @@ describe("CredentialsCache", () => {
   });
 
   it("reports changes so the session mirror can follow", async () => {
-    let changes = 0;
-    const cache = new CredentialsCache({ onChange: () => (changes += 1) });
+    const changes = [];
+    const cache = new CredentialsCache({ onChange: (kind) => changes.push(kind) });
     await cache.fetch(WWW, async () => entry("example.co.uk", "u1"));
-    assert.equal(changes, 1);
+    assert.deepEqual(changes, ["added"]);
     cache.invalidateSites(["unrelated.test"]);
-    assert.equal(changes, 1, "no change, no write");
+    assert.deepEqual(changes, ["added"], "no change, no write");
     cache.invalidateSites(["example.co.uk"]);
-    assert.equal(changes, 2);
+    assert.deepEqual(changes, ["added", "removed"]);
+  });
+
+  it("keeps at most maxEntries, dropping the oldest", () => {
+    assert.ok(MAX_ENTRIES >= 1000);
+    const cache = new CredentialsCache({ maxEntries: 2 });
+    cache.set(WWW, entry("example.co.uk", "u1"));
+    cache.set(OTHER, entry("other.test", "o1"));
+    cache.set(WWW, entry("example.co.uk", "u2"));
+    cache.set(MAIL, entry("example.co.uk", "m1"));
+    assert.equal(cache.size, 2);
+    assert.equal(cache.get(OTHER), undefined, "the least recently stored entry went");
+    assert.equal(cache.get(WWW).username, "u2");
+    assert.equal(cache.get(MAIL).username, "m1");
   });
 
   it("survives a snapshot and restore (event-page suspension) without expired or malformed entries", () => {
