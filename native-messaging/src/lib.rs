@@ -3,6 +3,8 @@
 
 pub mod broker_client;
 pub mod codec;
+pub mod install;
+pub mod manifest;
 pub mod message;
 pub mod relay;
 pub mod runtime;

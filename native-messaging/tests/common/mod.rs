@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -108,10 +108,7 @@ impl Host {
 
     /// The next frame, or `None` when none arrives within `limit` (or stdout closed).
     pub fn try_recv(&self, limit: Duration) -> Option<Value> {
-        match self.frames.recv_timeout(limit) {
-            Ok(v) => Some(v),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.frames.recv_timeout(limit).ok()
     }
 
     /// The next frame that carries an `id` (a reply), collecting pushes seen on the way.
@@ -235,15 +232,10 @@ fn kill_and_wait(pid: i32) {
     let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     let deadline = Instant::now() + Duration::from_secs(5);
     // Gone once signal 0 fails (our own child would linger as a zombie: the host reaps it).
+    let stat = format!("/proc/{}/stat", pid.as_raw_nonzero());
     while rustix::process::test_kill_process(pid).is_ok() && Instant::now() < deadline {
-        if Path::new(&format!("/proc/{}/stat", pid.as_raw_nonzero()))
-            .exists()
-            .then(|| {
-                std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero()))
-                    .is_ok_and(|s| s.contains(") Z "))
-            })
-            .unwrap_or(false)
-        {
+        // A zombie is dead already; its parent (the host) reaps it.
+        if std::fs::read_to_string(&stat).is_ok_and(|s| s.contains(") Z ")) {
             return;
         }
         std::thread::sleep(Duration::from_millis(10));
