@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 pub mod creds;
 pub mod firefox_config;
+pub mod install;
 pub mod serve;
+pub mod uninstall;
 
 /// Per-site Tor circuits for Firefox: the Persite broker and its tools.
 #[derive(Debug, clap::Parser)]
@@ -28,6 +30,10 @@ pub enum Command {
     FirefoxConfig(firefox_config::FirefoxConfigArgs),
     /// Run the broker daemon for this user (HTTP/JSON API on a Unix socket).
     Serve(serve::ServeArgs),
+    /// Register the native-messaging host with Firefox, LibreWolf and Tor Browser.
+    Install(install::InstallArgs),
+    /// Remove the native-messaging host manifests `persite install` wrote.
+    Uninstall(uninstall::UninstallArgs),
 }
 
 impl Command {
@@ -37,6 +43,8 @@ impl Command {
             Command::Creds(args) => creds::run(args),
             Command::FirefoxConfig(args) => firefox_config::run(args),
             Command::Serve(args) => serve::run(args),
+            Command::Install(args) => install::run(args),
+            Command::Uninstall(args) => uninstall::run(args),
         }
     }
 }
