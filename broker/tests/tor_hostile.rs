@@ -493,3 +493,35 @@ async fn supervisor_survives_a_hostile_port_and_recovers_when_it_behaves() {
         .await
         .expect("fake saw NEWNYM");
 }
+
+#[tokio::test]
+async fn abandoned_request_does_not_shift_later_replies() {
+    let config = fake(|mut p| async move {
+        p.null_auth().await;
+        let mut n = 0;
+        loop {
+            let line = p.line().await;
+            if line.is_empty() {
+                break;
+            }
+            assert_eq!(line, "GETINFO version", "commands must arrive whole");
+            n += 1;
+            if n == 1 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            let reply = format!("250-version=0.4.9.{n}\r\n250 OK\r\n");
+            if p.send(reply.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let conn = open(&config).await.expect("NULL auth");
+    // The caller gives up after the command went out but before its reply came.
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(100), conn.getinfo_one("version")).await;
+    assert!(abandoned.is_err(), "first reply should still be delayed");
+    // Its reply is discarded in order; the next caller gets its own.
+    assert_eq!(conn.version().await.expect("second").numbers, [0, 4, 9, 2]);
+    assert!(!conn.is_closed());
+}

@@ -1,7 +1,7 @@
 //! The async control-port client: one [`Connection`] per socket, and [`TorControl`], a
 //! supervisor that keeps a connection up across tor restarts.
 //!
-//! A connection has one reader task. It feeds bytes to the sans-IO [`ReplyParser`], hands each
+//! A connection has one writer task, which sends whole commands in order, and one reader task. The reader feeds bytes to the sans-IO [`ReplyParser`], hands each
 //! reply to the oldest waiting command (tor answers strictly in order, so commands can be
 //! pipelined) and broadcasts events. Every wait is bounded: connecting, authenticating and each
 //! reply. A reply that does not come in time poisons the connection (a late reply would be
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::auth::{self, AuthError, AuthMethod, Plan, SafeCookie};
@@ -254,7 +254,8 @@ type BoxedRead = Box<dyn AsyncRead + Send + Unpin>;
 /// One authenticated control connection.
 pub struct Connection {
     shared: Arc<Shared>,
-    writer: tokio::sync::Mutex<BoxedWrite>,
+    commands: mpsc::Sender<(Vec<u8>, ReplySender)>,
+    writer: JoinHandle<()>,
     reader: JoinHandle<()>,
     closed_rx: watch::Receiver<Option<LostReason>>,
     reply_timeout: Duration,
@@ -273,6 +274,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.shared.close(LostReason::ClosedLocally);
         self.reader.abort();
+        self.writer.abort();
     }
 }
 
@@ -292,9 +294,17 @@ impl Connection {
             closed_tx,
         });
         let reader = tokio::spawn(read_loop(read, Arc::clone(&shared), config.limits, notify));
+        let (commands, queue) = mpsc::channel(64);
+        let writer = tokio::spawn(write_loop(
+            write,
+            queue,
+            Arc::clone(&shared),
+            config.reply_timeout,
+        ));
         let mut conn = Connection {
             shared,
-            writer: tokio::sync::Mutex::new(write),
+            commands,
+            writer,
             reader,
             closed_rx,
             reply_timeout: config.reply_timeout,
@@ -377,54 +387,44 @@ impl Connection {
     ///
     /// Concurrent calls are pipelined; each gets its own reply.
     pub async fn request(&self, command: Command) -> Result<Reply, ControlError> {
-        let rx = {
-            let mut writer = self.writer.lock().await;
-            let (tx, rx) = oneshot::channel();
-            {
-                let mut inner = self.shared.lock();
-                if let Some(reason) = &inner.closed {
-                    return Err(ControlError::ConnectionLost(reason.clone()));
-                }
-                inner.pending.push_back(tx);
+        tracing::debug!(command = command.keyword(), "tor control command");
+        let (tx, rx) = oneshot::channel();
+        let exchange = async {
+            // The writer task writes whole commands, so a caller that gives up midway
+            // (timeout, dropped future) can never leave half a command on the wire.
+            if self.commands.send((command.to_bytes(), tx)).await.is_err() {
+                return Err(self.lost());
             }
-            tracing::debug!(command = command.keyword(), "tor control command");
-            let bytes = command.to_bytes();
-            let write = async {
-                writer.write_all(&bytes).await?;
-                writer.flush().await
-            };
-            match tokio::time::timeout(self.reply_timeout, write).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    let reason = LostReason::Io(e.to_string());
-                    self.shared.close(reason.clone());
-                    return Err(ControlError::ConnectionLost(reason));
-                }
-                Err(_) => {
-                    let reason = LostReason::ReplyTimeout(self.reply_timeout);
-                    self.shared.close(reason.clone());
-                    return Err(ControlError::Timeout {
-                        what: "tor to accept a command",
-                        after: self.reply_timeout,
-                    });
-                }
+            match rx.await {
+                Ok(Ok(reply)) => Ok(reply),
+                Ok(Err(reason)) => Err(ControlError::ConnectionLost(reason)),
+                Err(_) => Err(self.lost()),
             }
-            rx
         };
-        match tokio::time::timeout(self.reply_timeout, rx).await {
-            Ok(Ok(Ok(reply))) => Ok(reply),
-            Ok(Ok(Err(reason))) => Err(ControlError::ConnectionLost(reason)),
-            Ok(Err(_)) => Err(ControlError::ConnectionLost(LostReason::ClosedLocally)),
+        match tokio::time::timeout(self.reply_timeout, exchange).await {
+            Ok(result) => result,
             Err(_) => {
+                // Replies are matched by order; after a missing one nothing can be trusted.
                 self.shared
                     .close(LostReason::ReplyTimeout(self.reply_timeout));
                 self.reader.abort();
+                self.writer.abort();
                 Err(ControlError::Timeout {
                     what: "a control-port reply",
                     after: self.reply_timeout,
                 })
             }
         }
+    }
+
+    fn lost(&self) -> ControlError {
+        ControlError::ConnectionLost(
+            self.shared
+                .lock()
+                .closed
+                .clone()
+                .unwrap_or(LostReason::ClosedLocally),
+        )
     }
 
     /// Sends `command` and fails unless tor answers 2xx.
@@ -597,6 +597,35 @@ async fn connect_socket(config: &ControlConfig) -> Result<(BoxedRead, BoxedWrite
             what: "the control-port connection",
             after: config.connect_timeout,
         }),
+    }
+}
+
+/// Writes queued commands in order, registering each reply waiter just before its bytes go out.
+async fn write_loop(
+    mut write: BoxedWrite,
+    mut queue: mpsc::Receiver<(Vec<u8>, ReplySender)>,
+    shared: Arc<Shared>,
+    write_timeout: Duration,
+) {
+    while let Some((bytes, waiter)) = queue.recv().await {
+        {
+            let mut inner = shared.lock();
+            if let Some(reason) = &inner.closed {
+                let _ = waiter.send(Err(reason.clone()));
+                continue;
+            }
+            inner.pending.push_back(waiter);
+        }
+        let sent = tokio::time::timeout(write_timeout, async {
+            write.write_all(&bytes).await?;
+            write.flush().await
+        })
+        .await;
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return shared.close(LostReason::Io(e.to_string())),
+            Err(_) => return shared.close(LostReason::ReplyTimeout(write_timeout)),
+        }
     }
 }
 
