@@ -39,8 +39,15 @@ export function helloRequest(id) {
   return { id, type: "hello", protocol: PROTOCOL_VERSION };
 }
 
-/** Builds a `credentials` request for a first-party URL and container. */
-export function credentialsRequest(id, url, container) {
+/**
+ * Builds a `credentials` request for a first-party URL and container. `tab` is the browser tab
+ * the request belongs to; it is sent only when it is a tab id (≥ 0), never for Firefox's own
+ * tabless requests (`tabId === -1`).
+ */
+export function credentialsRequest(id, url, container, tab = null) {
+  if (Number.isSafeInteger(tab) && tab >= 0) {
+    return { id, type: "credentials", url, container, tab };
+  }
   return { id, type: "credentials", url, container };
 }
 
@@ -63,6 +70,17 @@ export function newIdentityRequest(id) {
 /** Builds a `status` request. */
 export function statusRequest(id) {
   return { id, type: "status" };
+}
+
+/** Builds a `circuit` request; `target` is `{url}` or `{site}`, `container` a cookie store id. */
+export function circuitRequest(id, target, container) {
+  if (typeof target?.url === "string") {
+    return { id, type: "circuit", url: target.url, container };
+  }
+  if (typeof target?.site === "string") {
+    return { id, type: "circuit", site: target.site, container };
+  }
+  throw new TypeError("circuit needs a url or a site");
 }
 
 /**
@@ -110,8 +128,10 @@ export function parseMessage(message) {
  * Validates a push (protocol §2.2).
  *
  * Returns `{type: "invalidate", all: true, reason}`, `{type: "invalidate", sites, reason}`,
- * `{type: "broker_connected", instance}`, `{type: "broker_disconnected"}` or
- * `{type: "unknown", name}` for a push type this version does not know (ignored by callers).
+ * `{type: "broker_connected", instance}`, `{type: "broker_disconnected"}`,
+ * `{type: "circuit", circuit}` ({@link parseCircuitResult}), `{type: "tor_status", tor}`
+ * ({@link parseTorStatus}) or `{type: "unknown", name}` for a push type this version does not
+ * know (ignored by callers). A malformed `circuit` or `tor_status` push throws.
  * An `invalidate` that names neither `all` nor a usable `sites` list is reported as
  * `all: true`: dropping too much costs one broker round trip, dropping too little reuses a
  * circuit the user asked to leave.
@@ -140,6 +160,10 @@ export function parsePush(message) {
       return { type: "broker_connected", instance: message.instance };
     case "broker_disconnected":
       return { type: "broker_disconnected" };
+    case "circuit":
+      return { type: "circuit", circuit: parseCircuitResult(message) };
+    case "tor_status":
+      return { type: "tor_status", tor: parseTorStatus(message) };
     default:
       return { type: "unknown", name: message.type };
   }
@@ -165,8 +189,9 @@ export function parseHelloResult(result) {
 }
 
 /**
- * Validates a `credentials` result. Returns `{site, container, username, password, expiresAt}`
- * where `expiresAt` is milliseconds since the epoch or `null`.
+ * Validates a `credentials` result. Returns `{site, container, username, password, expiresAt,
+ * perTab}` where `expiresAt` is milliseconds since the epoch or `null`, and `perTab` is true
+ * when the credentials belong to the requesting tab only (`per_tab`; absent means false).
  */
 export function parseCredentialsResult(result) {
   if (!isPlainObject(result)) {
@@ -185,7 +210,11 @@ export function parseCredentialsResult(result) {
   if (expires !== null && expires !== undefined && !Number.isFinite(expires)) {
     throw new ProtocolError("credentials expires_at is neither a number nor null");
   }
-  return { site, container, username, password, expiresAt: expires ?? null };
+  const perTab = result.per_tab ?? false;
+  if (typeof perTab !== "boolean") {
+    throw new ProtocolError("credentials per_tab is not a boolean");
+  }
+  return { site, container, username, password, expiresAt: expires ?? null, perTab };
 }
 
 /** Validates a `new_circuit` result `{site}` and returns the site. */
@@ -194,6 +223,189 @@ export function parseNewCircuitResult(result) {
     throw new ProtocolError("new_circuit result has no site");
   }
   return result.site;
+}
+
+/** What tor did with `SIGNAL NEWNYM` during New identity (`new_identity` result `newnym`). */
+export const NEWNYM_OUTCOMES = Object.freeze(["sent", "delayed", "unavailable"]);
+
+/**
+ * Validates a `new_identity` result. Returns `{epoch, newnym, newnymDelayS}`: `newnym` is one
+ * of {@link NEWNYM_OUTCOMES}, or `null` from a broker that does not report it; `newnymDelayS`
+ * is the delay in seconds when `delayed`, else `null`.
+ */
+export function parseNewIdentityResult(result) {
+  if (!isPlainObject(result) || !Number.isFinite(result.epoch)) {
+    throw new ProtocolError("new_identity result has no epoch");
+  }
+  const newnym = result.newnym ?? null;
+  if (newnym !== null && !NEWNYM_OUTCOMES.includes(newnym)) {
+    throw new ProtocolError("new_identity newnym is not sent, delayed or unavailable");
+  }
+  let newnymDelayS = null;
+  if (newnym === "delayed") {
+    const delay = result.newnym_delay_s;
+    if (!Number.isFinite(delay) || delay < 0) {
+      throw new ProtocolError("new_identity newnym_delay_s is not a number of seconds");
+    }
+    newnymDelayS = delay;
+  }
+  return { epoch: result.epoch, newnym, newnymDelayS };
+}
+
+/** Roles a hop can have in a circuit result (protocol §2.4). */
+export const HOP_ROLES = Object.freeze(["guard", "middle", "exit", "bridge"]);
+
+/** Why a circuit result can be `available: false` (protocol §2.4). */
+export const CIRCUIT_UNAVAILABLE_REASONS = Object.freeze([
+  "no_control_port",
+  "not_bootstrapped",
+  "no_network_first_party",
+]);
+
+/**
+ * Validates a circuit result (answer to `circuit`, body of a `circuit` push, protocol §2.4).
+ * Returns `{site, container, available, reason, onion, circuits: [{id, confluxId, hops:
+ * [{role, fingerprint, nickname, ip, ipv6, country, bridgeType}]}], bytes: {read, written} |
+ * null}`. An unknown `reason` is kept as given (the popup words it generically); fingerprints
+ * are upper-cased, countries lower-cased.
+ */
+export function parseCircuitResult(result) {
+  if (!isPlainObject(result)) {
+    throw new ProtocolError("circuit result is not an object");
+  }
+  const { site, container, available } = result;
+  if (typeof site !== "string" || site.length === 0) {
+    throw new ProtocolError("circuit result has no site");
+  }
+  if (typeof container !== "string" || container.length === 0) {
+    throw new ProtocolError("circuit result has no container");
+  }
+  if (typeof available !== "boolean") {
+    throw new ProtocolError("circuit result has no available flag");
+  }
+  const reason = result.reason ?? null;
+  if (reason !== null && typeof reason !== "string") {
+    throw new ProtocolError("circuit reason is not a string");
+  }
+  const circuits = result.circuits ?? [];
+  if (!Array.isArray(circuits)) {
+    throw new ProtocolError("circuit circuits is not an array");
+  }
+  return {
+    site,
+    container,
+    available,
+    reason: available ? null : (reason ?? "unknown"),
+    onion: result.onion === true,
+    circuits: available ? circuits.map(parseCircuit) : [],
+    bytes: parseBytes(result.bytes),
+  };
+}
+
+function parseCircuit(circuit) {
+  if (!isPlainObject(circuit) || !Array.isArray(circuit.hops)) {
+    throw new ProtocolError("circuit entry has no hops");
+  }
+  const id = circuit.id;
+  if (typeof id !== "string" && !Number.isSafeInteger(id)) {
+    throw new ProtocolError("circuit id is neither a string nor a number");
+  }
+  const confluxId = circuit.conflux_id ?? null;
+  if (confluxId !== null && typeof confluxId !== "string") {
+    throw new ProtocolError("circuit conflux_id is not a string");
+  }
+  return { id: String(id), confluxId, hops: circuit.hops.map(parseHop) };
+}
+
+function parseHop(hop) {
+  if (!isPlainObject(hop)) {
+    throw new ProtocolError("circuit hop is not an object");
+  }
+  if (!HOP_ROLES.includes(hop.role)) {
+    throw new ProtocolError("circuit hop role is not guard, middle, exit or bridge");
+  }
+  if (typeof hop.fingerprint !== "string" || !/^[0-9A-Fa-f]{40}$/.test(hop.fingerprint)) {
+    throw new ProtocolError("circuit hop fingerprint is not 40 hex digits");
+  }
+  const country = optionalString(hop.country, "country");
+  if (country !== null && !/^[A-Za-z]{2}$/.test(country)) {
+    throw new ProtocolError("circuit hop country is not a two-letter code");
+  }
+  const bridgeType = optionalString(hop.bridge_type, "bridge_type");
+  return {
+    role: hop.role,
+    fingerprint: hop.fingerprint.toUpperCase(),
+    nickname: optionalString(hop.nickname, "nickname"),
+    ip: optionalString(hop.ip, "ip"),
+    ipv6: optionalString(hop.ipv6, "ipv6"),
+    country: country === null ? null : country.toLowerCase(),
+    bridgeType: hop.role === "bridge" ? (bridgeType ?? "") : bridgeType,
+  };
+}
+
+function parseBytes(bytes) {
+  if (bytes === null || bytes === undefined) {
+    return null;
+  }
+  if (!isPlainObject(bytes) || !isCount(bytes.read) || !isCount(bytes.written)) {
+    throw new ProtocolError("circuit bytes is not {read, written}");
+  }
+  return { read: bytes.read, written: bytes.written };
+}
+
+/** Values of a tor status `control` field (protocol §2.4). */
+export const TOR_CONTROL_STATES = Object.freeze(["connected", "connecting", "none"]);
+
+/**
+ * Validates a tor status (`status.tor`, body of a `tor_status` push, protocol §2.4). Returns
+ * `{control, managed, version, bootstrap: {progress, summary} | null, socksListeners}`;
+ * unknown fields are `null`.
+ */
+export function parseTorStatus(value) {
+  if (!isPlainObject(value)) {
+    throw new ProtocolError("tor status is not an object");
+  }
+  if (!TOR_CONTROL_STATES.includes(value.control)) {
+    throw new ProtocolError("tor status control is not connected, connecting or none");
+  }
+  const managed = value.managed ?? null;
+  if (managed !== null && typeof managed !== "boolean") {
+    throw new ProtocolError("tor status managed is not a boolean");
+  }
+  let bootstrap = null;
+  if (value.bootstrap !== null && value.bootstrap !== undefined) {
+    const { progress, summary } = isPlainObject(value.bootstrap) ? value.bootstrap : {};
+    if (!Number.isFinite(progress) || progress < 0 || progress > 100) {
+      throw new ProtocolError("tor status bootstrap progress is not 0-100");
+    }
+    bootstrap = { progress, summary: optionalString(summary, "bootstrap summary") };
+  }
+  let socksListeners = null;
+  if (value.socks_listeners !== null && value.socks_listeners !== undefined) {
+    if (!Array.isArray(value.socks_listeners) || !value.socks_listeners.every((l) => typeof l === "string")) {
+      throw new ProtocolError("tor status socks_listeners is not a list of strings");
+    }
+    socksListeners = [...value.socks_listeners];
+  }
+  return {
+    control: value.control,
+    managed,
+    version: optionalString(value.version, "version"),
+    bootstrap,
+    socksListeners,
+  };
+}
+
+/**
+ * Validates a `status` result far enough for the extension: returns `{tor}` (a parsed tor
+ * status, or `null` from a broker that does not report one).
+ */
+export function parseStatusResult(result) {
+  if (!isPlainObject(result)) {
+    throw new ProtocolError("status result is not an object");
+  }
+  const tor = result.tor === null || result.tor === undefined ? null : parseTorStatus(result.tor);
+  return { tor };
 }
 
 /**
@@ -232,6 +444,20 @@ const encoder = new TextEncoder();
 
 function utf8Length(text) {
   return encoder.encode(text).length;
+}
+
+function optionalString(value, name) {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  if (typeof value !== "string") {
+    throw new ProtocolError(`${name} is not a string`);
+  }
+  return value;
+}
+
+function isCount(value) {
+  return Number.isSafeInteger(value) && value >= 0;
 }
 
 function isPlainObject(value) {

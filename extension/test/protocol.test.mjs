@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import {
   BrokerError,
   ProtocolError,
+  circuitRequest,
   credentialsRequest,
   helloRequest,
   newCircuitRequest,
@@ -11,8 +12,12 @@ import {
   parseCredentialsResult,
   parseHelloResult,
   parseMessage,
+  parseCircuitResult,
   parseNewCircuitResult,
+  parseNewIdentityResult,
   parsePush,
+  parseStatusResult,
+  parseTorStatus,
   statusRequest,
 } from "../src/protocol.js";
 
@@ -37,6 +42,28 @@ describe("request builders", () => {
     assert.deepEqual(newCircuitRequest(9, { site: "a.test" }), { id: 9, type: "new_circuit", site: "a.test" });
     assert.deepEqual(newIdentityRequest(10), { id: 10, type: "new_identity" });
     assert.deepEqual(statusRequest(11), { id: 11, type: "status" });
+    assert.deepEqual(circuitRequest(12, { url: "https://a.test/" }, "firefox-container-2"), {
+      id: 12,
+      type: "circuit",
+      url: "https://a.test/",
+      container: "firefox-container-2",
+    });
+    assert.deepEqual(circuitRequest(13, { site: "a.test" }, "firefox-default"), { id: 13, type: "circuit", site: "a.test", container: "firefox-default" });
+    assert.throws(() => circuitRequest(14, {}, "firefox-default"), TypeError);
+  });
+
+  it("sends the tab of a credentials request only when it is a tab id", () => {
+    assert.deepEqual(credentialsRequest(7, "https://a.test/", "firefox-default", 12), {
+      id: 7,
+      type: "credentials",
+      url: "https://a.test/",
+      container: "firefox-default",
+      tab: 12,
+    });
+    assert.equal(credentialsRequest(7, "https://a.test/", "firefox-default", 0).tab, 0);
+    for (const none of [-1, null, undefined, 1.5, "3"]) {
+      assert.equal("tab" in credentialsRequest(7, "https://a.test/", "firefox-default", none), false, String(none));
+    }
   });
 
   it("refuse a new_circuit without a target", () => {
@@ -96,6 +123,17 @@ describe("parsePush", () => {
     assert.throws(() => parsePush({ type: "broker_connected" }), ProtocolError);
   });
 
+  it("parses circuit and tor_status pushes and refuses malformed ones", () => {
+    const push = parsePush({ type: "circuit", ...circuitResult });
+    assert.equal(push.type, "circuit");
+    assert.equal(push.circuit.site, "example.com");
+    assert.equal(push.circuit.circuits[0].hops.length, 3);
+    assert.deepEqual(parsePush({ type: "tor_status", ...torStatus }).tor.bootstrap, { progress: 45, summary: "Loading relay descriptors" });
+    assert.throws(() => parsePush({ type: "circuit", site: "a.test" }), ProtocolError);
+    assert.throws(() => parsePush({ type: "tor_status", control: "maybe" }), ProtocolError);
+    assert.equal(parseMessage({ type: "circuit" }).kind, "invalid");
+  });
+
   it("reports unknown push types without failing", () => {
     assert.deepEqual(parsePush({ type: "circuit_changed" }), { type: "unknown", name: "circuit_changed" });
   });
@@ -135,8 +173,16 @@ describe("parseCredentialsResult", () => {
       username: "u-3f1c",
       password: "p-9a7e",
       expiresAt: null,
+      perTab: false,
     });
     assert.equal(parseCredentialsResult({ ...goodCredentials, expires_at: 1700000600000 }).expiresAt, 1700000600000);
+  });
+
+  it("reads per_tab, absent meaning shared by all tabs", () => {
+    assert.equal(parseCredentialsResult({ ...goodCredentials, per_tab: true }).perTab, true);
+    assert.equal(parseCredentialsResult({ ...goodCredentials, per_tab: false }).perTab, false);
+    assert.equal(parseCredentialsResult({ ...goodCredentials, per_tab: null }).perTab, false);
+    assert.throws(() => parseCredentialsResult({ ...goodCredentials, per_tab: "yes" }), ProtocolError);
   });
 
   it("refuses credentials Firefox or Tor would mishandle", () => {
@@ -165,5 +211,142 @@ describe("parseNewCircuitResult", () => {
   it("returns the site and refuses anything else", () => {
     assert.equal(parseNewCircuitResult({ site: "a.test" }), "a.test");
     assert.throws(() => parseNewCircuitResult({}), ProtocolError);
+  });
+});
+
+const hop = (role, n, extra = {}) => ({
+  role,
+  fingerprint: String(n).repeat(40),
+  nickname: `relay${n}`,
+  ip: `203.0.113.${n}`,
+  ipv6: null,
+  country: "de",
+  bridge_type: null,
+  ...extra,
+});
+
+const circuitResult = {
+  site: "example.com",
+  container: "firefox-default",
+  available: true,
+  reason: null,
+  onion: false,
+  circuits: [{ id: "42", conflux_id: null, hops: [hop("guard", 1), hop("middle", 2, { country: null }), hop("exit", 3, { country: "NL" })] }],
+  bytes: { read: 123456, written: 7890 },
+};
+
+const torStatus = {
+  control: "connected",
+  managed: false,
+  version: "0.4.9.11",
+  bootstrap: { progress: 45, summary: "Loading relay descriptors" },
+  socks_listeners: ["127.0.0.1:9050"],
+};
+
+describe("parseCircuitResult", () => {
+  it("accepts the protocol's example and normalises codes", () => {
+    const parsed = parseCircuitResult(circuitResult);
+    assert.equal(parsed.available, true);
+    assert.equal(parsed.reason, null);
+    assert.equal(parsed.onion, false);
+    assert.deepEqual(parsed.bytes, { read: 123456, written: 7890 });
+    assert.deepEqual(parsed.circuits[0].hops[0], {
+      role: "guard",
+      fingerprint: "1".repeat(40),
+      nickname: "relay1",
+      ip: "203.0.113.1",
+      ipv6: null,
+      country: "de",
+      bridgeType: null,
+    });
+    assert.equal(parsed.circuits[0].hops[2].country, "nl");
+    assert.equal(parseCircuitResult({ ...circuitResult, circuits: [{ id: 7, hops: [hop("guard", "a")] }] }).circuits[0].hops[0].fingerprint, "A".repeat(40));
+  });
+
+  it("keeps an unavailable result's reason and drops its circuits", () => {
+    const parsed = parseCircuitResult({ site: "a.test", container: "firefox-default", available: false, reason: "no_control_port", circuits: [] });
+    assert.equal(parsed.available, false);
+    assert.equal(parsed.reason, "no_control_port");
+    assert.deepEqual(parsed.circuits, []);
+    assert.equal(parsed.bytes, null);
+    assert.equal(parseCircuitResult({ site: "a.test", container: "firefox-default", available: false }).reason, "unknown");
+  });
+
+  it("gives a bridge hop a bridge type, empty for a vanilla bridge", () => {
+    const bridge = parseCircuitResult({ ...circuitResult, circuits: [{ id: "1", hops: [hop("bridge", 4, { country: null })] }] });
+    assert.equal(bridge.circuits[0].hops[0].bridgeType, "");
+    const obfs4 = parseCircuitResult({ ...circuitResult, circuits: [{ id: "1", hops: [hop("bridge", 4, { country: null, bridge_type: "obfs4" })] }] });
+    assert.equal(obfs4.circuits[0].hops[0].bridgeType, "obfs4");
+  });
+
+  it("refuses malformed circuit data", () => {
+    const withHop = (h) => ({ ...circuitResult, circuits: [{ id: "1", hops: [h] }] });
+    for (const bad of [
+      null,
+      { ...circuitResult, site: "" },
+      { ...circuitResult, container: 3 },
+      { ...circuitResult, available: "yes" },
+      { ...circuitResult, circuits: {} },
+      { ...circuitResult, circuits: [{ id: "1" }] },
+      { ...circuitResult, circuits: [{ id: null, hops: [] }] },
+      { ...circuitResult, bytes: { read: -1, written: 0 } },
+      withHop({ ...hop("guard", 1), role: "entry" }),
+      withHop({ ...hop("guard", 1), fingerprint: "ABC" }),
+      withHop({ ...hop("guard", 1), fingerprint: "G".repeat(40) }),
+      withHop({ ...hop("guard", 1), country: "deu" }),
+      withHop({ ...hop("guard", 1), ip: 5 }),
+      withHop("guard"),
+    ]) {
+      assert.throws(() => parseCircuitResult(bad), ProtocolError, JSON.stringify(bad)?.slice(0, 80));
+    }
+  });
+});
+
+describe("parseTorStatus and parseStatusResult", () => {
+  it("accepts the protocol's example", () => {
+    assert.deepEqual(parseTorStatus(torStatus), {
+      control: "connected",
+      managed: false,
+      version: "0.4.9.11",
+      bootstrap: { progress: 45, summary: "Loading relay descriptors" },
+      socksListeners: ["127.0.0.1:9050"],
+    });
+  });
+
+  it("keeps unknown fields null", () => {
+    assert.deepEqual(parseTorStatus({ control: "none", managed: null, version: null, bootstrap: null, socks_listeners: null }), {
+      control: "none",
+      managed: null,
+      version: null,
+      bootstrap: null,
+      socksListeners: null,
+    });
+  });
+
+  it("refuses malformed tor status", () => {
+    for (const bad of [null, {}, { control: "up" }, { ...torStatus, bootstrap: { progress: 101 } }, { ...torStatus, bootstrap: 50 }, { ...torStatus, managed: "no" }, { ...torStatus, socks_listeners: [1] }]) {
+      assert.throws(() => parseTorStatus(bad), ProtocolError, JSON.stringify(bad));
+    }
+  });
+
+  it("reads the tor status of a status result, null from an older broker", () => {
+    assert.equal(parseStatusResult({ broker_version: "0.1.0", tor: torStatus }).tor.bootstrap.progress, 45);
+    assert.equal(parseStatusResult({ broker_version: "0.1.0" }).tor, null);
+    assert.throws(() => parseStatusResult(null), ProtocolError);
+  });
+});
+
+describe("parseNewIdentityResult", () => {
+  it("reads the NEWNYM outcome", () => {
+    assert.deepEqual(parseNewIdentityResult({ epoch: 3, newnym: "sent" }), { epoch: 3, newnym: "sent", newnymDelayS: null });
+    assert.deepEqual(parseNewIdentityResult({ epoch: 3, newnym: "delayed", newnym_delay_s: 7 }), { epoch: 3, newnym: "delayed", newnymDelayS: 7 });
+    assert.deepEqual(parseNewIdentityResult({ epoch: 3, newnym: "unavailable" }), { epoch: 3, newnym: "unavailable", newnymDelayS: null });
+    assert.deepEqual(parseNewIdentityResult({ epoch: 3 }), { epoch: 3, newnym: null, newnymDelayS: null });
+  });
+
+  it("refuses a result without epoch, an unknown outcome, or a delay without seconds", () => {
+    for (const bad of [null, {}, { epoch: "3" }, { epoch: 3, newnym: "maybe" }, { epoch: 3, newnym: "delayed" }, { epoch: 3, newnym: "delayed", newnym_delay_s: -1 }]) {
+      assert.throws(() => parseNewIdentityResult(bad), ProtocolError, JSON.stringify(bad));
+    }
   });
 });
