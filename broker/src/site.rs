@@ -276,11 +276,16 @@ fn network_site(rest: &str, psl: &Psl) -> Result<Site, UrlProblem> {
 /// Appends `authority`, dropping an IPv6 zone id (`[fe80::1%25eth0]` → `[fe80::1]`), which the
 /// WHATWG parser refuses.
 fn push_without_zone_id(out: &mut String, authority: &str) {
-    if let (Some(open), Some(close)) = (authority.find('['), authority.rfind(']')) {
-        if let Some(percent) = authority[open..close].find('%') {
-            out.push_str(&authority[..open + percent]);
-            out.push_str(&authority[close..]);
-            return;
+    // The host follows the last `@` (WHATWG); user info may hold brackets of its own.
+    let host_start = authority.rfind('@').map_or(0, |at| at + 1);
+    let host = &authority[host_start..];
+    if let Some(open) = host.find('[') {
+        if let Some(close) = host[open..].find(']').map(|offset| open + offset) {
+            if let Some(percent) = host[open..close].find('%') {
+                out.push_str(&authority[..host_start + open + percent]);
+                out.push_str(&host[close..]);
+                return;
+            }
         }
     }
     out.push_str(authority);
@@ -334,5 +339,12 @@ mod tests {
         let mut out = String::new();
         push_without_zone_id(&mut out, "u@[fe80::1%25eth0]:80");
         assert_eq!(out, "u@[fe80::1]:80");
+        for odd in ["]x[%", "7][y@.[-%[s", "[%", "a[%]@host", "]%["] {
+            let mut out = String::new();
+            push_without_zone_id(&mut out, odd);
+        }
+        let mut out = String::new();
+        push_without_zone_id(&mut out, "a[%]@[::1%lo]");
+        assert_eq!(out, "a[%]@[::1]");
     }
 }
