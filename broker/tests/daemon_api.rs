@@ -344,3 +344,53 @@ async fn http2_prior_knowledge_multiplexes_requests() {
     let distinct: std::collections::HashSet<_> = by_site.values().collect();
     assert_eq!(distinct.len(), 50, "different sites, different credentials");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_keep_alive_answers_pipelined_requests_in_order() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::new();
+    let _daemon = env.start();
+    let mut stream = tokio::net::UnixStream::connect(env.socket())
+        .await
+        .expect("connect");
+    let mut batch = Vec::new();
+    for id in 0..20 {
+        let body =
+            json!({"id": id, "type": "credentials", "url": format!("https://p{id}.example/")})
+                .to_string();
+        batch.extend_from_slice(
+            format!(
+                "POST /v1/rpc HTTP/1.1\r\nHost: persite\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+    // All twenty requests in one write, before reading any reply.
+    stream.write_all(&batch).await.expect("write");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + daemon_support::WAIT;
+    while String::from_utf8_lossy(&received)
+        .matches("\"result\"")
+        .count()
+        < 20
+    {
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf))
+            .await
+            .expect("replies within the wait")
+            .expect("read");
+        assert!(n > 0, "connection closed early");
+        received.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(received).expect("utf-8");
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 20, "{text}");
+    let ids: Vec<u64> = text
+        .split("\r\n\r\n")
+        .filter_map(|part| part.find('{').map(|i| &part[i..]))
+        .filter_map(|body| serde_json::from_str::<Value>(body.split("HTTP/1.1").next()?).ok())
+        .filter_map(|reply| reply["id"].as_u64())
+        .collect();
+    assert_eq!(ids, (0..20).collect::<Vec<_>>(), "replies in request order");
+}
