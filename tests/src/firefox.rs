@@ -466,10 +466,16 @@ impl Firefox {
     /// Load a fixture page and wait until it reports `done`; an error names what failed.
     pub async fn load_fixture_page(&self, url: &str) -> anyhow::Result<()> {
         self.goto(url).await?;
-        let title = self
+        let title = match self
             .wait_for_title(PAGE_TIMEOUT, |t| t == "done" || t.starts_with("failed"))
             .await
-            .with_context(|| format!("waiting for {url} to finish"))?;
+        {
+            Ok(title) => title,
+            Err(error) => {
+                let at = self.client.current_url().await.map(String::from);
+                return Err(error.context(format!("waiting for {url} to finish (tab at {at:?})")));
+            }
+        };
         anyhow::ensure!(title == "done", "{url}: {title}");
         Ok(())
     }
@@ -533,7 +539,9 @@ impl Firefox {
             vec![json!(user_context_id)],
         )
         .await?;
-        self.switch_to_new_handle(&before).await
+        let handle = self.switch_to_new_handle(&before).await?;
+        self.wait_until_settled().await?;
+        Ok(handle)
     }
 
     /// Open a private window and switch to its tab.
@@ -546,7 +554,45 @@ impl Firefox {
             vec![],
         )
         .await?;
-        self.switch_to_new_handle(&before).await
+        let handle = self.switch_to_new_handle(&before).await?;
+        // The new window's handle shows up while its start page is still loading; a navigation
+        // issued then can be overtaken by that load. Wait for the tab to settle first.
+        self.wait_until_settled().await?;
+        Ok(handle)
+    }
+
+    /// Wait until the current tab's document is complete and its URL stayed the same for 1 s
+    /// (bounded: 15 s).
+    pub async fn wait_until_settled(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut last: Option<(Value, Instant)> = None;
+        loop {
+            let state = bounded(
+                "reading the document state",
+                COMMAND_TIMEOUT,
+                self.client
+                    .execute("return [location.href, document.readyState];", vec![]),
+            )
+            .await
+            .ok();
+            let now = Instant::now();
+            match (&state, &last) {
+                (Some(current), Some((previous, since)))
+                    if current == previous && current[1] == "complete" =>
+                {
+                    if now.duration_since(*since) >= Duration::from_secs(1) {
+                        return Ok(());
+                    }
+                }
+                (Some(current), _) => last = Some((current.clone(), now)),
+                (None, _) => last = None,
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(15),
+                "the new tab did not settle within 15 s (last state {state:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Open a new ordinary tab and switch to it.

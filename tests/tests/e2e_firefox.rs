@@ -678,7 +678,10 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
     ff.open_tab().await?;
     let b = load_and_attribute(h, ff, "http://site-b.test/").await?;
 
-    open_popup(ff, tab_a_id).await?;
+    open_popup(ff, tab_a_id)
+        .await
+        .context("opening the popup")?;
+    let before = ff.client().windows().await?;
     click(ff, "new-identity").await?;
     let confirm_shown = ff
         .client()
@@ -687,10 +690,33 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
     if confirm_shown == json!(true) {
         click(ff, "confirm-yes").await?;
     }
-    wait_popup_ok(ff).await?;
-
-    ff.open_tab().await?;
-    ff.goto("http://site-a.test/cookies").await?;
+    // With the default options New identity ends by closing every tab (the popup's too) and
+    // opening one fresh tab; that is the signal that it finished.
+    let started = Instant::now();
+    let fresh = loop {
+        let now = ff.client().windows().await?;
+        if !now.is_empty() && now.iter().all(|h| !before.contains(h)) {
+            ensure!(now.len() == 1, "{} tabs left after New identity", now.len());
+            break now[0].clone();
+        }
+        ensure!(
+            started.elapsed() < PAGE_TIMEOUT,
+            "New identity did not replace the tabs within {PAGE_TIMEOUT:?}; \
+             popup message: {:?}",
+            ff.client()
+                .execute(
+                    "return document.getElementById('message').textContent;",
+                    vec![]
+                )
+                .await
+                .ok()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    ff.client().switch_to_window(fresh).await?;
+    ff.goto("http://site-a.test/cookies")
+        .await
+        .context("reading cookies after New identity")?;
     let title = ff.title().await?;
     ensure!(
         title == "cookies:",
