@@ -175,3 +175,33 @@ async fn info_logs_carry_no_domain_names() {
     assert!(text.contains("listening"), "{text}");
     assert!(!text.contains("secret-site"), "{text}");
 }
+
+#[test]
+fn status_command_reports_the_running_daemon() {
+    let env = Env::new();
+    let out = env.command(&["status"]).output().expect("run status");
+    assert!(!out.status.success(), "status without a daemon must fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no persite daemon is running"), "{err}");
+
+    env.write_config("[socks]\nport = 9150\n");
+    let _daemon = env.start();
+    let out = env.command(&["status"]).output().expect("run status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("SOCKS endpoint for the browser: 127.0.0.1:9150"),
+        "{text}"
+    );
+    let out = env
+        .command(&["status", "--json"])
+        .output()
+        .expect("run status");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["socks"]["port"], 9150);
+    assert_eq!(json["sites"], 0);
+}

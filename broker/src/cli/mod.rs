@@ -10,6 +10,7 @@ pub mod creds;
 pub mod firefox_config;
 pub mod install;
 pub mod serve;
+pub mod status;
 pub mod uninstall;
 
 /// Per-site Tor circuits for Firefox: the Persite broker and its tools.
@@ -30,6 +31,8 @@ pub enum Command {
     FirefoxConfig(firefox_config::FirefoxConfigArgs),
     /// Run the broker daemon for this user (HTTP/JSON API on a Unix socket).
     Serve(serve::ServeArgs),
+    /// Show whether the broker daemon runs and what it has done.
+    Status(status::StatusArgs),
     /// Register the native-messaging host with Firefox, LibreWolf and Tor Browser.
     Install(install::InstallArgs),
     /// Remove the native-messaging host manifests `persite install` wrote.
@@ -43,6 +46,7 @@ impl Command {
             Command::Creds(args) => creds::run(args),
             Command::FirefoxConfig(args) => firefox_config::run(args),
             Command::Serve(args) => serve::run(args),
+            Command::Status(args) => status::run(args),
             Command::Install(args) => install::run(args),
             Command::Uninstall(args) => uninstall::run(args),
         }

@@ -5,6 +5,7 @@
 //! single-instance lock, load the public suffix list, bind the socket, serve until SIGTERM,
 //! SIGINT or SIGHUP, then remove the socket and release the lock.
 
+pub mod client;
 pub mod dispatch;
 pub mod events;
 pub mod instance;
