@@ -1,7 +1,8 @@
 /**
  * The extension's state and decisions, wired to injected I/O so it runs under `node --test`:
  * the proxy answer for each request, the credentials cache and its `storage.session` mirror,
- * the broker connection, and the broker side of New circuit / New identity.
+ * the broker connection, the broker side of New circuit / New identity, tor's status and the
+ * circuit display's requests.
  * `background.js` supplies `browser.*` adapters; nothing here touches `browser` directly.
  *
  * Fail closed: {@link Controller#onRequest} never throws and never returns a rejected promise
@@ -16,13 +17,18 @@ import { DEFAULT_OPTIONS, effectiveSocks, normalizeOptions } from "./options.js"
 import {
   BrokerError,
   ProtocolError,
+  circuitRequest,
   credentialsRequest,
   helloRequest,
   newCircuitRequest,
   newIdentityRequest,
+  parseCircuitResult,
   parseCredentialsResult,
   parseHelloResult,
   parseNewCircuitResult,
+  parseNewIdentityResult,
+  parseStatusResult,
+  statusRequest,
 } from "./protocol.js";
 import { blackHole, decide } from "./proxy-decision.js";
 
@@ -50,6 +56,9 @@ export class Controller {
    * @param {(state: object) => Promise<void>} io.saveSession writes it
    * @param {() => Promise<object|undefined>} io.loadOptions reads the stored options
    * @param {(status: object) => void} [io.onStatus] protection status changed (badge)
+   * @param {(event: object) => void} [io.onEvent] tor data for open popups:
+   *   `{type: "circuit", circuit}` (a `circuit` push) or `{type: "tor_status", tor}` (the tor
+   *   status changed, by push or by a `status` answer)
    * @param {(message: string) => void} [io.log] diagnostics, never with domain names
    * @param {() => number} [io.now]
    * @param {Function} [io.setTimer]
@@ -63,6 +72,7 @@ export class Controller {
     saveSession,
     loadOptions,
     onStatus = () => {},
+    onEvent = () => {},
     log = () => {},
     now = Date.now,
     // Called through wrappers: Firefox's timer functions throw when called as a method of
@@ -76,6 +86,7 @@ export class Controller {
     this.saveSession = saveSession;
     this.loadOptions = loadOptions;
     this.onStatus = onStatus;
+    this.onEvent = onEvent;
     this.log = log;
     this.setTimer = setTimer;
     this.clearTimer = clearTimer;
@@ -86,6 +97,10 @@ export class Controller {
     this.brokerSocks = null;
     /** The host reached the daemon (cleared by `broker_disconnected`). */
     this.brokerUp = false;
+    /** Tor's status from the broker (protocol.parseTorStatus), or `null` while unknown. */
+    this.torStatus = null;
+    /** The running `status` request, so that refreshes do not pile up. */
+    this.torStatusRequest = null;
     /** While > 0 (New identity running) every request gets the black hole. */
     this.barrier = 0;
     /** True once options and the session mirror are loaded. */
@@ -146,7 +161,7 @@ export class Controller {
     try {
       if (this.isReady && this.barrier === 0) {
         const firstParty = firstPartyOfRequest(details, this.options);
-        const hit = this.cache.get(firstParty.key);
+        const hit = this.cache.get(firstParty.key, details.tabId);
         if (hit !== undefined) {
           return decide(effectiveSocks(this.options, this.brokerSocks), hit);
         }
@@ -167,8 +182,10 @@ export class Controller {
         }
         const firstParty = firstPartyOfRequest(details, this.options);
         const generation = this.cache.generation;
-        const credentials = await this.cache.fetch(firstParty.key, () =>
-          this.fetchCredentials(firstParty),
+        const credentials = await this.cache.fetch(
+          firstParty.key,
+          () => this.fetchCredentials(firstParty, details.tabId),
+          details.tabId,
         );
         if (this.barrier > 0) {
           return blackHole();
@@ -185,9 +202,9 @@ export class Controller {
     }
   }
 
-  async fetchCredentials(firstParty) {
+  async fetchCredentials(firstParty, tabId) {
     const result = await this.client.request((id) =>
-      credentialsRequest(id, firstParty.url, firstParty.container),
+      credentialsRequest(id, firstParty.url, firstParty.container, tabId),
     );
     const credentials = parseCredentialsResult(result);
     if (credentials.container !== firstParty.container) {
@@ -212,13 +229,70 @@ export class Controller {
 
   /**
    * Broker side of "New identity": new credentials for every site and NEWNYM, then drops the
-   * whole cache. Resolves with the broker's result (`{epoch}`); on failure nothing changed.
+   * whole cache. Resolves with `{epoch, newnym, newnymDelayS}` (protocol.parseNewIdentityResult);
+   * on failure nothing changed. A result the extension cannot read still clears the cache: the
+   * broker has rotated every site's credentials by then.
    */
   async newIdentity() {
     await this.ensureReady();
     const result = await this.client.request(newIdentityRequest);
     this.cache.clear();
-    return result;
+    return parseNewIdentityResult(result);
+  }
+
+  /**
+   * The circuit display of a tab showing `url` in `cookieStoreId`. Resolves with `{host,
+   * container, circuit}`: `host` is `null` (and `circuit` too, the broker is not asked) for a
+   * page with no network first party; otherwise `circuit` is the broker's circuit result
+   * (protocol.parseCircuitResult). Rejects with the broker's error (e.g. `unknown_type` from a
+   * broker that has no circuit display).
+   */
+  async circuit(url, cookieStoreId) {
+    await this.ensureReady();
+    const firstParty = firstPartyOfTab(url, cookieStoreId, this.options);
+    if (firstParty.host === null) {
+      return { host: null, container: firstParty.container, circuit: null };
+    }
+    const result = await this.client.request((id) =>
+      circuitRequest(id, { url: firstParty.url }, firstParty.container),
+    );
+    return { host: firstParty.host, container: firstParty.container, circuit: parseCircuitResult(result) };
+  }
+
+  /**
+   * Asks the broker for tor's status (`status.tor`) unless a request is already running;
+   * resolves when the answer (or failure) has been handled. Never rejects.
+   */
+  refreshTorStatus() {
+    if (this.torStatusRequest === null) {
+      this.torStatusRequest = this.client
+        .request(statusRequest)
+        .then((result) => this.setTorStatus(parseStatusResult(result).tor))
+        .catch((e) => this.log(`status request failed: ${errorText(e)}`))
+        .finally(() => {
+          this.torStatusRequest = null;
+        });
+    }
+    return this.torStatusRequest;
+  }
+
+  /** A tab was closed: its per-tab credentials go. */
+  async tabRemoved(tabId) {
+    // Before the restore, dropping would be undone by it.
+    await this.ensureReady();
+    this.cache.dropTab(tabId);
+  }
+
+  /**
+   * Tab `tabId` now shows `url`: its per-tab credentials of other sites go. The new page's site
+   * is known from the cache when its main request went through the listener; when it is not
+   * known, every per-tab entry of the tab goes (one broker round trip at worst).
+   */
+  async tabNavigated(tabId, url, cookieStoreId) {
+    await this.ensureReady();
+    const firstParty = firstPartyOfTab(url, cookieStoreId, this.options);
+    const site = firstParty.host === null ? null : (this.cache.siteOf(firstParty.key) ?? null);
+    this.cache.dropTabExceptSite(tabId, site);
   }
 
   /** Runs `task` while every request is answered with the black hole. */
@@ -268,6 +342,7 @@ export class Controller {
       socks,
       socksSource: this.options.socksOverride !== null ? "options" : "broker",
       cachedEntries: this.cache.size,
+      tor: this.torStatus,
     };
   }
 
@@ -282,6 +357,12 @@ export class Controller {
     this.brokerUp = true;
     this.schedulePersist();
     this.emitStatus();
+    this.refreshTorStatus();
+  }
+
+  setTorStatus(tor) {
+    this.torStatus = tor;
+    this.emitEvent({ type: "tor_status", tor });
   }
 
   handlePush(push) {
@@ -305,7 +386,14 @@ export class Controller {
         return;
       case "broker_disconnected":
         this.brokerUp = false;
+        this.setTorStatus(null);
         this.emitStatus();
+        return;
+      case "circuit":
+        this.emitEvent({ type: "circuit", circuit: push.circuit });
+        return;
+      case "tor_status":
+        this.setTorStatus(push.tor);
         return;
       default:
         this.log(`ignoring unknown push type ${push.name}`);
@@ -326,6 +414,9 @@ export class Controller {
       this.cache.clear();
       this.instance = null;
       this.brokerUp = false;
+      if (this.torStatus !== null) {
+        this.setTorStatus(null);
+      }
       this.schedulePersist(true);
     }
     this.emitStatus();
@@ -383,6 +474,14 @@ export class Controller {
       this.onStatus(this.status());
     } catch (e) {
       this.log(`status listener failed: ${errorText(e)}`);
+    }
+  }
+
+  emitEvent(event) {
+    try {
+      this.onEvent(event);
+    } catch (e) {
+      this.log(`event listener failed: ${errorText(e)}`);
     }
   }
 

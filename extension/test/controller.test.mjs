@@ -16,6 +16,7 @@ function setup({ session, options, loadOptions, loadSession, saveSession } = {})
   const factory = portFactory();
   const saved = [];
   const statuses = [];
+  const events = [];
   const logs = [];
   const controller = new Controller({
     connect: factory.connect,
@@ -23,17 +24,18 @@ function setup({ session, options, loadOptions, loadSession, saveSession } = {})
     saveSession: saveSession ?? (async (state) => saved.push(JSON.parse(JSON.stringify(state)))),
     loadOptions: loadOptions ?? (async () => options),
     onStatus: (status) => statuses.push(status),
+    onEvent: (event) => events.push(event),
     log: (message) => logs.push(message),
     now: clock.now,
     setTimer: clock.setTimer,
     clearTimer: clock.clearTimer,
     requestTimeoutMs: 2000,
   });
-  return { clock, factory, controller, saved, statuses, logs };
+  return { clock, factory, controller, saved, statuses, events, logs };
 }
 
 /** Plays a broker on the fake port: answers credentials requests from a table. */
-function answerCredentials(port, { username = (url) => `user-${url}`, site = siteOf, expiresAt = null } = {}) {
+function answerCredentials(port, { username = (url) => `user-${url}`, site = siteOf, expiresAt = null, perTab = () => false } = {}) {
   const answered = new Set();
   return () => {
     for (const message of port.sent) {
@@ -44,9 +46,10 @@ function answerCredentials(port, { username = (url) => `user-${url}`, site = sit
           result: {
             site: site(message.url),
             container: message.container,
-            username: username(message.url),
+            username: perTab(message.url) ? `${username(message.url)}@${message.tab ?? "none"}` : username(message.url),
             password: "secret",
             expires_at: expiresAt,
+            per_tab: perTab(message.url),
           },
         });
       }
@@ -93,11 +96,13 @@ describe("Controller.onRequest", () => {
       { type: "socks", host: "127.0.0.1", port: 9050, username: "user-https://www.a.test/", password: "secret", proxyDNS: true },
       null,
     ]);
-    assert.deepEqual(ctx.factory.last.lastOf("credentials"), {
-      id: 2,
+    const request = ctx.factory.last.lastOf("credentials");
+    assert.deepEqual(request, {
+      id: request.id,
       type: "credentials",
       url: "https://www.a.test/",
       container: "firefox-default",
+      tab: 1,
     });
   });
 
@@ -235,7 +240,7 @@ describe("Controller.onRequest", () => {
     release({
       instance: "inst-1",
       brokerSocks: { host: "127.0.0.1", port: 9050 },
-      cache: { version: 1, entries: [[`www.a.test\nfirefox-default`, { site: "a.test", container: "firefox-default", username: "restored", password: "p", expiresAt: null }]] },
+      cache: { version: 2, entries: [[`www.a.test\nfirefox-default`, { site: "a.test", container: "firefox-default", username: "restored", password: "p", expiresAt: null }]], perTabSites: [], tabEntries: [] },
     });
     assert.equal((await answer)[0].username, "restored");
   });
@@ -279,7 +284,7 @@ describe("Controller invalidation", () => {
       session: {
         instance: "inst-old",
         brokerSocks: { host: "127.0.0.1", port: 9050 },
-        cache: { version: 1, entries: [[`b.test\nfirefox-default`, { site: "b.test", container: "firefox-default", username: "old", password: "p", expiresAt: null }]] },
+        cache: { version: 2, entries: [[`b.test\nfirefox-default`, { site: "b.test", container: "firefox-default", username: "old", password: "p", expiresAt: null }]], perTabSites: [], tabEntries: [] },
       },
     });
     await ctx.controller.ensureReady();
@@ -366,8 +371,8 @@ describe("Controller actions", () => {
     assert.equal(ctx.controller.cache.size, 1, "nothing lost on failure");
     const working = ctx.controller.newIdentity();
     await settle();
-    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("new_identity").id, result: { epoch: 2 } });
-    assert.deepEqual(await working, { epoch: 2 });
+    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("new_identity").id, result: { epoch: 2, newnym: "delayed", newnym_delay_s: 6 } });
+    assert.deepEqual(await working, { epoch: 2, newnym: "delayed", newnymDelayS: 6 });
     assert.equal(ctx.controller.cache.size, 0);
   });
 
@@ -402,5 +407,152 @@ describe("Controller actions", () => {
     for (const line of ctx.logs) {
       assert.doesNotMatch(line, /a\.test/);
     }
+  });
+});
+
+describe("Controller per-tab credentials", () => {
+  const perTabA = (url) => url === "https://www.a.test/";
+  const inTab = (details, tabId) => ({ ...details, tabId });
+
+  async function perTabReady() {
+    const ctx = await ready();
+    ctx.broker = answerCredentials(ctx.factory.last, { perTab: perTabA });
+    return ctx;
+  }
+
+  it("sends the request's tab, and none for Firefox's own requests", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageB);
+    assert.equal(ctx.factory.last.lastOf("credentials").tab, 3);
+    await ask(ctx, system);
+    assert.equal("tab" in ctx.factory.last.lastOf("credentials"), false);
+  });
+
+  it("uses per-tab credentials only in their tab", async () => {
+    const ctx = await perTabReady();
+    assert.equal((await ask(ctx, pageA))[0].username, "user-https://www.a.test/@1");
+    assert.equal(ctx.controller.onRequest(imageOfA)[0].username, "user-https://www.a.test/@1", "a hit in tab 1");
+    const other = ctx.controller.onRequest(inTab(pageA, 7));
+    assert.ok(other instanceof Promise, "a miss in tab 7");
+    await settle();
+    ctx.broker();
+    assert.equal((await other)[0].username, "user-https://www.a.test/@7");
+    assert.equal(ctx.factory.last.lastOf("credentials").tab, 7);
+    assert.equal(ctx.controller.onRequest(pageA)[0].username, "user-https://www.a.test/@1");
+  });
+
+  it("keeps ordinary credentials shared by every tab", async () => {
+    const ctx = await perTabReady();
+    await ask(ctx, pageB);
+    assert.equal(ctx.controller.onRequest(inTab(pageB, 9))[0].username, "user-https://b.test/");
+  });
+
+  it("never shares one tab's per-tab answer with a concurrent miss from another tab", async () => {
+    const ctx = await perTabReady();
+    const one = ctx.controller.onRequest(pageA);
+    const seven = ctx.controller.onRequest(inTab(pageA, 7));
+    await settle();
+    assert.equal(ctx.factory.last.sent.filter((m) => m.type === "credentials").length, 1, "policy unknown: one request");
+    ctx.broker();
+    await settle();
+    ctx.broker();
+    assert.equal((await one)[0].username, "user-https://www.a.test/@1");
+    assert.equal((await seven)[0].username, "user-https://www.a.test/@7");
+  });
+
+  it("drops a tab's per-tab credentials when it closes or leaves the site", async () => {
+    const ctx = await perTabReady();
+    await ask(ctx, pageA);
+    await ask(ctx, inTab(pageA, 7));
+    await ctx.controller.tabNavigated(1, "https://www.a.test/other", "firefox-default");
+    assert.ok(Array.isArray(ctx.controller.onRequest(pageA)), "same site: kept");
+    await ctx.controller.tabNavigated(1, "https://b.test/", "firefox-default");
+    assert.ok(ctx.controller.onRequest(pageA) instanceof Promise, "another site: dropped");
+    assert.ok(Array.isArray(ctx.controller.onRequest(inTab(pageA, 7))), "tab 7 untouched");
+    await ctx.controller.tabRemoved(7);
+    assert.ok(ctx.controller.onRequest(inTab(pageA, 7)) instanceof Promise, "closed tab: dropped");
+  });
+
+  it("drops every tab's per-tab credentials of an invalidated site", async () => {
+    const ctx = await perTabReady();
+    await ask(ctx, pageA);
+    await ask(ctx, inTab(pageA, 7));
+    ctx.factory.last.deliver({ type: "invalidate", sites: ["a.test"], reason: "new_circuit" });
+    assert.ok(ctx.controller.onRequest(pageA) instanceof Promise);
+    assert.ok(ctx.controller.onRequest(inTab(pageA, 7)) instanceof Promise);
+  });
+});
+
+describe("Controller tor data", () => {
+  const torStatus = (progress) => ({ control: "connected", managed: false, version: "0.4.9.11", bootstrap: { progress, summary: "x" }, socks_listeners: null });
+  const circuitResult = {
+    site: "a.test",
+    container: "firefox-default",
+    available: true,
+    reason: null,
+    onion: false,
+    circuits: [{ id: "1", conflux_id: null, hops: [{ role: "guard", fingerprint: "A".repeat(40), nickname: "g", ip: "203.0.113.1", ipv6: null, country: "de", bridge_type: null }] }],
+    bytes: null,
+  };
+
+  it("asks tor's status after hello and reports it with the status", async () => {
+    const ctx = await ready();
+    const request = ctx.factory.last.lastOf("status");
+    assert.ok(request, "a status request after hello");
+    ctx.factory.last.deliver({ id: request.id, result: { broker_version: "0.1.0", tor: torStatus(40) } });
+    await settle();
+    assert.equal(ctx.controller.status().tor.bootstrap.progress, 40);
+    assert.deepEqual(ctx.events.at(-1), { type: "tor_status", tor: ctx.controller.status().tor });
+  });
+
+  it("follows tor_status pushes and forgets tor's status when the broker goes", async () => {
+    const ctx = await ready();
+    ctx.factory.last.deliver({ type: "tor_status", ...torStatus(80) });
+    assert.equal(ctx.controller.status().tor.bootstrap.progress, 80);
+    assert.equal(ctx.events.at(-1).tor.bootstrap.progress, 80);
+    ctx.factory.last.deliver({ type: "broker_disconnected" });
+    assert.equal(ctx.controller.status().tor, null);
+    assert.deepEqual(ctx.events.at(-1), { type: "tor_status", tor: null });
+  });
+
+  it("does not pile up status requests", async () => {
+    const ctx = await ready();
+    ctx.controller.refreshTorStatus();
+    ctx.controller.refreshTorStatus();
+    assert.equal(ctx.factory.last.sent.filter((m) => m.type === "status").length, 1);
+  });
+
+  it("forwards circuit pushes", async () => {
+    const ctx = await ready();
+    ctx.factory.last.deliver({ type: "circuit", ...circuitResult });
+    assert.equal(ctx.events.at(-1).type, "circuit");
+    assert.equal(ctx.events.at(-1).circuit.circuits[0].hops[0].fingerprint, "A".repeat(40));
+  });
+
+  it("asks the circuit of a tab's first party, with its container", async () => {
+    const ctx = await ready({ options: { isolateContainers: false } });
+    const pending = ctx.controller.circuit("https://www.a.test/page?q=1", "firefox-container-3");
+    await settle();
+    const request = ctx.factory.last.lastOf("circuit");
+    assert.deepEqual(request, { id: request.id, type: "circuit", url: "https://www.a.test/", container: "firefox-default" });
+    ctx.factory.last.deliver({ id: request.id, result: circuitResult });
+    const answer = await pending;
+    assert.equal(answer.host, "www.a.test");
+    assert.equal(answer.container, "firefox-default");
+    assert.equal(answer.circuit.site, "a.test");
+  });
+
+  it("does not ask the broker for a page with no network first party", async () => {
+    const ctx = await ready();
+    assert.deepEqual(await ctx.controller.circuit("about:preferences", "firefox-default"), { host: null, container: "firefox-default", circuit: null });
+    assert.equal(ctx.factory.last.lastOf("circuit"), undefined);
+  });
+
+  it("passes on a broker that does not know the circuit request", async () => {
+    const ctx = await ready();
+    const pending = ctx.controller.circuit("https://a.test/", "firefox-default");
+    await settle();
+    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("circuit").id, error: { code: "unknown_type", message: "unknown request type" } });
+    await assert.rejects(pending, (e) => e.code === "unknown_type");
   });
 });

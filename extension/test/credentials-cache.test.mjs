@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { CredentialsCache, MAX_ENTRIES, SNAPSHOT_VERSION } from "../src/credentials-cache.js";
+import { CredentialsCache, MAX_ENTRIES, NO_TAB, SNAPSHOT_VERSION, tabOf } from "../src/credentials-cache.js";
 import { cacheKey } from "../src/first-party.js";
 import { ManualClock } from "./support/fakes.mjs";
 
@@ -11,7 +11,11 @@ const WWW_CONTAINER = cacheKey("www.example.co.uk", "firefox-container-1");
 const OTHER = cacheKey("other.test", "firefox-default");
 
 function entry(site, username, expiresAt = null, container = "firefox-default") {
-  return { site, container, username, password: `pw-${username}`, expiresAt };
+  return { site, container, username, password: `pw-${username}`, expiresAt, perTab: false };
+}
+
+function tabEntry(site, username, expiresAt = null) {
+  return { ...entry(site, username, expiresAt), perTab: true };
 }
 
 /** A loader whose answers the test releases by hand. */
@@ -176,9 +180,171 @@ describe("CredentialsCache", () => {
   it("starts empty from an unusable snapshot", () => {
     const cache = new CredentialsCache();
     cache.set(WWW, entry("example.co.uk", "u1"));
-    for (const snapshot of [undefined, null, { version: 99, entries: [] }, { version: SNAPSHOT_VERSION, entries: "x" }]) {
+    for (const snapshot of [
+      undefined,
+      null,
+      { version: 99, entries: [] },
+      { version: SNAPSHOT_VERSION, entries: "x", perTabSites: [], tabEntries: [] },
+      { version: 1, entries: [[WWW, entry("example.co.uk", "u1")]] },
+    ]) {
       cache.restore(snapshot);
       assert.equal(cache.size, 0);
     }
+  });
+});
+
+describe("CredentialsCache per-tab credentials", () => {
+  it("keeps per-tab credentials for their tab only", async () => {
+    const cache = new CredentialsCache();
+    const got = await cache.fetch(WWW, async () => tabEntry("example.co.uk", "t5"), 5);
+    assert.equal(got.username, "t5");
+    assert.equal(got.tab, 5);
+    assert.equal(cache.get(WWW, 5).username, "t5");
+    assert.equal(cache.get(WWW, 6), undefined, "another tab misses");
+    assert.equal(cache.get(WWW), undefined, "a tabless request misses");
+    const six = await cache.fetch(WWW, async () => tabEntry("example.co.uk", "t6"), 6);
+    assert.equal(six.username, "t6");
+    assert.equal(cache.get(WWW, 5).username, "t5");
+    assert.equal(cache.get(WWW, 6).username, "t6");
+    assert.equal(cache.siteOf(WWW), "example.co.uk");
+    assert.equal(cache.size, 2);
+  });
+
+  it("shares ordinary credentials between tabs", async () => {
+    const cache = new CredentialsCache();
+    await cache.fetch(WWW, async () => entry("example.co.uk", "shared"), 5);
+    assert.equal(cache.get(WWW, 6).username, "shared");
+    assert.equal(cache.get(WWW, NO_TAB).username, "shared");
+  });
+
+  it("does not hand a concurrent miss from another tab the per-tab answer of the first tab", async () => {
+    const cache = new CredentialsCache();
+    const loads = { 5: deferredLoader(), 6: deferredLoader() };
+    const fromFive = cache.fetch(WWW, loads[5].load, 5);
+    const fromFiveAgain = cache.fetch(WWW, loads[5].load, 5);
+    const fromSix = cache.fetch(WWW, loads[6].load, 6);
+    assert.equal(loads[5].calls.length, 1, "one shared load while the policy is unknown");
+    assert.equal(loads[6].calls.length, 0);
+    loads[5].calls[0].resolve(tabEntry("example.co.uk", "t5"));
+    assert.equal((await fromFive).username, "t5");
+    assert.equal((await fromFiveAgain).username, "t5");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(loads[6].calls.length, 1, "tab 6 asks for its own");
+    loads[6].calls[0].resolve(tabEntry("example.co.uk", "t6"));
+    assert.equal((await fromSix).username, "t6");
+  });
+
+  it("shares concurrent misses per tab once a key is known to be per-tab", async () => {
+    const cache = new CredentialsCache();
+    cache.set(WWW, tabEntry("example.co.uk", "t5"), 5);
+    const loads = { 6: deferredLoader(), 7: deferredLoader() };
+    const six = [cache.fetch(WWW, loads[6].load, 6), cache.fetch(WWW, loads[6].load, 6)];
+    const seven = cache.fetch(WWW, loads[7].load, 7);
+    assert.equal(loads[6].calls.length, 1);
+    assert.equal(loads[7].calls.length, 1, "tab 7 does not wait for tab 6");
+    loads[7].calls[0].resolve(tabEntry("example.co.uk", "t7"));
+    loads[6].calls[0].resolve(tabEntry("example.co.uk", "t6"));
+    assert.deepEqual((await Promise.all(six)).map((e) => e.username), ["t6", "t6"]);
+    assert.equal((await seven).username, "t7");
+  });
+
+  it("follows a policy change in either direction", async () => {
+    const cache = new CredentialsCache();
+    cache.set(WWW, entry("example.co.uk", "shared"));
+    cache.set(WWW, tabEntry("example.co.uk", "t5"), 5);
+    assert.equal(cache.get(WWW, 6), undefined, "the shared entry no longer answers");
+    cache.set(WWW, entry("example.co.uk", "shared2"));
+    assert.equal(cache.get(WWW, 6).username, "shared2");
+    assert.equal(cache.get(WWW, 5).username, "shared2");
+  });
+
+  it("drops a closed tab's entries and nothing else", () => {
+    const changes = [];
+    const cache = new CredentialsCache({ onChange: (kind) => changes.push(kind) });
+    cache.set(WWW, tabEntry("example.co.uk", "t5"), 5);
+    cache.set(OTHER, tabEntry("other.test", "o5"), 5);
+    cache.set(WWW, tabEntry("example.co.uk", "t6"), 6);
+    cache.set(MAIL, entry("example.co.uk", "shared"));
+    cache.dropTab(5);
+    assert.equal(changes.at(-1), "removed");
+    assert.equal(cache.get(WWW, 5), undefined);
+    assert.equal(cache.get(OTHER, 5), undefined);
+    assert.equal(cache.get(WWW, 6).username, "t6");
+    assert.equal(cache.get(MAIL, 5).username, "shared");
+  });
+
+  it("does not store what a closed tab's load brings back", async () => {
+    const cache = new CredentialsCache();
+    cache.set(WWW, tabEntry("example.co.uk", "t6"), 6);
+    const loader = deferredLoader();
+    const pending = cache.fetch(WWW, loader.load, 5);
+    cache.dropTab(5);
+    loader.calls[0].resolve(tabEntry("example.co.uk", "late"));
+    assert.equal((await pending).username, "late", "the waiter still gets an answer");
+    assert.equal(cache.get(WWW, 5), undefined, "but it is not kept");
+  });
+
+  it("drops a tab's entries of other sites when it navigates", () => {
+    const cache = new CredentialsCache();
+    cache.set(WWW, tabEntry("example.co.uk", "t5"), 5);
+    cache.set(MAIL, tabEntry("example.co.uk", "m5"), 5);
+    cache.set(OTHER, tabEntry("other.test", "o5"), 5);
+    cache.set(OTHER, tabEntry("other.test", "o6"), 6);
+    cache.dropTabExceptSite(5, "example.co.uk");
+    assert.equal(cache.get(WWW, 5).username, "t5", "same site stays");
+    assert.equal(cache.get(MAIL, 5).username, "m5");
+    assert.equal(cache.get(OTHER, 5), undefined);
+    assert.equal(cache.get(OTHER, 6).username, "o6", "other tabs are untouched");
+    cache.dropTabExceptSite(5, null);
+    assert.equal(cache.get(WWW, 5), undefined);
+  });
+
+  it("drops every per-tab entry of an invalidated site, and all of them on clear", () => {
+    const cache = new CredentialsCache();
+    cache.set(WWW, tabEntry("example.co.uk", "t5"), 5);
+    cache.set(WWW, tabEntry("example.co.uk", "t6"), 6);
+    cache.set(OTHER, tabEntry("other.test", "o5"), 5);
+    cache.invalidateSites(["example.co.uk"]);
+    assert.equal(cache.get(WWW, 5), undefined);
+    assert.equal(cache.get(WWW, 6), undefined);
+    assert.equal(cache.siteOf(WWW), undefined, "the marker went too");
+    assert.equal(cache.get(OTHER, 5).username, "o5");
+    cache.clear();
+    assert.equal(cache.size, 0);
+    assert.equal(cache.get(OTHER, 5), undefined);
+  });
+
+  it("expires per-tab entries", () => {
+    const clock = new ManualClock();
+    const cache = new CredentialsCache({ now: clock.now });
+    cache.set(WWW, tabEntry("example.co.uk", "t5", clock.time + 1000), 5);
+    assert.equal(cache.get(WWW, 5).username, "t5");
+    clock.advance(1000);
+    assert.equal(cache.get(WWW, 5), undefined);
+  });
+
+  it("caches tabless requests of a per-tab site apart from every tab", async () => {
+    const cache = new CredentialsCache();
+    await cache.fetch(WWW, async () => tabEntry("example.co.uk", "none"), -1);
+    assert.equal(cache.get(WWW, -1).username, "none");
+    assert.equal(cache.get(WWW, undefined).username, "none");
+    assert.equal(cache.get(WWW, 0), undefined);
+    assert.equal(tabOf(-1), NO_TAB);
+    assert.equal(tabOf(0), 0);
+    assert.equal(tabOf("3"), NO_TAB);
+  });
+
+  it("keeps per-tab entries across a snapshot and restore", () => {
+    const cache = new CredentialsCache();
+    cache.set(WWW, tabEntry("example.co.uk", "t5"), 5);
+    cache.set(OTHER, entry("other.test", "o"));
+    const stored = JSON.parse(JSON.stringify(cache.snapshot()));
+    stored.tabEntries.push(["forged\n9", { ...tabEntry("x.test", "f"), tab: 8 }]);
+    const woken = new CredentialsCache();
+    woken.restore(stored);
+    assert.equal(woken.get(WWW, 5).username, "t5");
+    assert.equal(woken.get(WWW, 6), undefined);
+    assert.equal(woken.get(OTHER, 6).username, "o");
+    assert.equal(woken.size, 2, "an entry whose key names another tab is skipped");
   });
 });
