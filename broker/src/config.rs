@@ -206,7 +206,10 @@ mod tests {
             }
         );
         assert_eq!(parse("[socks]\nhost = \"::1\"").unwrap().socks.host, "::1");
-        assert_eq!(parse("[socks]\nhost = \"[::1]\"").unwrap().socks.host, "::1");
+        assert_eq!(
+            parse("[socks]\nhost = \"[::1]\"").unwrap().socks.host,
+            "::1"
+        );
         assert_eq!(
             parse("[socks]\nhost = \"localhost\"").unwrap().socks.host,
             "localhost"
