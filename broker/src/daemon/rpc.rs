@@ -494,4 +494,36 @@ mod tests {
             json!({"type": "invalidate", "all": true, "reason": "new_identity"})
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let (id, parsed) = parse_rpc(&body);
+            let reply = reply(id, &parsed.map(|_| Value::Null));
+            proptest::prop_assert!(reply.get("id").is_some());
+        }
+
+        #[test]
+        fn objects_with_any_fields_get_a_request_or_a_known_error(
+            id in proptest::option::of(-5i64..5),
+            kind in proptest::sample::select(vec!["hello", "credentials", "new_circuit", "new_identity", "status", "x"]),
+            url in proptest::option::of(proptest::prop_oneof![
+                proptest::strategy::Just(json!("https://a.example/")), proptest::strategy::Just(json!(3)),
+                proptest::strategy::Just(json!(null)), proptest::strategy::Just(json!([]))]),
+            protocol in proptest::option::of(0u64..3),
+        ) {
+            let mut obj = Map::new();
+            if let Some(id) = id { obj.insert("id".into(), json!(id)); }
+            obj.insert("type".into(), json!(kind));
+            if let Some(url) = url { obj.insert("url".into(), url); }
+            if let Some(p) = protocol { obj.insert("protocol".into(), json!(p)); }
+            let (got_id, parsed) = parse_rpc(Value::Object(obj).to_string().as_bytes());
+            proptest::prop_assert_eq!(got_id.and_then(|n| n.as_i64()), id);
+            if let Err(e) = parsed {
+                proptest::prop_assert!([
+                    "missing_field", "invalid_field", "unknown_type", "unsupported_protocol"
+                ].contains(&e.code), "{}", e.code);
+            }
+        }
+    }
 }

@@ -59,23 +59,24 @@ impl AppState {
 
     /// Runs one request and publishes its push; the single path behind every route.
     pub fn execute(&self, request: Request) -> Result<Value, RpcError> {
-        let outcome = match self.inner.broker.lock() {
-            Ok(mut broker) => broker.handle(request, Now::current()),
-            Err(_) => {
-                // A panic mid-request may have left the isolator half-updated. Serving from it
-                // could hand out wrong credentials, so stop: the host starts a fresh daemon,
-                // whose new instance id makes the extension drop every cached credential.
-                tracing::error!("broker state poisoned by an earlier panic; shutting down");
-                self.inner.shutdown.send_replace(true);
-                return Err(RpcError::new(
-                    "internal",
-                    "broker state is inconsistent after an internal error; the daemon is restarting",
-                ));
-            }
+        let Ok(mut broker) = self.inner.broker.lock() else {
+            // A panic mid-request may have left the isolator half-updated. Serving from it
+            // could hand out wrong credentials, so stop: the host starts a fresh daemon,
+            // whose new instance id makes the extension drop every cached credential.
+            tracing::error!("broker state poisoned by an earlier panic; shutting down");
+            self.inner.shutdown.send_replace(true);
+            return Err(RpcError::new(
+                "internal",
+                "broker state is inconsistent after an internal error; the daemon is restarting",
+            ));
         };
+        let outcome = broker.handle(request, Now::current());
         if let Some(push) = &outcome.push {
+            // Published under the lock, so pushes leave in the order the state changed and a
+            // subscriber never sees an invalidation before the change it announces.
             self.inner.bus.publish(push);
         }
+        drop(broker);
         outcome.result
     }
 }
