@@ -197,7 +197,8 @@ pub enum ControlError {
 /// Something a subscriber of [`TorControl`] (or of a bare [`Connection`]) is told.
 #[derive(Debug, Clone)]
 pub enum Notification {
-    /// A connection was established, authenticated and subscribed.
+    /// A connection was established, authenticated and subscribed. Events of the new
+    /// connection may precede it slightly; resynchronise (e.g. `circuit_status()`) on it.
     Connected {
         /// Tor's version as PROTOCOLINFO reported it.
         tor_version: Option<String>,
