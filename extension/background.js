@@ -8,19 +8,40 @@
 
 import { closeAllTabs, newCircuitForTab, newIdentity } from "./src/actions.js";
 import { Controller, SESSION_KEY } from "./src/controller.js";
-import { NATIVE_HOST_NAME, MESSAGE } from "./src/messages.js";
+import { NATIVE_HOST_NAME, MESSAGE, POPUP_PORT_NAME } from "./src/messages.js";
 import { OPTIONS_KEY } from "./src/options.js";
+import { PERF_PROBE_KEY, PerfProbe } from "./src/perf-probe.js";
 import { blackHole } from "./src/proxy-decision.js";
 
 browser.proxy.onRequest.addListener(onProxyRequest, { urls: ["<all_urls>"] });
 
+/** The listener timing probe while `storage.local` `perfProbe` is true, else `null`. */
+let perfProbe = null;
+
 /** Never throws: a throwing proxy listener makes Firefox go DIRECT. */
 function onProxyRequest(details) {
+  if (perfProbe !== null) {
+    return timedProxyRequest(details);
+  }
   try {
     return controller.onRequest(details);
   } catch {
     return blackHole();
   }
+}
+
+/** {@link onProxyRequest} timed for the probe; recording happens after the clock stops. */
+function timedProxyRequest(details) {
+  const start = performance.now();
+  let answer;
+  try {
+    answer = controller.onRequest(details);
+  } catch {
+    answer = blackHole();
+  }
+  const elapsed = performance.now() - start;
+  perfProbe?.record(answer, elapsed);
+  return answer;
 }
 
 const controller = new Controller({
@@ -29,7 +50,27 @@ const controller = new Controller({
   saveSession: (state) => browser.storage.session.set({ [SESSION_KEY]: state }),
   loadOptions: async () => (await browser.storage.local.get(OPTIONS_KEY))[OPTIONS_KEY],
   onStatus: showStatus,
+  onEvent: (event) => {
+    for (const port of popupPorts) {
+      try {
+        port.postMessage(event);
+      } catch {
+        popupPorts.delete(port);
+      }
+    }
+  },
   log: (message) => console.warn(`persite: ${message}`),
+});
+
+/** Open popups' ports, which get tor data as it arrives (messages.js POPUP_PORT_NAME). */
+const popupPorts = new Set();
+
+browser.runtime.onConnect.addListener((port) => {
+  if (port.name !== POPUP_PORT_NAME || port.sender?.id !== browser.runtime.id) {
+    return;
+  }
+  popupPorts.add(port);
+  port.onDisconnect.addListener(() => popupPorts.delete(port));
 });
 
 browser.proxy.onError.addListener((error) => {
@@ -39,11 +80,43 @@ browser.proxy.onError.addListener((error) => {
 controller.ensureReady().catch((e) => console.error(`persite: cannot load state: ${e.message}`));
 hardenPrivacySettings();
 
+browser.storage.local.get(PERF_PROBE_KEY).then(
+  (stored) => setPerfProbe(stored[PERF_PROBE_KEY]),
+  (e) => console.warn(`persite: cannot read ${PERF_PROBE_KEY}: ${e.message}`),
+);
+
 browser.storage.onChanged.addListener((changes, area) => {
   if (area === "local" && OPTIONS_KEY in changes) {
     controller.setOptions(changes[OPTIONS_KEY].newValue);
   }
+  if (area === "local" && PERF_PROBE_KEY in changes) {
+    setPerfProbe(changes[PERF_PROBE_KEY].newValue);
+  }
 });
+
+/** Per-tab credentials live as long as their tab shows their site. */
+browser.tabs.onRemoved.addListener((tabId) => {
+  controller.tabRemoved(tabId).catch((e) => console.warn(`persite: tab cleanup failed: ${e.message}`));
+});
+browser.tabs.onUpdated.addListener(
+  (tabId, changeInfo, tab) => {
+    if (typeof changeInfo.url === "string") {
+      controller
+        .tabNavigated(tabId, changeInfo.url, tab?.cookieStoreId)
+        .catch((e) => console.warn(`persite: tab cleanup failed: ${e.message}`));
+    }
+  },
+  { properties: ["url"] },
+);
+
+/** Switches the listener timing probe on (`true`) or off (anything else). */
+function setPerfProbe(enabled) {
+  if (enabled === true) {
+    perfProbe ??= new PerfProbe();
+  } else {
+    perfProbe = null;
+  }
+}
 
 browser.runtime.onMessage.addListener((message, sender) => {
   if (sender.id !== browser.runtime.id || typeof message?.type !== "string") {
@@ -51,7 +124,7 @@ browser.runtime.onMessage.addListener((message, sender) => {
   }
   return handleMessage(message).then(
     (value) => ({ ok: true, ...value }),
-    (error) => ({ ok: false, error: error?.message ?? String(error), code: error?.code ?? null }),
+    (error) => ({ ok: false, error: error?.message ?? String(error), code: errorCode(error) }),
   );
 });
 
@@ -62,8 +135,24 @@ browser.commands.onCommand.addListener((command, tab) => {
 /** Answers the popup (see src/messages.js for the message types). */
 async function handleMessage(message) {
   switch (message.type) {
-    case MESSAGE.status:
-      return { status: controller.status() };
+    case MESSAGE.status: {
+      const status = controller.status();
+      // Pushes keep tor's status current; while tor is not ready (or its status unknown) the
+      // popup's polling also asks, which covers a broker that sends no pushes.
+      if (status.brokerUp && torNotReady(status.tor)) {
+        controller.refreshTorStatus();
+      }
+      return { status };
+    }
+    case MESSAGE.circuit: {
+      const tab = await browser.tabs.get(checkTabId(message.tabId));
+      return controller.circuit(tab.url, tab.cookieStoreId);
+    }
+    case MESSAGE.perf:
+      return perfProbe?.report() ?? { enabled: false };
+    case MESSAGE.perfReset:
+      perfProbe?.reset();
+      return { enabled: perfProbe !== null };
     case MESSAGE.tabInfo: {
       const tab = await browser.tabs.get(checkTabId(message.tabId));
       return {
@@ -123,6 +212,22 @@ async function activeTabId() {
   const window = await browser.windows.getLastFocused({ windowTypes: ["normal"] });
   const [tab] = await browser.tabs.query({ active: true, windowId: window.id });
   return tab?.id;
+}
+
+/** Tor's status is unknown, its control port not reached yet, or it is still bootstrapping. */
+function torNotReady(tor) {
+  if (tor === null || tor.control === "connecting") {
+    return true;
+  }
+  return tor.control === "connected" && (tor.bootstrap?.progress ?? 0) < 100;
+}
+
+/** The `code` of an error reply (messages.js). */
+function errorCode(error) {
+  if (typeof error?.code === "string") {
+    return error.code;
+  }
+  return error?.name === "ProtocolError" ? "protocol" : null;
 }
 
 function checkTabId(tabId) {

@@ -1,21 +1,45 @@
 /**
- * Popup: shows the tab's site, container and the protection status, and runs New circuit /
- * New identity through the background page (which owns the native port). Element ids are a
- * contract with the end-to-end tests: #status (data-state), #socks, #site, #site-key,
- * #container, #new-circuit, #new-identity, #confirm, #confirm-dont-ask, #confirm-yes,
- * #confirm-no, #message (data-kind), body[data-ready].
+ * Popup: shows the tab's site, container, Tor circuit and the protection status, and runs New
+ * circuit / New identity through the background page (which owns the native port). Element ids
+ * are a contract with the end-to-end tests: #status (data-state), #socks, #tor-bootstrap,
+ * #site, #site-key, #container, #circuit-display (data-state), #circuit-hops (li.hop with
+ * data-role, data-fingerprint), #new-circuit, #new-identity, #confirm, #confirm-dont-ask,
+ * #confirm-yes, #confirm-no, #message (data-kind), body[data-ready].
+ *
+ * The circuit is asked once (persite:circuit) and then follows the background's events on a
+ * runtime.connect port (messages.js POPUP_PORT_NAME); src/circuit-view.js decides what to show.
  */
 
-import { MESSAGE } from "../src/messages.js";
+import { bootstrapView, circuitPushApplies, circuitView, newnymText } from "../src/circuit-view.js";
+import { MESSAGE, POPUP_PORT_NAME } from "../src/messages.js";
 import { OPTIONS_KEY, normalizeOptions } from "../src/options.js";
 import { containerLabel, parsePopupQuery } from "../src/popup-query.js";
 
 const STATUS_POLL_MS = 1000;
 
+/**
+ * Reasons for "unavailable" that a change of tor's status may end (a reconnected broker also
+ * reports tor's status): ask again when it changes.
+ */
+const TOR_DEPENDENT = new Set([
+  "no_control_port",
+  "not_bootstrapped",
+  "not_connected",
+  "disconnected",
+  "broker_unavailable",
+  "timeout",
+]);
+
 const query = parsePopupQuery(location.search);
 const $ = (id) => document.getElementById(id);
 
 let tabId = null;
+
+/** What the circuit display shows: the tab's host, and the site and container of its circuit. */
+const shown = { host: null, site: null, container: null, reason: null };
+
+/** Increases with every circuit request, so that a late answer does not replace a newer one. */
+let circuitAsked = 0;
 
 main().catch((e) => say("error", e.message));
 
@@ -26,6 +50,7 @@ async function main() {
   $("confirm-no").addEventListener("click", () => cancelNewIdentity());
   $("open-options").addEventListener("click", () => browser.runtime.openOptionsPage());
 
+  listenForTorData();
   await refreshStatus().catch((e) => say("error", e.message));
   setInterval(() => refreshStatus().catch(() => {}), STATUS_POLL_MS);
 
@@ -34,9 +59,12 @@ async function main() {
   }
   tabId = query.tabId ?? (await activeTabId());
   if (tabId !== null) {
+    followTab(tabId);
     await showTab(tabId);
+    await refreshCircuit();
     $("new-circuit").disabled = false;
   } else {
+    renderCircuit(circuitView({ host: null }));
     say("error", "No tab to act on.");
   }
   $("new-identity").disabled = false;
@@ -49,7 +77,9 @@ async function main() {
 async function send(type, fields = {}) {
   const reply = await browser.runtime.sendMessage({ type, ...fields });
   if (!reply?.ok) {
-    throw new Error(reply?.error ?? "the background page did not answer");
+    const error = new Error(reply?.error ?? "the background page did not answer");
+    error.code = reply?.code ?? null;
+    throw error;
   }
   return reply;
 }
@@ -70,6 +100,137 @@ async function refreshStatus() {
   $("socks").textContent = status.socks
     ? `Tor SOCKS ${formatEndpoint(status.socks)} (from ${status.socksSource === "options" ? "options" : "the broker"})`
     : "Tor SOCKS endpoint unknown";
+  renderBootstrap(status.tor ?? null);
+}
+
+/** Tor data from the background as it arrives: circuit changes and tor status. */
+function listenForTorData() {
+  const port = browser.runtime.connect({ name: POPUP_PORT_NAME });
+  port.onMessage.addListener((event) => {
+    if (event?.type === "circuit") {
+      onCircuitPush(event.circuit);
+    } else if (event?.type === "tor_status") {
+      renderBootstrap(event.tor);
+      if (TOR_DEPENDENT.has(shown.reason)) {
+        refreshCircuit().catch(() => {});
+      }
+    }
+  });
+}
+
+function onCircuitPush(circuit) {
+  if (tabId === null || shown.host === null || shown.container === null) {
+    return;
+  }
+  if (!circuitPushApplies(shown, circuit)) {
+    return;
+  }
+  if (shown.site === null) {
+    // Not known which site this tab's circuit belongs to yet: ask rather than guess.
+    refreshCircuit().catch(() => {});
+    return;
+  }
+  circuitAsked += 1;
+  showCircuit({ host: shown.host, circuit });
+}
+
+/** Asks the background for the tab's circuit and shows the answer (or why there is none). */
+async function refreshCircuit() {
+  const asked = ++circuitAsked;
+  if (shown.host === null && shown.container === null) {
+    renderCircuit(circuitView({ pending: true }));
+  }
+  let source;
+  try {
+    const reply = await send(MESSAGE.circuit, { tabId });
+    source = { host: reply.host, circuit: reply.circuit, container: reply.container };
+  } catch (e) {
+    source = { error: { code: e.code ?? null, message: e.message } };
+  }
+  if (asked === circuitAsked) {
+    showCircuit(source);
+  }
+}
+
+function showCircuit(source) {
+  if (!source.error) {
+    shown.host = source.host;
+    shown.container = source.circuit?.container ?? source.container ?? shown.container;
+    shown.site = source.circuit?.site ?? null;
+  }
+  shown.reason = source.error?.code ?? (source.circuit?.available === false ? source.circuit.reason : null);
+  renderCircuit(circuitView(source));
+}
+
+/** Copies a circuit view (src/circuit-view.js) into #circuit-display. */
+function renderCircuit(view) {
+  const section = $("circuit-display");
+  section.dataset.state = view.state;
+  section.hidden = view.state === "hidden";
+  $("circuit-heading").textContent = view.heading || "Circuit";
+  $("circuit-reason").textContent = view.reason;
+  $("circuit-reason").hidden = view.reason === "";
+  $("circuit-bytes").textContent = view.bytes;
+  $("circuit-bytes").hidden = view.bytes === "";
+  $("circuit-note").textContent = view.note;
+  $("circuit-note").hidden = view.note === "";
+  const list = $("circuit-hops");
+  list.replaceChildren(...view.rows.map(hopItem));
+  list.hidden = view.rows.length === 0;
+}
+
+function hopItem(row) {
+  const item = document.createElement("li");
+  item.className = "hop";
+  item.dataset.role = row.role;
+  item.dataset.fingerprint = row.fingerprint;
+  if (row.title) {
+    item.title = row.title;
+  }
+  if (row.flag) {
+    const flag = document.createElement("span");
+    flag.className = "flag";
+    flag.setAttribute("aria-hidden", "true");
+    flag.textContent = row.flag;
+    item.append(flag);
+  }
+  const label = document.createElement("span");
+  label.className = "label";
+  label.textContent = row.label;
+  item.append(label);
+  if (row.detail) {
+    const detail = document.createElement("code");
+    detail.textContent = row.detail;
+    item.append(detail);
+  }
+  return item;
+}
+
+function renderBootstrap(tor) {
+  const view = bootstrapView(tor);
+  const element = $("tor-bootstrap");
+  element.hidden = view.hidden;
+  element.textContent = view.text;
+  if (view.progress === null) {
+    delete element.dataset.progress;
+  } else {
+    element.dataset.progress = String(view.progress);
+  }
+}
+
+/** Shows the tab again when it navigates while the popup is open. */
+function followTab(id) {
+  browser.tabs.onUpdated.addListener(
+    (updatedId, changeInfo) => {
+      if (updatedId === id && typeof changeInfo.url === "string") {
+        shown.site = null;
+        showTab(id)
+          .then(() => refreshCircuit())
+          .catch((e) => say("error", e.message));
+      }
+    },
+    { tabId: id, properties: ["url"] },
+  );
 }
 
 async function showTab(id) {
@@ -85,6 +246,7 @@ async function newCircuit() {
     const { site } = await send(MESSAGE.newCircuit, { tabId });
     say("ok", `New circuit for ${site}; reloading the tab.`);
     await showTab(tabId);
+    await refreshCircuit();
   });
 }
 
@@ -127,8 +289,8 @@ function cancelNewIdentity() {
 
 async function runNewIdentity() {
   await busy(async () => {
-    await send(MESSAGE.newIdentity);
-    say("ok", "New identity: new circuits for every site, site data removed.");
+    const result = await send(MESSAGE.newIdentity);
+    say("ok", `New identity: new circuits for every site, site data removed. ${newnymText(result)}`.trim());
   });
 }
 

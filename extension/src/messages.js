@@ -1,7 +1,8 @@
 /**
- * Names shared by the background page and the popup: the native host and the
- * `runtime.sendMessage` message types. Every reply is `{ok: true, …}` or
- * `{ok: false, error, code}`.
+ * Names shared by the background page and the popup: the native host, the
+ * `runtime.sendMessage` message types and the popup's event port. Every reply is
+ * `{ok: true, …}` or `{ok: false, error, code}` (`code`: the broker's error code, `protocol`
+ * for an answer the extension cannot read, or `null`).
  */
 
 /** Native messaging host name (protocol.md §4). */
@@ -15,6 +16,25 @@ export const MESSAGE = Object.freeze({
   tabInfo: "persite:tab-info",
   /** `{tabId}` → `{site}`; the tab is reloaded bypassing the cache. */
   newCircuit: "persite:new-circuit",
-  /** `{}` → `{epoch}`; see actions.js newIdentity. */
+  /** `{}` → `{epoch, newnym, newnymDelayS}`; see actions.js newIdentity. */
   newIdentity: "persite:new-identity",
+  /**
+   * `{tabId}` → `{host, container, circuit}`: the circuit display of the tab's first party
+   * (Controller#circuit; `host` and `circuit` are `null` for a page with no network first party).
+   */
+  circuit: "persite:circuit",
+  /**
+   * `{}` → the listener timings (perf-probe.js PerfProbe#report), or `{enabled: false}` while
+   * `storage.local` `perfProbe` is not `true`.
+   */
+  perf: "persite:perf",
+  /** `{}` → `{enabled}`; forgets the recorded timings. */
+  perfReset: "persite:perf-reset",
 });
+
+/**
+ * `runtime.connect` name of the popup's port. The background posts tor data on it as it
+ * arrives: `{type: "circuit", circuit}` (a `circuit` push, protocol.parseCircuitResult) and
+ * `{type: "tor_status", tor}` (protocol.parseTorStatus, or `null` when unknown).
+ */
+export const POPUP_PORT_NAME = "persite:popup";
