@@ -110,8 +110,11 @@ pub mod wire {
         }
     }
 
+    /// Raw RFC 1929 username and password bytes.
+    pub type UserPass = (Vec<u8>, Vec<u8>);
+
     /// The RFC 1929 sub-negotiation: raw username and password bytes.
-    pub fn parse_user_pass(buf: &[u8]) -> Result<Parsed<(Vec<u8>, Vec<u8>)>, WireError> {
+    pub fn parse_user_pass(buf: &[u8]) -> Result<Parsed<UserPass>, WireError> {
         let [version, ulen, rest @ ..] = buf else {
             return Ok(Parsed::Incomplete);
         };

@@ -154,6 +154,12 @@ fn main() {
         ),
         trial(
             &harness,
+            "persite_g_twenty_sites_get_twenty_distinct_credentials",
+            true,
+            |h| Box::pin(persite_twenty_sites(h)),
+        ),
+        trial(
+            &harness,
             "persite_f_every_connection_carries_credentials",
             true,
             |h| Box::pin(persite_every_connection_authenticated(h)),
@@ -766,5 +772,32 @@ async fn persite_every_connection_authenticated(h: &Harness) -> anyhow::Result<S
     browser.firefox.shutdown().await;
     Ok(format!(
         "{tunnels} tunnels since Firefox start, all with credentials and ATYP 3; hosts {hosts:?}"
+    ))
+}
+
+async fn persite_twenty_sites(h: &Harness) -> anyhow::Result<String> {
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    let spec = PageSpec {
+        images: vec!["cdn.test".into(), "img.test".into()],
+        fetches: vec!["cdn.test".into()],
+        repeat: 2,
+        ..PageSpec::default()
+    };
+    let mut seen: BTreeMap<Credentials, String> = BTreeMap::new();
+    for i in 1..=20 {
+        let host = format!("s{i}.test");
+        let (joined, _) = load_and_join(h, ff, &spec.url(&host)).await?;
+        check_expected_requests(&joined, &spec.expected_requests(&host, "/page"))?;
+        let credentials = single_credentials(&joined, &host)?;
+        if let Some(other) = seen.insert(credentials.clone(), host.clone()) {
+            bail!("{host} and {other} share credentials {credentials}");
+        }
+    }
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "20 sites, 20 distinct credential pairs, cdn.test/img.test followed each; {tunnels} tunnels"
     ))
 }
