@@ -107,7 +107,10 @@ impl Config {
         let host = match raw.socks.host {
             None => defaults.host,
             Some(host) => {
-                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                let bare = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(&host);
                 if host == "localhost" || bare.parse::<IpAddr>().is_ok() {
                     bare.to_owned()
                 } else {
@@ -224,6 +227,7 @@ mod tests {
         assert!(e.contains("socks.host"), "{e}");
         assert!(e.contains("IP address"), "{e}");
         assert!(err("[socks]\nhost = \"\"").contains("socks.host"));
+        assert!(err("[socks]\nhost = \"[::1\"").contains("socks.host"));
     }
 
     #[test]
