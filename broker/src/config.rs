@@ -9,12 +9,24 @@
 //! [socks]
 //! host = "127.0.0.1"   # IP literal or "localhost"
 //! port = 9050          # 1–65535
+//!
+//! [tor]
+//! mode = "auto"        # "system" | "managed" | "auto": system if something listens on [socks]
+//! control = "unix:/run/tor/control"   # or "127.0.0.1:9051", or "none"; system mode only
+//! control_password = "…"              # for HashedControlPassword
+//! tor_binary = "tor"                  # managed mode, looked up on PATH
+//! data_dir = "/home/u/.local/share/persite/tor"   # managed mode
+//! torrc_extra = ["UseBridges 1"]      # managed mode: extra torrc lines
 //! ```
+//!
+//! `docs/tor.md` explains the modes and every control-port command Persite sends.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::tor::ControlAddr;
 
 /// Name of the configuration file inside the `persite` config directory.
 pub const CONFIG_FILE_NAME: &str = "config.toml";
@@ -24,6 +36,62 @@ pub const CONFIG_FILE_NAME: &str = "config.toml";
 pub struct Config {
     /// The Tor SOCKS endpoint the browser extension should send its traffic to.
     pub socks: SocksEndpoint,
+    /// How the daemon finds (or runs) tor and its control port.
+    pub tor: TorConfig,
+}
+
+/// Whether Persite uses a tor someone else runs or starts its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TorMode {
+    /// A tor the system runs (Debian's `tor` service, Whonix, Tails); Persite only talks to it.
+    System,
+    /// Persite starts and supervises its own tor listening on `[socks]`.
+    Managed,
+    /// `System` when something already listens on `[socks]` at start-up, else `Managed`.
+    #[default]
+    Auto,
+}
+
+/// Which control port to use with a system tor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ControlSetting {
+    /// Not configured: try `unix:/run/tor/control` (Debian), then `127.0.0.1:9051`.
+    #[default]
+    Default,
+    /// `"none"`: no control port; isolation still works, tor features are unavailable.
+    Disabled,
+    /// An explicit `unix:/path` or `host:port`.
+    Addr(ControlAddr),
+}
+
+/// The `[tor]` section, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TorConfig {
+    /// System, managed or auto.
+    pub mode: TorMode,
+    /// The system tor's control port (ignored for managed tor, whose socket Persite chooses).
+    pub control: ControlSetting,
+    /// Password for `HashedControlPassword`, if any.
+    pub control_password: Option<String>,
+    /// Managed mode: the tor executable (a bare name is looked up on `PATH`).
+    pub tor_binary: PathBuf,
+    /// Managed mode: tor's DataDirectory; `None` means `$XDG_DATA_HOME/persite/tor`.
+    pub data_dir: Option<PathBuf>,
+    /// Managed mode: extra torrc lines, appended after Persite's own.
+    pub torrc_extra: Vec<String>,
+}
+
+impl Default for TorConfig {
+    fn default() -> Self {
+        Self {
+            mode: TorMode::Auto,
+            control: ControlSetting::Default,
+            control_password: None,
+            tor_binary: PathBuf::from("tor"),
+            data_dir: None,
+            torrc_extra: Vec::new(),
+        }
+    }
 }
 
 /// Where Tor's SOCKS port listens, as handed to the extension in `hello` and `status`.
@@ -81,6 +149,19 @@ pub enum ConfigError {
 struct RawConfig {
     #[serde(default)]
     socks: RawSocks,
+    #[serde(default)]
+    tor: RawTor,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTor {
+    mode: Option<String>,
+    control: Option<String>,
+    control_password: Option<String>,
+    tor_binary: Option<String>,
+    data_dir: Option<String>,
+    torrc_extra: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +219,7 @@ impl Config {
         };
         Ok(Config {
             socks: SocksEndpoint { host, port },
+            tor: parse_tor(raw.tor, &invalid)?,
         })
     }
 
@@ -158,6 +240,122 @@ impl Config {
             Err(source) => Err(ConfigError::Read { path, source }),
         }
     }
+}
+
+fn parse_tor(
+    raw: RawTor,
+    invalid: &impl Fn(&'static str, String) -> ConfigError,
+) -> Result<TorConfig, ConfigError> {
+    let defaults = TorConfig::default();
+    let mode = match raw.mode.as_deref() {
+        None | Some("auto") => TorMode::Auto,
+        Some("system") => TorMode::System,
+        Some("managed") => TorMode::Managed,
+        Some(other) => {
+            return Err(invalid(
+                "tor.mode",
+                format!("is {other:?}; it must be \"system\", \"managed\" or \"auto\""),
+            ));
+        }
+    };
+    let control = match raw.control.as_deref() {
+        None => ControlSetting::Default,
+        Some("none") => ControlSetting::Disabled,
+        Some(text) => ControlSetting::Addr(parse_control_addr(text).map_err(|why| {
+            invalid(
+                "tor.control",
+                format!(
+                    "is {text:?}; {why} (examples: \"unix:/run/tor/control\", \"127.0.0.1:9051\", \"none\")"
+                ),
+            )
+        })?),
+    };
+    if mode == TorMode::Managed && control != ControlSetting::Default {
+        return Err(invalid(
+            "tor.control",
+            "cannot be set with mode = \"managed\": Persite gives its own tor a private control \
+             socket in the runtime directory"
+                .to_owned(),
+        ));
+    }
+    let tor_binary = match raw.tor_binary {
+        None => defaults.tor_binary,
+        Some(b) if b.trim().is_empty() => {
+            return Err(invalid(
+                "tor.tor_binary",
+                "is empty; give a program name on PATH (\"tor\") or an absolute path".to_owned(),
+            ));
+        }
+        Some(b) => PathBuf::from(b),
+    };
+    let data_dir = match raw.data_dir {
+        None => None,
+        Some(d) if Path::new(&d).is_absolute() => Some(PathBuf::from(d)),
+        Some(d) => {
+            return Err(invalid(
+                "tor.data_dir",
+                format!("is {d:?}; it must be an absolute path"),
+            ));
+        }
+    };
+    let torrc_extra = raw.torrc_extra.unwrap_or_default();
+    if let Some(bad) = torrc_extra
+        .iter()
+        .find(|l| l.contains(['\n', '\r', '\0']) || l.trim().is_empty())
+    {
+        return Err(invalid(
+            "tor.torrc_extra",
+            format!("has the entry {bad:?}; each entry must be one non-empty torrc line"),
+        ));
+    }
+    if let Some(pw) = &raw.control_password
+        && (pw.is_empty() || pw.contains(['\n', '\r']))
+    {
+        return Err(invalid(
+            "tor.control_password",
+            "must be non-empty and on one line".to_owned(),
+        ));
+    }
+    Ok(TorConfig {
+        mode,
+        control,
+        control_password: raw.control_password,
+        tor_binary,
+        data_dir,
+        torrc_extra,
+    })
+}
+
+/// `unix:/absolute/path` or `host:port` with a numeric port from 1 to 65535.
+fn parse_control_addr(text: &str) -> Result<ControlAddr, &'static str> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        return if Path::new(path).is_absolute() {
+            Ok(ControlAddr::Unix(PathBuf::from(path)))
+        } else {
+            Err("a unix: control socket needs an absolute path")
+        };
+    }
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or("expected unix:/path or host:port")?;
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 && !host.is_empty() => Ok(ControlAddr::Tcp(text.to_owned())),
+        _ => Err("expected unix:/path or host:port with a port from 1 to 65535"),
+    }
+}
+
+/// `$XDG_DATA_HOME/persite/tor`, else `$HOME/.local/share/persite/tor`: managed tor's default
+/// DataDirectory (guard state and consensus cache, no browsing data).
+pub fn default_tor_data_dir() -> Option<PathBuf> {
+    let base = match (
+        std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
+        std::env::var_os("HOME").map(PathBuf::from),
+    ) {
+        (Some(x), _) if x.is_absolute() => x,
+        (_, Some(h)) if h.is_absolute() => h.join(".local").join("share"),
+        _ => return None,
+    };
+    Some(base.join("persite").join("tor"))
 }
 
 /// `$XDG_CONFIG_HOME/persite/config.toml`, else `$HOME/.config/persite/config.toml`.
@@ -244,12 +442,79 @@ mod tests {
         assert!(e.contains("hots") && e.contains("host"), "{e}");
         assert!(e.contains("/c/config.toml"), "{e}");
         let e = err("[tor]\ncontrol_port = 9051");
-        assert!(e.contains("tor"), "{e}");
+        assert!(e.contains("control_port"), "{e}");
         let e = err("[socks]\nport = \"9050\"");
         assert!(e.contains("port"), "{e}");
         let e = err("socks = 3");
         assert!(e.contains("socks"), "{e}");
         assert!(err("[socks\n").contains("/c/config.toml"));
+    }
+
+    #[test]
+    fn tor_section_defaults_to_auto() {
+        let c = parse("").unwrap();
+        assert_eq!(c.tor, TorConfig::default());
+        assert_eq!(c.tor.mode, TorMode::Auto);
+        assert_eq!(c.tor.control, ControlSetting::Default);
+        assert_eq!(c.tor.tor_binary, PathBuf::from("tor"));
+    }
+
+    #[test]
+    fn reads_the_tor_section() {
+        let c = parse(
+            "[tor]\nmode = \"system\"\ncontrol = \"127.0.0.1:9051\"\ncontrol_password = \"pw\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.tor.mode, TorMode::System);
+        assert_eq!(
+            c.tor.control,
+            ControlSetting::Addr(ControlAddr::Tcp("127.0.0.1:9051".into()))
+        );
+        assert_eq!(c.tor.control_password.as_deref(), Some("pw"));
+        let c = parse("[tor]\ncontrol = \"unix:/run/tor/control\"").unwrap();
+        assert_eq!(
+            c.tor.control,
+            ControlSetting::Addr(ControlAddr::Unix("/run/tor/control".into()))
+        );
+        assert_eq!(
+            parse("[tor]\ncontrol = \"none\"").unwrap().tor.control,
+            ControlSetting::Disabled
+        );
+        let c = parse(
+            "[tor]\nmode = \"managed\"\ntor_binary = \"/usr/sbin/tor\"\ndata_dir = \"/d/tor\"\n\
+             torrc_extra = [\"DisableNetwork 1\", \"UseBridges 1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.tor.mode, TorMode::Managed);
+        assert_eq!(c.tor.tor_binary, PathBuf::from("/usr/sbin/tor"));
+        assert_eq!(c.tor.data_dir, Some(PathBuf::from("/d/tor")));
+        assert_eq!(c.tor.torrc_extra, ["DisableNetwork 1", "UseBridges 1"]);
+    }
+
+    #[test]
+    fn rejects_bad_tor_values() {
+        for (text, key) in [
+            ("[tor]\nmode = \"sytem\"", "tor.mode"),
+            ("[tor]\ncontrol = \"9051\"", "tor.control"),
+            ("[tor]\ncontrol = \"unix:run/tor\"", "tor.control"),
+            ("[tor]\ncontrol = \"127.0.0.1:0\"", "tor.control"),
+            (
+                "[tor]\nmode = \"managed\"\ncontrol = \"127.0.0.1:9051\"",
+                "tor.control",
+            ),
+            ("[tor]\ntor_binary = \" \"", "tor.tor_binary"),
+            ("[tor]\ndata_dir = \"rel/dir\"", "tor.data_dir"),
+            ("[tor]\ntorrc_extra = [\"A 1\\nB 2\"]", "tor.torrc_extra"),
+            ("[tor]\ntorrc_extra = [\"\"]", "tor.torrc_extra"),
+            ("[tor]\ncontrol_password = \"\"", "tor.control_password"),
+        ] {
+            let e = err(text);
+            assert!(e.contains(key), "{text:?}: {e}");
+        }
+        let e = err("[tor]\ntorrc_extra = \"DisableNetwork 1\"");
+        assert!(e.contains("torrc_extra"), "{e}");
+        let e = err("[tor]\ncookie = \"/x\"");
+        assert!(e.contains("cookie"), "{e}");
     }
 
     #[test]
