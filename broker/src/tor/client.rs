@@ -912,3 +912,35 @@ async fn supervise(shared: Arc<Supervised>) {
         delay = (delay * 2).min(config.reconnect_max);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_addresses_parse() {
+        assert_eq!(
+            "127.0.0.1:9051".parse::<ControlAddr>(),
+            Ok(ControlAddr::Tcp("127.0.0.1:9051".into()))
+        );
+        assert_eq!(
+            "unix:/run/tor/control".parse::<ControlAddr>(),
+            Ok(ControlAddr::Unix("/run/tor/control".into()))
+        );
+        assert_eq!(
+            "/run/tor/control".parse::<ControlAddr>(),
+            Ok(ControlAddr::Unix("/run/tor/control".into()))
+        );
+        assert_eq!(
+            ControlAddr::Unix("/x".into()).to_string(),
+            "unix:/x".to_owned()
+        );
+    }
+
+    #[test]
+    fn config_debug_hides_the_password() {
+        let mut config = ControlConfig::new(ControlAddr::Tcp("127.0.0.1:9051".into()));
+        config.password = Some(b"hunter2".to_vec());
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}
