@@ -1,7 +1,8 @@
 /**
- * Cost of the proxy listener's cache-hit path, against a bare Map lookup (the cheapest
- * possible listener). Run: `npm run bench`. Node only measures our JavaScript; in Firefox each
- * call also pays a parent↔extension IPC (~8 µs for a trivial listener).
+ * Cost of the proxy listener's cache-hit path (ordinary and per-tab credentials), against a
+ * bare Map lookup (the cheapest possible listener). Run: `npm run bench`. Node only measures our
+ * JavaScript; in Firefox each call also pays a parent↔extension IPC (~8 µs for a trivial
+ * listener). For the listener's own time in Firefox use the perf probe (README).
  */
 
 import { Controller } from "../src/controller.js";
@@ -49,4 +50,10 @@ function measure(name, fn) {
 
 measure("baseline Map lookup", (d) => baseline.get(d.url.length > 0 ? hosts[0] : ""));
 measure("controller.onRequest (cache hit)", controller.onRequest);
+
+// The same sites with per-tab credentials (the broker answered `per_tab: true`).
+for (const host of hosts) {
+  controller.cache.set(`${host}\nfirefox-default`, { site: host, container: "firefox-default", username: `t-${host}`, password: "p", expiresAt: null, perTab: true }, 1);
+}
+measure("controller.onRequest (per-tab hit)", controller.onRequest);
 controller.client.stop();

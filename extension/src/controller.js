@@ -12,7 +12,7 @@
 
 import { BrokerClient } from "./broker-client.js";
 import { CredentialsCache } from "./credentials-cache.js";
-import { firstPartyOfRequest, firstPartyOfTab } from "./first-party.js";
+import { firstPartyOfRequest, firstPartyOfTab, forgetParsedUrls } from "./first-party.js";
 import { DEFAULT_OPTIONS, effectiveSocks, normalizeOptions } from "./options.js";
 import {
   BrokerError,
@@ -237,6 +237,7 @@ export class Controller {
     await this.ensureReady();
     const result = await this.client.request(newIdentityRequest);
     this.cache.clear();
+    forgetParsedUrls();
     return parseNewIdentityResult(result);
   }
 

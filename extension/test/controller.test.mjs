@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { Controller, PERSIST_DELAY_MS, READY_TIMEOUT_MS } from "../src/controller.js";
+import { parsedUrlCount } from "../src/first-party.js";
 import { BLACK_HOLE_PORT } from "../src/proxy-decision.js";
 import { ManualClock, portFactory, settle } from "./support/fakes.mjs";
 
@@ -374,6 +375,7 @@ describe("Controller actions", () => {
     ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("new_identity").id, result: { epoch: 2, newnym: "delayed", newnym_delay_s: 6 } });
     assert.deepEqual(await working, { epoch: 2, newnym: "delayed", newnymDelayS: 6 });
     assert.equal(ctx.controller.cache.size, 0);
+    assert.equal(parsedUrlCount(), 0, "no parsed page URL outlives New identity");
   });
 
   it("black-holes every request while the barrier is up, hits included", async () => {

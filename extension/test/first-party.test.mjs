@@ -7,7 +7,10 @@ import {
   effectiveContainer,
   firstPartyOfRequest,
   firstPartyOfTab,
+  ORIGIN_MEMO_SIZE,
+  forgetParsedUrls,
   networkOrigin,
+  parsedUrlCount,
 } from "../src/first-party.js";
 
 // `details` shaped as Firefox 153 delivers them to proxy.onRequest
@@ -233,7 +236,23 @@ describe("networkOrigin", () => {
   it("rejects non-network URLs", () => {
     for (const url of ["about:blank", "about:srcdoc", "moz-extension://x/y.html", "file:///etc/passwd", "data:text/html,hi", "blob:null/abc", "", undefined, "::"]) {
       assert.equal(networkOrigin(url), null, String(url));
+      assert.equal(networkOrigin(url), null, `${String(url)} (remembered)`);
     }
+  });
+
+  it("remembers parsed URLs, bounded, and forgets them on request", () => {
+    forgetParsedUrls();
+    const first = networkOrigin("https://memo.test/page?x=1");
+    assert.equal(networkOrigin("https://memo.test/page?x=1"), first, "the same frozen answer");
+    assert.ok(Object.isFrozen(first));
+    assert.notEqual(networkOrigin("https://other.test/page?x=1").host, first.host);
+    for (let i = 0; i < ORIGIN_MEMO_SIZE + 10; i += 1) {
+      networkOrigin(`https://h${i}.test/`);
+    }
+    assert.ok(parsedUrlCount() <= ORIGIN_MEMO_SIZE);
+    assert.equal(networkOrigin(`https://h${ORIGIN_MEMO_SIZE + 9}.test/`).host, `h${ORIGIN_MEMO_SIZE + 9}.test`);
+    forgetParsedUrls();
+    assert.equal(parsedUrlCount(), 0);
   });
 });
 
