@@ -45,8 +45,9 @@ pub struct Isolator {
     epoch: u64,
     /// "New circuit" counter of every site seen since the last new identity.
     generations: HashMap<Site, u64>,
-    /// Username hash → site, so circuit displays can name the site of a SOCKS username.
-    usernames: HashMap<Digest, Site>,
+    /// Username hash → (site, container), so circuit displays can name the owner of a SOCKS
+    /// username.
+    usernames: HashMap<Digest, (Site, Container)>,
     /// When the current catch-all credentials were first used (Unix ms).
     catch_all_since_ms: Option<u64>,
 }
@@ -131,7 +132,7 @@ impl Isolator {
             credentials::password_digest(&self.key, &site, &container, generation, self.epoch);
         self.usernames
             .entry(username)
-            .or_insert_with(|| site.clone());
+            .or_insert_with(|| (site.clone(), container));
         IssuedCredentials {
             site,
             container,
@@ -200,7 +201,23 @@ impl Isolator {
 
     /// The site a SOCKS username was issued for (for display), if this isolator issued it.
     pub fn site_for_username(&self, username: &str) -> Option<&Site> {
-        self.usernames.get(&credentials::decode(username)?)
+        self.owner_of_username(username).map(|(site, _)| site)
+    }
+
+    /// The (site, container) a SOCKS username was issued for, if this isolator issued it since
+    /// the last new identity.
+    pub fn owner_of_username(&self, username: &str) -> Option<(&Site, Container)> {
+        let (site, container) = self.usernames.get(&credentials::decode(username)?)?;
+        Some((site, *container))
+    }
+
+    /// Whether `password` is the password (site, container) would get now, i.e. credentials
+    /// issued before a later "new circuit", rotation or "new identity" answer `false`.
+    pub fn is_current_password(&self, site: &Site, container: &Container, password: &str) -> bool {
+        let generation = self.generations.get(site).copied().unwrap_or(0);
+        let current =
+            credentials::password_digest(&self.key, site, container, generation, self.epoch);
+        credentials::decode(password) == Some(current)
     }
 
     /// The Public Suffix List in use.

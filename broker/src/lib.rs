@@ -3,7 +3,9 @@
 
 pub mod config;
 pub mod daemon;
+pub mod hardening;
 
+pub mod circuits;
 pub mod cli;
 pub mod container;
 pub mod credentials;
