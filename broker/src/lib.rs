@@ -20,5 +20,3 @@ pub use isolation_error::{IsolationError, UrlProblem};
 pub use isolator::{IssuedCredentials, Isolator};
 pub use psl::{Psl, PslError, PslSource};
 pub use site::Site;
-
-pub mod hardening;
