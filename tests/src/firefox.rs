@@ -341,6 +341,7 @@ impl Firefox {
             .iter()
             .find(|(k, _)| k == "PERSITE_RUNTIME_DIR")
             .map(|(_, v)| v.clone());
+        register_session(child.id(), runtime_dir.clone());
         // From here on a failure must still kill geckodriver: build a guard first.
         let mut guard = DriverGuard {
             child: Some(child),
@@ -638,6 +639,41 @@ impl Drop for Firefox {
     }
 }
 
+/// Sessions alive in this process: geckodriver's pid (= its process group) and runtime dir.
+static LIVE_SESSIONS: std::sync::Mutex<Vec<(u32, Option<String>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn live_sessions() -> std::sync::MutexGuard<'static, Vec<(u32, Option<String>)>> {
+    LIVE_SESSIONS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn register_session(pid: u32, runtime_dir: Option<String>) {
+    live_sessions().push((pid, runtime_dir));
+}
+
+fn unregister_session(pid: u32) {
+    live_sessions().retain(|(live, _)| *live != pid);
+}
+
+/// Kill every session this process started that is still alive (for a watchdog that must exit
+/// without running destructors).
+pub fn kill_all_sessions() {
+    let sessions = std::mem::take(&mut *live_sessions());
+    for (pid, runtime_dir) in sessions {
+        if let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        if let Some(dir) = runtime_dir {
+            kill_processes_with_env("PERSITE_RUNTIME_DIR", &dir);
+        }
+    }
+}
+
 /// Kills geckodriver (and its group) if [`Firefox::start`] fails half-way.
 struct DriverGuard {
     child: Option<Child>,
@@ -658,6 +694,7 @@ impl Drop for DriverGuard {
 /// SIGKILL the child's process group (geckodriver, Firefox, its content processes, native
 /// hosts) and reap the child.
 fn kill_group(child: &mut Child) {
+    unregister_session(child.id());
     if let Some(pid) = i32::try_from(child.id())
         .ok()
         .and_then(rustix::process::Pid::from_raw)

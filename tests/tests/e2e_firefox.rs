@@ -25,6 +25,8 @@ use serde_json::json;
 
 /// Upper bound for one trial, Firefox start included.
 const TRIAL_TIMEOUT: Duration = Duration::from_secs(180);
+/// Upper bound for the whole binary (building the Persite binaries included).
+const RUN_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 
 /// Servers shared by every trial.
 struct Harness {
@@ -71,12 +73,21 @@ type Scenario = for<'a> fn(
 fn trial(harness: &Arc<Harness>, name: &'static str, needs_persite: bool, run: Scenario) -> Trial {
     let harness = Arc::clone(harness);
     Trial::test(name, move || {
-        let started = Instant::now();
+        let mut started = Instant::now();
         let result = (|| {
             if needs_persite {
+                let build_started = Instant::now();
                 harness.binaries()?;
+                let build = build_started.elapsed();
+                if build > Duration::from_secs(1) {
+                    eprintln!(
+                        "[e2e] built persite and persite-native-host in {:.1} s (not counted below)",
+                        build.as_secs_f64()
+                    );
+                }
                 binaries::extension_dir()?;
             }
+            started = Instant::now();
             harness.runtime.block_on(async {
                 match tokio::time::timeout(TRIAL_TIMEOUT, run(&harness)).await {
                     Ok(result) => result,
@@ -100,6 +111,13 @@ fn trial(harness: &Arc<Harness>, name: &'static str, needs_persite: bool, run: S
 
 fn main() {
     let mut args = Arguments::from_args();
+    // Whole-run bound: per-trial timeouts cannot interrupt a blocked thread.
+    std::thread::spawn(|| {
+        std::thread::sleep(RUN_TIMEOUT);
+        eprintln!("e2e_firefox: the run exceeded {RUN_TIMEOUT:?}; killing browsers and exiting");
+        persite_tests::firefox::kill_all_sessions();
+        std::process::exit(101);
+    });
     // One browser at a time: the machine is small and trials share the servers' logs.
     args.test_threads = Some(1);
     let harness = match Harness::start() {
@@ -110,6 +128,9 @@ fn main() {
         }
     };
     let trials = vec![
+        trial(&harness, "harness_analysis_rejects_bad_logs", false, |_| {
+            Box::pin(async { harness_analysis_rejects_bad_logs() })
+        }),
         trial(
             &harness,
             "harness_static_socks_routes_every_resource_through_the_recorder",
@@ -321,6 +342,79 @@ fn short(c: &Credentials) -> String {
 // ---------------------------------------------------------------------------------------------
 // Harness self-tests (no Persite components)
 // ---------------------------------------------------------------------------------------------
+
+/// The analysis helpers fail on the logs they exist to catch.
+fn harness_analysis_rejects_bad_logs() -> anyhow::Result<String> {
+    let request = |host: &str, path: &str| HttpRecord {
+        at: std::time::SystemTime::now(),
+        client_port: 1,
+        host: host.into(),
+        method: "GET".into(),
+        path: path.into(),
+        upgrade: None,
+        cookie: None,
+    };
+    let tunnel = |auth: Auth| SocksConnection {
+        id: 0,
+        accepted_at: std::time::SystemTime::now(),
+        client_port: 2,
+        offered_methods: vec![0, 2],
+        auth,
+        atyp: Some(3),
+        host: Some("cdn.test".into()),
+        port: Some(80),
+        upstream_port: Some(1),
+        error: None,
+    };
+    let pair = |u: &str| {
+        Auth::UserPass(Credentials {
+            username: u.into(),
+            password: "p".into(),
+        })
+    };
+    let mixed = vec![
+        Joined {
+            request: request("site-a.test", "/"),
+            tunnel: tunnel(pair("a")),
+        },
+        Joined {
+            request: request("cdn.test", "/img.gif?i=0"),
+            tunnel: tunnel(pair("b")),
+        },
+    ];
+    ensure!(
+        single_credentials(&mixed, "mixed").is_err(),
+        "mixed credentials accepted"
+    );
+    let unauthenticated = vec![Joined {
+        request: request("cdn.test", "/"),
+        tunnel: tunnel(Auth::NoAuth),
+    }];
+    ensure!(
+        single_credentials(&unauthenticated, "no auth").is_err(),
+        "unauthenticated tunnels accepted"
+    );
+    ensure!(
+        single_credentials(&[], "nothing").is_err(),
+        "an empty log accepted"
+    );
+    for bad in ["", "<torS0X>0", &"x".repeat(256)] {
+        let c = Credentials {
+            username: bad.into(),
+            password: "p".into(),
+        };
+        ensure!(
+            check_credentials_shape(&c).is_err(),
+            "credential {bad:?} accepted"
+        );
+    }
+    let expected = PageSpec::standard().expected_requests("site-a.test", "/");
+    ensure!(
+        check_expected_requests(&mixed, &expected).is_err(),
+        "a page with missing resources accepted"
+    );
+    Ok("mixed, unauthenticated, empty, malformed and incomplete logs all rejected".into())
+}
 
 async fn harness_static_socks(h: &Harness) -> anyhow::Result<String> {
     let ff = Firefox::start(FirefoxConfig {
