@@ -176,8 +176,9 @@ impl TorNetwork {
         process::require_binary(process::TOR).map_err(TorNetError)?;
         process::require_binary(process::TOR_GENCERT).map_err(TorNetError)?;
 
+        remove_abandoned_dirs();
         let dir = tempfile::Builder::new()
-            .prefix("persite-tornet-")
+            .prefix(DIR_PREFIX)
             .tempdir()
             .map_err(|e| TorNetError::io("creating the network directory", e))?;
         let root = dir.path().to_owned();
@@ -192,6 +193,7 @@ impl TorNetwork {
             Ok(path)
         };
         let resolv_conf = write("resolv.conf", &torrc::resolv_conf(dns.addr()))?;
+        write(OWNER_FILE, &std::process::id().to_string())?;
         let geoip_empty = write("geoip-empty", "")?;
         let empty_torrc = write("torrc-defaults", "")?;
 
@@ -453,6 +455,33 @@ pub(crate) fn rss_kib_of(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Prefix of every network directory under the system temp dir.
+const DIR_PREFIX: &str = "persite-tornet-";
+/// File in a network directory naming the PID of the test process that owns it.
+const OWNER_FILE: &str = "owner.pid";
+
+/// Deletes network directories left by test processes that died without dropping their network
+/// (their tor processes exit by themselves through `__OwningControllerProcess`).
+fn remove_abandoned_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(DIR_PREFIX));
+        let Ok(owner) = fs::read_to_string(path.join(OWNER_FILE)) else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(owner.trim()).exists();
+        if ours && !alive && !owner.trim().is_empty() {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
 }
 
 fn make_private_dir(path: &Path) -> Result<(), TorNetError> {
