@@ -527,6 +527,95 @@ async fn handshake(
 }
 
 #[cfg(test)]
+mod recorder_tests {
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{Auth, Credentials, Latency, SocksRecorder};
+    use crate::fixtures::FixtureServer;
+
+    /// Fetch `path` from `host` through the recorder with a real SOCKS5 client.
+    async fn fetch(recorder: &SocksRecorder, host: &str, auth: Option<(&str, &str)>) -> String {
+        let target = (host, 80);
+        let mut stream = match auth {
+            Some((user, pass)) => tokio_socks::tcp::Socks5Stream::connect_with_password(
+                recorder.addr(),
+                target,
+                user,
+                pass,
+            )
+            .await
+            .expect("SOCKS connect with password"),
+            None => tokio_socks::tcp::Socks5Stream::connect(recorder.addr(), target)
+                .await
+                .expect("SOCKS connect"),
+        };
+        let request = format!("GET /img.gif HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+            .await
+            .expect("response within 10 s")
+            .expect("read");
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
+    #[tokio::test]
+    async fn logs_credentials_destination_and_the_join_key() {
+        let fixtures = FixtureServer::start().await.expect("fixtures");
+        let recorder = SocksRecorder::start(fixtures.addr())
+            .await
+            .expect("recorder");
+        let response = fetch(&recorder, "site-a.test", Some(("user-a", "pass-a"))).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("cache-control: no-store"), "{response}");
+        fetch(&recorder, "cdn.test", None).await;
+
+        let log = recorder.connections();
+        assert_eq!(log.len(), 2, "{log:#?}");
+        assert_eq!(
+            log[0].auth,
+            Auth::UserPass(Credentials {
+                username: "user-a".into(),
+                password: "pass-a".into()
+            })
+        );
+        assert_eq!(log[0].atyp, Some(3));
+        assert_eq!(
+            (log[0].host.as_deref(), log[0].port),
+            (Some("site-a.test"), Some(80))
+        );
+        assert_eq!(log[1].auth, Auth::NoAuth);
+        assert_eq!(log[1].host.as_deref(), Some("cdn.test"));
+
+        let requests = fixtures.requests();
+        assert_eq!(requests.len(), 2, "{requests:#?}");
+        for request in &requests {
+            let tunnel = recorder
+                .tunnel_for_upstream_port(request.client_port, request.at)
+                .expect("every request joins a tunnel");
+            assert_eq!(tunnel.host.as_deref(), Some(request.host.as_str()));
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_latency_delays_the_reply() {
+        let fixtures = FixtureServer::start().await.expect("fixtures");
+        let recorder = SocksRecorder::start(fixtures.addr())
+            .await
+            .expect("recorder");
+        recorder.set_latency(Latency {
+            connect: Duration::from_millis(300),
+        });
+        let started = Instant::now();
+        fetch(&recorder, "site-a.test", Some(("u", "p"))).await;
+        // The harness's own knob, not a performance claim: the reply waited at least that long.
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::wire::*;
 
