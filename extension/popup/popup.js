@@ -18,12 +18,13 @@ import { containerLabel, parsePopupQuery } from "../src/popup-query.js";
 const STATUS_POLL_MS = 1000;
 
 /**
- * Reasons for "unavailable" that a change of tor's status may end (a reconnected broker also
- * reports tor's status): ask again when it changes.
+ * Reasons for "unavailable" that a change of tor's status may end (a reconnected, possibly
+ * upgraded broker also reports tor's status): ask again when it changes.
  */
 const TOR_DEPENDENT = new Set([
   "no_control_port",
   "not_bootstrapped",
+  "unknown_type",
   "not_connected",
   "disconnected",
   "broker_unavailable",
