@@ -107,6 +107,16 @@ impl PageSpec {
         }
     }
 
+    /// A page of `hosts × per_host` images from third parties `tp1.test` … `tpN.test` (e.g.
+    /// 10 × 5 = 50 resources, the performance page).
+    pub fn third_party_images(hosts: usize, per_host: usize) -> Self {
+        Self {
+            images: (1..=hosts).map(|i| format!("tp{i}.test")).collect(),
+            repeat: per_host,
+            ..Self::default()
+        }
+    }
+
     /// The query string of `/page` that renders this spec.
     pub fn query(&self) -> String {
         let mut out = String::new();
@@ -547,6 +557,15 @@ mod tests {
             .collect();
         assert_eq!(PageSpec::from_query(&query), spec);
         assert_eq!(spec.expected_requests("s.test", "/page").len(), 1 + 10 + 5);
+    }
+
+    #[test]
+    fn performance_page_has_fifty_resources_from_ten_hosts() {
+        let spec = PageSpec::third_party_images(10, 5);
+        let expected = spec.expected_requests("site-a.test", "/page");
+        assert_eq!(expected.len(), 51);
+        let hosts: std::collections::BTreeSet<_> = expected[1..].iter().map(|(h, _)| h).collect();
+        assert_eq!(hosts.len(), 10);
     }
 
     #[test]
