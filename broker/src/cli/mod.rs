@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 
 pub mod creds;
+pub mod doctor;
 pub mod firefox_config;
 pub mod install;
 pub mod serve;
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the SOCKS credentials the broker would give some URLs (one JSON object per line).
     Creds(creds::CredsArgs),
+    /// Check the installation, the daemon, tor and (optionally) a Firefox profile; say what to fix.
+    Doctor(doctor::DoctorArgs),
     /// Print the user.js or policies.json that keeps Firefox's own traffic on Tor.
     FirefoxConfig(firefox_config::FirefoxConfigArgs),
     /// Run the broker daemon for this user (HTTP/JSON API on a Unix socket).
@@ -44,6 +47,7 @@ impl Command {
     pub fn run(&self) -> ExitCode {
         match self {
             Command::Creds(args) => creds::run(args),
+            Command::Doctor(args) => doctor::run(args),
             Command::FirefoxConfig(args) => firefox_config::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Status(args) => status::run(args),
