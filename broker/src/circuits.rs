@@ -426,6 +426,15 @@ impl CircuitTracker {
         wanted.into_iter().collect()
     }
 
+    /// Puts fingerprints handed out by [`CircuitTracker::take_wanted_relays`] back in the queue
+    /// (the caller looks up only so many at a time).
+    pub fn want_again(&mut self, fingerprints: &[String]) {
+        for fp in fingerprints {
+            self.asked.remove(fp);
+            self.wanted.insert(fp.clone());
+        }
+    }
+
     /// Delivers a relay's details (or `RelayInfo::default()` when tor had none) and marks the
     /// sites showing it as changed.
     pub fn set_relay(&mut self, fingerprint: &str, info: RelayInfo) {

@@ -12,6 +12,7 @@ pub mod container;
 pub mod credentials;
 pub mod isolation_error;
 pub mod isolator;
+pub mod managed_tor;
 pub mod psl;
 pub mod site;
 pub mod tor;

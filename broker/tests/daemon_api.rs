@@ -3,7 +3,7 @@
 
 mod daemon_support;
 
-use daemon_support::{Client, Env, Events, connect_h2};
+use daemon_support::{Client, Env, Events, NO_TOR, connect_h2};
 use http_body_util::{BodyExt, Full};
 use hyper::StatusCode;
 use hyper::body::Bytes;
@@ -23,7 +23,9 @@ fn error_code(reply: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_type_over_rpc() {
     let env = Env::new();
-    env.write_config("[socks]\nhost = \"127.0.0.1\"\nport = 19050\n");
+    env.write_config(&format!(
+        "[socks]\nhost = \"127.0.0.1\"\nport = 19050\n{NO_TOR}"
+    ));
     let _daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
 
@@ -103,11 +105,22 @@ async fn every_request_type_over_rpc() {
     assert!(s["sites"].as_u64().expect("sites") >= 3, "{s}");
     assert!(s["uptime_s"].is_u64(), "{s}");
     assert_eq!(s["socks"]["port"], 19050);
-    assert!(s["tor"].is_null());
+    assert_eq!(s["tor"]["control"], "none", "{s}");
+    assert_eq!(s["tor"]["managed"], false, "{s}");
+
+    let circ = c
+        .rpc(json!({"id": 14, "type": "circuit", "url": "https://www.example.org/"}))
+        .await;
+    assert_eq!(
+        result(&circ),
+        &json!({"site": "example.org", "container": "firefox-default", "available": false,
+                "reason": "no_control_port", "onion": false, "circuits": [], "bytes": null})
+    );
     let epoch0 = s["epoch"].as_u64().expect("epoch");
 
     let ni = c.rpc(json!({"id": 12, "type": "new_identity"})).await;
     assert_eq!(result(&ni)["epoch"].as_u64(), Some(epoch0 + 1));
+    assert_eq!(result(&ni)["newnym"], "unavailable");
     let other_new = c
         .rpc(json!({"id": 13, "type": "credentials", "url": "https://example.org/"}))
         .await;

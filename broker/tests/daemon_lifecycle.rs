@@ -5,7 +5,7 @@ mod daemon_support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use daemon_support::{Client, Env};
+use daemon_support::{Client, Env, NO_TOR};
 use serde_json::json;
 
 async fn hello_instance(env: &Env) -> String {
@@ -136,7 +136,9 @@ fn bad_config_fails_with_a_message_naming_the_key() {
         ("[socks]\nport = 70000\n", "socks.port"),
         ("[socks]\nhost = \"tor.example\"\n", "socks.host"),
         ("[socks]\nhots = \"127.0.0.1\"\n", "hots"),
-        ("[tor]\ncontrol = 1\n", "tor"),
+        ("[tor]\ncontrol = 1\n", "control"),
+        ("[tor]\nmode = \"sytem\"\n", "tor.mode"),
+        ("[tor]\ncontrol = \"9051\"\n", "tor.control"),
     ];
     for (text, key) in cases {
         let env = Env::new();
@@ -184,7 +186,7 @@ fn status_command_reports_the_running_daemon() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no persite daemon is running"), "{err}");
 
-    env.write_config("[socks]\nport = 9150\n");
+    env.write_config(&format!("[socks]\nport = 9150\n{NO_TOR}"));
     let _daemon = env.start();
     let out = env.command(&["status"]).output().expect("run status");
     let text = String::from_utf8_lossy(&out.stdout);

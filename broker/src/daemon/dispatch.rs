@@ -9,17 +9,25 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::rpc::{InvalidateReason, Push, Request, RpcError, SiteRef};
+use super::tor_state::{ControlState, NewnymLimiter, NewnymOutcome, TorStatus};
+use crate::circuits::{CircuitTracker, SiteKey};
 use crate::config::SocksEndpoint;
+use crate::container::Container;
 use crate::isolation_error::IsolationError;
 use crate::isolator::Isolator;
+use crate::site::Site;
+use crate::tor::{CircEvent, Event};
 
-/// The daemon's state: the isolator plus what `hello` and `status` report.
+/// The daemon's state: the isolator, what tor is doing, and what `hello` and `status` report.
 #[derive(Debug)]
 pub struct Broker {
     isolator: Isolator,
     socks: SocksEndpoint,
     instance: String,
     started: Instant,
+    tor: TorStatus,
+    circuits: CircuitTracker,
+    newnym: NewnymLimiter,
 }
 
 /// The moment a request is handled, on both clocks the broker uses; passed in so tests can
@@ -52,6 +60,8 @@ pub struct Outcome {
     pub result: Result<Value, RpcError>,
     /// A push every subscriber must get now.
     pub push: Option<Push>,
+    /// Send tor `SIGNAL NEWNYM` now (after the state change, before the reply).
+    pub newnym: bool,
 }
 
 impl From<IsolationError> for RpcError {
@@ -68,7 +78,64 @@ impl Broker {
             socks,
             instance,
             started: now,
+            tor: TorStatus::new(ControlState::None, false),
+            circuits: CircuitTracker::new(),
+            newnym: NewnymLimiter::default(),
         }
+    }
+
+    /// The tor status (§2.4) the daemon reports.
+    pub fn tor_status(&self) -> &TorStatus {
+        &self.tor
+    }
+
+    /// Replaces the tor status; returns the `tor_status` push when it changed.
+    pub fn set_tor_status(&mut self, status: TorStatus) -> Option<Push> {
+        if status == self.tor {
+            return None;
+        }
+        if status.control != ControlState::Connected && self.tor.control == ControlState::Connected
+        {
+            self.circuits.disconnected();
+        }
+        self.tor = status;
+        Some(Push::TorStatus(self.tor.to_json()))
+    }
+
+    /// Feeds a tor event to the circuit bookkeeping (and bootstrap progress to the status);
+    /// returns a `tor_status` push when the status changed.
+    pub fn on_tor_event(&mut self, event: &Event) -> Option<Push> {
+        if let Event::StatusClient(status) = event
+            && let Some(progress) = status.bootstrap_progress()
+        {
+            let mut next = self.tor.clone();
+            next.bootstrap_progress = Some(progress);
+            next.bootstrap_summary = status.arg("SUMMARY");
+            return self.set_tor_status(next);
+        }
+        self.circuits.on_event(event, &self.isolator);
+        None
+    }
+
+    /// Re-learns every circuit from `GETINFO circuit-status` (after (re)connecting).
+    pub fn resync_circuits(&mut self, status: &[CircEvent]) {
+        self.circuits.resync(status, &self.isolator);
+    }
+
+    /// The circuit bookkeeping (relay details, bridges, resync flag).
+    pub fn circuits_mut(&mut self) -> &mut CircuitTracker {
+        &mut self.circuits
+    }
+
+    /// `circuit` pushes for at most `max` sites whose display changed; with `include_bytes`
+    /// also for sites whose byte counts alone changed.
+    pub fn circuit_pushes(&mut self, max: usize, include_bytes: bool) -> Vec<Push> {
+        let availability = self.tor.availability();
+        self.circuits
+            .take_changed(max, include_bytes)
+            .iter()
+            .map(|key| Push::Circuit(self.circuits.result(key, availability)))
+            .collect()
     }
 
     /// This run's random id.
@@ -79,6 +146,7 @@ impl Broker {
     /// Executes `request` at `now`.
     pub fn handle(&mut self, request: Request, now: Now) -> Outcome {
         let mut push = None;
+        let mut newnym = false;
         let result = match request {
             Request::Hello => Ok(json!({
                 "protocol": super::rpc::PROTOCOL_VERSION,
@@ -98,12 +166,38 @@ impl Broker {
             }),
             Request::NewIdentity => {
                 let epoch = self.isolator.new_identity();
-                tracing::info!(epoch, "new identity: every site gets new credentials");
+                self.circuits.new_identity();
                 push = Some(Push::InvalidateAll {
                     reason: InvalidateReason::NewIdentity,
                 });
-                Ok(json!({"epoch": epoch}))
+                if self.tor.control == ControlState::Connected {
+                    newnym = true;
+                    match self.newnym.request(now.instant) {
+                        NewnymOutcome::Sent => {
+                            tracing::info!(epoch, "new identity: new credentials, NEWNYM sent");
+                            Ok(json!({"epoch": epoch, "newnym": "sent"}))
+                        }
+                        NewnymOutcome::Delayed(after) => {
+                            let delay_s = after.as_millis().div_ceil(1000);
+                            tracing::info!(
+                                epoch,
+                                delay_s,
+                                "new identity: new credentials, tor defers NEWNYM"
+                            );
+                            Ok(
+                                json!({"epoch": epoch, "newnym": "delayed", "newnym_delay_s": delay_s}),
+                            )
+                        }
+                    }
+                } else {
+                    tracing::info!(
+                        epoch,
+                        "new identity: new credentials; no control port for NEWNYM"
+                    );
+                    Ok(json!({"epoch": epoch, "newnym": "unavailable"}))
+                }
             }
+            Request::Circuit { target, container } => self.circuit(&target, &container),
             Request::Status => Ok(json!({
                 "broker_version": env!("CARGO_PKG_VERSION"),
                 "instance": self.instance,
@@ -111,10 +205,29 @@ impl Broker {
                 "sites": self.isolator.sites_seen(),
                 "epoch": self.isolator.epoch(),
                 "socks": self.socks,
-                "tor": Value::Null,
+                "tor": self.tor.to_json(),
             })),
         };
-        Outcome { result, push }
+        Outcome {
+            result,
+            push,
+            newnym,
+        }
+    }
+
+    /// Tor answered NEWNYM with an error (or the link dropped meanwhile): tor never took it.
+    pub fn newnym_failed(&mut self) {
+        self.newnym.reset();
+    }
+
+    fn circuit(&self, target: &SiteRef, container: &str) -> Result<Value, RpcError> {
+        let container = Container::parse(container)?;
+        let site: Site = match target {
+            SiteRef::Site(s) => self.isolator.parse_site(s)?,
+            SiteRef::Url(u) => self.isolator.site_of(u)?,
+        };
+        let key: SiteKey = (site, container);
+        Ok(self.circuits.result(&key, self.tor.availability()))
     }
 
     fn credentials(
@@ -139,6 +252,8 @@ impl Broker {
             "username": issued.username,
             "password": issued.password,
             "expires_at": issued.expires_at_ms,
+            // No per-tab policy exists yet: every tab of a site shares its credentials.
+            "per_tab": false,
         }))
     }
 
@@ -148,6 +263,7 @@ impl Broker {
             SiteRef::Url(u) => self.isolator.site_of(u)?,
         };
         self.isolator.new_circuit(&site);
+        self.circuits.credentials_changed(&site);
         tracing::debug!(%site, "new circuit");
         Ok(site.to_string())
     }
@@ -238,7 +354,8 @@ mod tests {
             })
         );
         let out = b.handle(Request::NewIdentity, now);
-        assert_eq!(out.result, Ok(json!({"epoch": 1})));
+        assert_eq!(out.result, Ok(json!({"epoch": 1, "newnym": "unavailable"})));
+        assert!(!out.newnym, "no control port: nothing to send");
         assert_eq!(
             out.push,
             Some(Push::InvalidateAll {
@@ -282,5 +399,80 @@ mod tests {
         assert_eq!(r["epoch"], 0);
         assert_eq!(r["instance"], "test-instance");
         assert_eq!(r["socks"], json!({"host": "127.0.0.1", "port": 9050}));
+        assert_eq!(r["tor"]["control"], "none");
+    }
+
+    #[test]
+    fn new_identity_reports_tors_newnym_rate_limit() {
+        let (mut b, now) = broker();
+        let mut status = b.tor_status().clone();
+        status.control = ControlState::Connected;
+        assert!(b.set_tor_status(status.clone()).is_some());
+        assert!(
+            b.set_tor_status(status).is_none(),
+            "unchanged status is not pushed"
+        );
+        let out = b.handle(Request::NewIdentity, now);
+        assert!(out.newnym);
+        assert_eq!(out.result, Ok(json!({"epoch": 1, "newnym": "sent"})));
+        let later = Now {
+            instant: now.instant + Duration::from_millis(2500),
+            unix_ms: now.unix_ms + 2500,
+        };
+        let out = b.handle(Request::NewIdentity, later);
+        assert!(out.newnym, "tor must still get it, to run it later");
+        assert_eq!(
+            out.result,
+            Ok(json!({"epoch": 2, "newnym": "delayed", "newnym_delay_s": 8}))
+        );
+    }
+
+    #[test]
+    fn circuit_requests_follow_the_status_and_validate_input() {
+        let (mut b, now) = broker();
+        let circuit = |site: &str, container: &str| Request::Circuit {
+            target: SiteRef::Site(site.into()),
+            container: container.into(),
+        };
+        let r = b
+            .handle(circuit("example.com", "firefox-default"), now)
+            .result
+            .expect("circuit");
+        assert_eq!(r["available"], false);
+        assert_eq!(r["reason"], "no_control_port");
+        let mut status = b.tor_status().clone();
+        status.control = ControlState::Connected;
+        b.set_tor_status(status);
+        let r = b
+            .handle(
+                Request::Circuit {
+                    target: SiteRef::Url("https://www.example.com/x".into()),
+                    container: "firefox-private".into(),
+                },
+                now,
+            )
+            .result
+            .expect("circuit");
+        assert_eq!(
+            r,
+            json!({"site": "example.com", "container": "firefox-private", "available": true,
+                   "reason": null, "onion": false, "circuits": [],
+                   "bytes": {"read": 0, "written": 0}})
+        );
+        let e = b
+            .handle(circuit("example.com", "nope"), now)
+            .result
+            .expect_err("container");
+        assert_eq!(e.code, "invalid_container");
+        let e = b
+            .handle(circuit("a/b", "firefox-default"), now)
+            .result
+            .expect_err("site");
+        assert_eq!(e.code, "invalid_field");
+        let r = b
+            .handle(creds("https://example.com/"), now)
+            .result
+            .expect("creds");
+        assert_eq!(r["per_tab"], false);
     }
 }

@@ -11,6 +11,8 @@ pub mod events;
 pub mod instance;
 pub mod rpc;
 pub mod server;
+pub mod tor_link;
+pub mod tor_state;
 
 use std::io;
 use std::path::PathBuf;
@@ -20,9 +22,11 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ControlSetting, TorMode};
 use crate::isolator::Isolator;
+use crate::managed_tor::{ManagedSpec, ManagedTor};
 use crate::psl::Psl;
+use crate::tor::{ControlAddr, ControlConfig, TorControl};
 use dispatch::Broker;
 use events::{BUS_CAPACITY, EventBus};
 use instance::Acquired;
@@ -82,6 +86,9 @@ pub enum DaemonError {
         /// The socket.
         socket: PathBuf,
     },
+    /// Managed tor's files could not be prepared.
+    #[error("cannot prepare managed tor: {0}")]
+    ManagedTor(String),
     /// A system call failed.
     #[error("{what}: {source}")]
     Io {
@@ -132,6 +139,7 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
     let instance = new_instance_id().map_err(io_err("cannot generate the instance id"))?;
     let isolator = Isolator::try_new(Arc::new(psl))
         .map_err(|e| io_err("cannot create the secret key")(io::Error::other(e.to_string())))?;
+    let tor_plan = plan_tor(&config, &runtime_dir)?;
     let broker = Broker::new(isolator, config.socks, instance.clone(), Instant::now());
     let listener = lock
         .bind()
@@ -146,7 +154,7 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
         .build()
         .map_err(io_err("cannot start the async runtime"))?;
     runtime
-        .block_on(serve(listener, broker))
+        .block_on(serve(listener, broker, tor_plan))
         .map_err(io_err("serving failed"))?;
     // Shut the runtime down before releasing the lock, so no request runs after we let go.
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -156,11 +164,126 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
     Ok(ServeOutcome::Stopped)
 }
 
+/// How the daemon reaches tor, decided before serving.
+#[derive(Debug)]
+pub struct TorPlan {
+    /// The control port to use, if any.
+    pub control: Option<ControlConfig>,
+    /// Managed tor to run, if any.
+    pub managed: Option<ManagedSpec>,
+}
+
+/// How long the `auto` mode waits for the `[socks]` endpoint to accept a connection.
+const SOCKS_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Debian's tor control socket, tried first when no control port is configured.
+const DEBIAN_CONTROL_SOCKET: &str = "/run/tor/control";
+
+/// Decides system or managed tor and the control port (`docs/tor.md`).
+fn plan_tor(config: &Config, runtime_dir: &std::path::Path) -> Result<TorPlan, DaemonError> {
+    let tor = &config.tor;
+    let managed = match tor.mode {
+        TorMode::Managed => true,
+        TorMode::System => false,
+        TorMode::Auto => {
+            let listening = socks_listening(&config.socks);
+            tracing::info!(
+                socks = %format!("{}:{}", config.socks.host, config.socks.port),
+                listening,
+                "tor mode auto: {}",
+                if listening { "using the tor listening there" } else { "starting a managed tor" }
+            );
+            !listening
+        }
+    };
+    let with_events = |addr: ControlAddr| {
+        let mut c = ControlConfig::new(addr);
+        c.events = tor_link::EVENTS.to_vec();
+        c.password = tor.control_password.as_ref().map(|p| p.as_bytes().to_vec());
+        c
+    };
+    if managed {
+        let data_dir = match &tor.data_dir {
+            Some(d) => d.clone(),
+            None => crate::config::default_tor_data_dir().ok_or_else(|| {
+                DaemonError::ManagedTor(
+                    "no data directory: set [tor] data_dir, $XDG_DATA_HOME or $HOME".to_owned(),
+                )
+            })?,
+        };
+        let spec = ManagedSpec {
+            tor_binary: tor.tor_binary.clone(),
+            runtime_dir: runtime_dir.to_owned(),
+            data_dir,
+            socks: config.socks.clone(),
+            extra: tor.torrc_extra.clone(),
+        };
+        let control = with_events(ControlAddr::Unix(spec.control_socket()));
+        return Ok(TorPlan {
+            control: Some(control),
+            managed: Some(spec),
+        });
+    }
+    let control = match &tor.control {
+        ControlSetting::Disabled => None,
+        ControlSetting::Addr(addr) => Some(with_events(addr.clone())),
+        ControlSetting::Default => Some(with_events(
+            if std::path::Path::new(DEBIAN_CONTROL_SOCKET).exists() {
+                ControlAddr::Unix(DEBIAN_CONTROL_SOCKET.into())
+            } else {
+                ControlAddr::Tcp("127.0.0.1:9051".to_owned())
+            },
+        )),
+    };
+    Ok(TorPlan {
+        control,
+        managed: None,
+    })
+}
+
+/// Whether something accepts TCP connections on the SOCKS endpoint.
+fn socks_listening(socks: &crate::config::SocksEndpoint) -> bool {
+    let host = if socks.host == "localhost" {
+        "127.0.0.1"
+    } else {
+        socks.host.as_str()
+    };
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    std::net::TcpStream::connect_timeout(&(ip, socks.port).into(), SOCKS_PROBE_TIMEOUT).is_ok()
+}
+
 /// Serves on `listener` until a stop signal, then waits at most [`SHUTDOWN_GRACE`].
-async fn serve(listener: std::os::unix::net::UnixListener, broker: Broker) -> io::Result<()> {
+async fn serve(
+    listener: std::os::unix::net::UnixListener,
+    broker: Broker,
+    tor_plan: TorPlan,
+) -> io::Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let state = server::AppState::new(broker, EventBus::new(BUS_CAPACITY), shutdown_tx.clone());
+    let managed = match tor_plan.managed {
+        Some(spec) => Some(ManagedTor::start(spec)?),
+        None => None,
+    };
+    if let Some(m) = &managed {
+        tracing::info!(pid = ?m.pid(), "managed tor supervised");
+    }
+    let control = tor_plan.control.map(|c| Arc::new(TorControl::spawn(c)));
+    let state = server::AppState::new(
+        broker,
+        EventBus::new(BUS_CAPACITY),
+        shutdown_tx.clone(),
+        control.clone(),
+    );
+    let link = control.map(|control| {
+        tokio::spawn(tor_link::run(
+            state.clone(),
+            control,
+            managed.as_ref().map(ManagedTor::error),
+            shutdown_rx.clone(),
+        ))
+    });
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -182,13 +305,20 @@ async fn serve(listener: std::os::unix::net::UnixListener, broker: Broker) -> io
         let _ = grace_rx.wait_for(|stop| *stop).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
-    tokio::select! {
+    let served = tokio::select! {
         result = server => result,
         () = grace => {
             tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
             Ok(())
         }
+    };
+    if let Some(link) = link {
+        link.abort();
     }
+    if let Some(managed) = managed {
+        managed.stop().await;
+    }
+    served
 }
 
 /// Leaves the spawner's session so the browser's signals to its process group miss us.

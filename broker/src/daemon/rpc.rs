@@ -27,6 +27,8 @@ pub enum RequestType {
     NewIdentity,
     /// `status`: counters and settings.
     Status,
+    /// `circuit`: a site's circuit display.
+    Circuit,
 }
 
 impl RequestType {
@@ -38,6 +40,7 @@ impl RequestType {
             "new_circuit" => Self::NewCircuit,
             "new_identity" => Self::NewIdentity,
             "status" => Self::Status,
+            "circuit" => Self::Circuit,
             _ => return None,
         })
     }
@@ -72,6 +75,13 @@ pub enum Request {
     NewIdentity,
     /// `status`.
     Status,
+    /// `circuit` for a site in a container.
+    Circuit {
+        /// The site.
+        target: SiteRef,
+        /// Cookie store id; [`DEFAULT_CONTAINER`] when absent.
+        container: String,
+    },
 }
 
 /// A protocol error (§2.3): a snake_case code and a message for people.
@@ -132,7 +142,7 @@ pub fn parse_rpc(body: &[u8]) -> (Option<Number>, Result<Request, RpcError>) {
                         "unknown_type",
                         format!(
                             "unknown request type {:?}; expected one of hello, credentials, \
-                             new_circuit, new_identity, status",
+                             new_circuit, new_identity, status, circuit",
                             truncate(s, 64)
                         ),
                     )),
@@ -199,22 +209,29 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
                 tab,
             })
         }
-        RequestType::NewCircuit => {
-            match (optional_string(obj, "site")?, optional_string(obj, "url")?) {
-                (Some(site), None) => Ok(Request::NewCircuit(SiteRef::Site(site))),
-                (None, Some(url)) => Ok(Request::NewCircuit(SiteRef::Url(url))),
-                (None, None) => Err(RpcError::new(
-                    "missing_field",
-                    "missing field `site` (or `url`)",
-                )),
-                (Some(_), Some(_)) => Err(RpcError::new(
-                    "invalid_field",
-                    "give either `site` or `url`, not both",
-                )),
-            }
-        }
+        RequestType::NewCircuit => site_ref(obj).map(Request::NewCircuit),
+        RequestType::Circuit => Ok(Request::Circuit {
+            target: site_ref(obj)?,
+            container: optional_string(obj, "container")?
+                .unwrap_or_else(|| DEFAULT_CONTAINER.to_owned()),
+        }),
         RequestType::NewIdentity => Ok(Request::NewIdentity),
         RequestType::Status => Ok(Request::Status),
+    }
+}
+
+fn site_ref(obj: &Map<String, Value>) -> Result<SiteRef, RpcError> {
+    match (optional_string(obj, "site")?, optional_string(obj, "url")?) {
+        (Some(site), None) => Ok(SiteRef::Site(site)),
+        (None, Some(url)) => Ok(SiteRef::Url(url)),
+        (None, None) => Err(RpcError::new(
+            "missing_field",
+            "missing field `site` (or `url`)",
+        )),
+        (Some(_), Some(_)) => Err(RpcError::new(
+            "invalid_field",
+            "give either `site` or `url`, not both",
+        )),
     }
 }
 
@@ -283,6 +300,10 @@ pub enum Push {
         /// Why.
         reason: InvalidateReason,
     },
+    /// A site's circuit display changed: the fields of a circuit result (§2.4).
+    Circuit(Value),
+    /// Tor's control connection or bootstrap progress changed: a tor status (§2.4).
+    TorStatus(Value),
 }
 
 impl Push {
@@ -295,8 +316,22 @@ impl Push {
             Push::InvalidateAll { reason } => {
                 json!({"type": "invalidate", "all": true, "reason": reason.as_str()})
             }
+            Push::Circuit(result) => with_type("circuit", result),
+            Push::TorStatus(status) => with_type("tor_status", status),
         }
     }
+}
+
+/// `{"type": kind, …fields of body}`.
+fn with_type(kind: &str, body: &Value) -> Value {
+    let mut obj = Map::new();
+    obj.insert("type".into(), json!(kind));
+    if let Value::Object(fields) = body {
+        for (k, v) in fields {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(obj)
 }
 
 #[cfg(test)]
@@ -352,6 +387,28 @@ mod tests {
             Ok(Request::NewIdentity)
         );
         assert_eq!(rpc(r#"{"type":"status","id":5}"#).1, Ok(Request::Status));
+        assert_eq!(
+            rpc(r#"{"id":6,"type":"circuit","site":"example.com"}"#).1,
+            Ok(Request::Circuit {
+                target: SiteRef::Site("example.com".into()),
+                container: DEFAULT_CONTAINER.into()
+            })
+        );
+        assert_eq!(
+            rpc(r#"{"id":6,"type":"circuit","url":"https://a.example/","container":"firefox-private"}"#).1,
+            Ok(Request::Circuit {
+                target: SiteRef::Url("https://a.example/".into()),
+                container: "firefox-private".into()
+            })
+        );
+        assert_eq!(
+            code(r#"{"id":6,"type":"circuit"}"#),
+            (Some(6), "missing_field")
+        );
+        assert_eq!(
+            code(r#"{"id":6,"type":"circuit","site":"a","container":1}"#),
+            (Some(6), "invalid_field")
+        );
     }
 
     #[test]
@@ -492,6 +549,16 @@ mod tests {
         assert_eq!(
             p.to_json(),
             json!({"type": "invalidate", "all": true, "reason": "new_identity"})
+        );
+        let p = Push::TorStatus(json!({"control": "connected", "managed": false}));
+        assert_eq!(
+            p.to_json(),
+            json!({"type": "tor_status", "control": "connected", "managed": false})
+        );
+        let p = Push::Circuit(json!({"site": "a.example", "circuits": []}));
+        assert_eq!(
+            p.to_json(),
+            json!({"type": "circuit", "site": "a.example", "circuits": []})
         );
     }
 

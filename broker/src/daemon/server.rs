@@ -21,7 +21,11 @@ use tokio::sync::watch;
 
 use super::dispatch::{Broker, Now};
 use super::events::{EventBus, sse_stream};
-use super::rpc::{self, Request, RequestType, RpcError};
+use super::rpc::{self, Push, Request, RequestType, RpcError};
+use crate::tor::TorControl;
+
+/// Bound on waiting for tor's answer to `SIGNAL NEWNYM` before replying anyway.
+const NEWNYM_REPLY_WAIT: Duration = Duration::from_secs(5);
 
 /// Largest request body the daemon reads (the same 1 MiB as a native-messaging frame).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -43,32 +47,82 @@ struct Inner {
     broker: Mutex<Broker>,
     bus: EventBus,
     shutdown: watch::Sender<bool>,
+    tor: Option<Arc<TorControl>>,
 }
 
 impl AppState {
-    /// State serving `broker`, publishing on `bus`, stopped via `shutdown`.
-    pub fn new(broker: Broker, bus: EventBus, shutdown: watch::Sender<bool>) -> Self {
+    /// State serving `broker`, publishing on `bus`, stopped via `shutdown`, sending NEWNYM
+    /// through `tor` (when a control port is configured).
+    pub fn new(
+        broker: Broker,
+        bus: EventBus,
+        shutdown: watch::Sender<bool>,
+        tor: Option<Arc<TorControl>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 broker: Mutex::new(broker),
                 bus,
                 shutdown,
+                tor,
             }),
         }
     }
 
-    /// Runs one request and publishes its push; the single path behind every route.
-    pub fn execute(&self, request: Request) -> Result<Value, RpcError> {
+    /// Runs `f` on the broker under its lock and publishes the pushes it returns, in order,
+    /// before the lock is released; `None` when the state is poisoned.
+    pub fn with_broker<T>(&self, f: impl FnOnce(&mut Broker) -> (T, Vec<Push>)) -> Option<T> {
+        let mut broker = self.inner.broker.lock().ok()?;
+        let (value, pushes) = f(&mut broker);
+        for push in &pushes {
+            self.inner.bus.publish(push);
+        }
+        drop(broker);
+        Some(value)
+    }
+
+    /// Runs one request, publishes its push and, for `new_identity`, sends tor NEWNYM; the
+    /// single path behind every route.
+    pub async fn execute(&self, request: Request) -> Result<Value, RpcError> {
+        let (result, newnym) = self.execute_locked(request);
+        if newnym && let Some(tor) = &self.inner.tor {
+            let sent = tokio::time::timeout(NEWNYM_REPLY_WAIT, tor.newnym()).await;
+            if !matches!(sent, Ok(Ok(()))) {
+                let why = match sent {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {NEWNYM_REPLY_WAIT:?}"),
+                };
+                tracing::warn!(error = %why, "SIGNAL NEWNYM failed");
+                self.with_broker(|b| {
+                    b.newnym_failed();
+                    ((), Vec::new())
+                });
+                return result.map(|mut r| {
+                    r["newnym"] = "unavailable".into();
+                    if let Some(obj) = r.as_object_mut() {
+                        obj.remove("newnym_delay_s");
+                    }
+                    r
+                });
+            }
+        }
+        result
+    }
+
+    fn execute_locked(&self, request: Request) -> (Result<Value, RpcError>, bool) {
         let Ok(mut broker) = self.inner.broker.lock() else {
             // A panic mid-request may have left the isolator half-updated. Serving from it
             // could hand out wrong credentials, so stop: the host starts a fresh daemon,
             // whose new instance id makes the extension drop every cached credential.
             tracing::error!("broker state poisoned by an earlier panic; shutting down");
             self.inner.shutdown.send_replace(true);
-            return Err(RpcError::new(
-                "internal",
-                "broker state is inconsistent after an internal error; the daemon is restarting",
-            ));
+            return (
+                Err(RpcError::new(
+                    "internal",
+                    "broker state is inconsistent after an internal error; the daemon is restarting",
+                )),
+                false,
+            );
         };
         let outcome = broker.handle(request, Now::current());
         if let Some(push) = &outcome.push {
@@ -77,7 +131,7 @@ impl AppState {
             self.inner.bus.publish(push);
         }
         drop(broker);
-        outcome.result
+        (outcome.result, outcome.newnym)
     }
 }
 
@@ -128,7 +182,10 @@ async fn rpc_route(State(state): State<AppState>, body: Body) -> Json<Value> {
         Ok(bytes) => rpc::parse_rpc(&bytes),
         Err(e) => (None, Err(e)),
     };
-    let result = parsed.and_then(|request| state.execute(request));
+    let result = match parsed {
+        Ok(request) => state.execute(request).await,
+        Err(e) => Err(e),
+    };
     if let Err(e) = &result {
         tracing::debug!(code = e.code, message = %e.message, "request failed");
     }
@@ -167,7 +224,10 @@ async fn rest(state: &AppState, kind: RequestType, body: Body) -> Response {
         Ok(bytes) => rpc::parse_typed(kind, &bytes),
         Err(e) => Err(e),
     };
-    rest_reply(request.and_then(|r| state.execute(r)))
+    rest_reply(match request {
+        Ok(r) => state.execute(r).await,
+        Err(e) => Err(e),
+    })
 }
 
 async fn credentials_route(State(state): State<AppState>, body: Body) -> Response {
@@ -183,5 +243,5 @@ async fn new_identity_route(State(state): State<AppState>, body: Body) -> Respon
 }
 
 async fn status_route(State(state): State<AppState>) -> Response {
-    rest_reply(state.execute(Request::Status))
+    rest_reply(state.execute(Request::Status).await)
 }

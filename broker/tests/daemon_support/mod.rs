@@ -17,6 +17,9 @@ use tokio::net::UnixStream;
 /// Upper bound for any single wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// A `[tor]` section that keeps the daemon away from any tor.
+pub const NO_TOR: &str = "[tor]\nmode = \"system\"\ncontrol = \"none\"\n";
+
 /// A private HOME, config dir and runtime dir for one test.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -28,7 +31,10 @@ impl Env {
             .prefix("persite-daemon-test-")
             .tempdir()
             .expect("temp dir");
-        Self { dir }
+        let env = Self { dir };
+        // Tests not about tor must not start one (the default `auto` mode would).
+        env.write_config(NO_TOR);
+        env
     }
 
     pub fn runtime_dir(&self) -> PathBuf {

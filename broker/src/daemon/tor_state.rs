@@ -1,0 +1,179 @@
+//! What the daemon knows about tor, without I/O: the tor status of `docs/protocol.md` §2.4 and
+//! tor's NEWNYM rate limit, so `new_identity` can say whether tor acts now or later.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Tor accepts one NEWNYM per this interval and defers later ones (`MAX_SIGNEWNYM_RATE`).
+pub const NEWNYM_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The control link's state as the protocol names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlState {
+    /// No control port configured.
+    None,
+    /// Configured, not reachable (yet).
+    Connecting,
+    /// Connected and authenticated.
+    Connected,
+}
+
+impl ControlState {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+        }
+    }
+}
+
+/// The tor status (§2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TorStatus {
+    /// Control link state.
+    pub control: ControlState,
+    /// Whether the daemon runs this tor itself.
+    pub managed: bool,
+    /// Tor's version, once known.
+    pub version: Option<String>,
+    /// Bootstrap percentage, once known.
+    pub bootstrap_progress: Option<u8>,
+    /// Bootstrap summary (`Done`, `Loading relay descriptors`, …).
+    pub bootstrap_summary: Option<String>,
+    /// `GETINFO net/listeners/socks`.
+    pub socks_listeners: Option<Vec<String>>,
+    /// Why managed tor is not running (gave up restarting, binary missing), for people.
+    pub error: Option<String>,
+}
+
+impl TorStatus {
+    /// The status before anything is known.
+    pub fn new(control: ControlState, managed: bool) -> Self {
+        Self {
+            control,
+            managed,
+            version: None,
+            bootstrap_progress: None,
+            bootstrap_summary: None,
+            socks_listeners: None,
+            error: None,
+        }
+    }
+
+    /// The JSON object of §2.4 (plus the additive `error`).
+    pub fn to_json(&self) -> Value {
+        let bootstrap = self
+            .bootstrap_progress
+            .map(|progress| json!({"progress": progress, "summary": self.bootstrap_summary}));
+        json!({
+            "control": self.control.as_str(),
+            "managed": self.managed,
+            "version": self.version,
+            "bootstrap": bootstrap,
+            "socks_listeners": self.socks_listeners,
+            "error": self.error,
+        })
+    }
+
+    /// Whether circuit data can be shown: connected, and bootstrapped when progress is known.
+    pub fn availability(&self) -> crate::circuits::Availability {
+        use crate::circuits::Availability;
+        match (self.control, self.bootstrap_progress) {
+            (ControlState::Connected, Some(p)) if p < 100 => Availability::NotBootstrapped,
+            (ControlState::Connected, _) => Availability::Available,
+            _ => Availability::NoControlPort,
+        }
+    }
+}
+
+/// What became of a NEWNYM request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewnymOutcome {
+    /// Tor acts on it now.
+    Sent,
+    /// Tor defers it; it takes effect after this long.
+    Delayed(Duration),
+}
+
+/// Mirrors tor's NEWNYM rate limit: tor performs a NEWNYM at once when the last one was at
+/// least [`NEWNYM_INTERVAL`] ago, otherwise it schedules one for last + interval (further
+/// requests until then join that one), and that deferred one counts as the new "last".
+#[derive(Debug, Default, Clone)]
+pub struct NewnymLimiter {
+    last: Option<Instant>,
+    pending: Option<Instant>,
+}
+
+impl NewnymLimiter {
+    /// Records a NEWNYM sent at `now` and says what tor does with it.
+    pub fn request(&mut self, now: Instant) -> NewnymOutcome {
+        if let Some(p) = self.pending
+            && p <= now
+        {
+            self.last = Some(p);
+            self.pending = None;
+        }
+        match self.last {
+            Some(last) if now < last + NEWNYM_INTERVAL => {
+                let due = last + NEWNYM_INTERVAL;
+                self.pending = Some(due);
+                NewnymOutcome::Delayed(due - now)
+            }
+            _ => {
+                self.last = Some(now);
+                NewnymOutcome::Sent
+            }
+        }
+    }
+
+    /// Forgets the history (a restarted tor has none).
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newnym_follows_tors_ten_second_rule() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut l = NewnymLimiter::default();
+        assert_eq!(l.request(t0), NewnymOutcome::Sent);
+        assert_eq!(l.request(t0 + s(3)), NewnymOutcome::Delayed(s(7)));
+        assert_eq!(l.request(t0 + s(9)), NewnymOutcome::Delayed(s(1)));
+        // The deferred one ran at t0+10, so t0+15 is within its 10 s.
+        assert_eq!(l.request(t0 + s(15)), NewnymOutcome::Delayed(s(5)));
+        assert_eq!(l.request(t0 + s(31)), NewnymOutcome::Sent);
+        l.reset();
+        assert_eq!(l.request(t0 + s(32)), NewnymOutcome::Sent);
+    }
+
+    #[test]
+    fn status_json_and_availability() {
+        use crate::circuits::Availability;
+        let mut st = TorStatus::new(ControlState::Connecting, true);
+        assert_eq!(
+            st.to_json(),
+            json!({"control": "connecting", "managed": true, "version": null,
+                   "bootstrap": null, "socks_listeners": null, "error": null})
+        );
+        assert_eq!(st.availability(), Availability::NoControlPort);
+        st.control = ControlState::Connected;
+        assert_eq!(st.availability(), Availability::Available);
+        st.bootstrap_progress = Some(45);
+        st.bootstrap_summary = Some("Loading".into());
+        assert_eq!(st.availability(), Availability::NotBootstrapped);
+        assert_eq!(
+            st.to_json()["bootstrap"],
+            json!({"progress": 45, "summary": "Loading"})
+        );
+        st.bootstrap_progress = Some(100);
+        assert_eq!(st.availability(), Availability::Available);
+    }
+}
