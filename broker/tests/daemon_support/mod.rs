@@ -295,4 +295,17 @@ impl Events {
             }
         }
     }
+
+    /// The next push for which `wanted` holds (others are skipped), or panics after `WAIT`.
+    pub async fn next_matching(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let push = tokio::time::timeout_at(deadline, self.next())
+                .await
+                .expect("no matching event within the wait");
+            if wanted(&push) {
+                return push;
+            }
+        }
+    }
 }

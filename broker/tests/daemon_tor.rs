@@ -1,0 +1,340 @@
+//! `persite serve` with a real Debian `tor` that needs no network (`DisableNetwork 1`): the
+//! control link (status, version, NEWNYM rate limit, reconnect after tor restarts) and managed
+//! tor (started, supervised, restarted after a kill, stopped with the daemon). Fails, never
+//! skips, when `tor` is missing.
+
+mod daemon_support;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use daemon_support::{Client, Env, Events};
+use serde_json::{Value, json};
+
+/// Bound on every wait for tor or the daemon to change state.
+const BOUND: Duration = Duration::from_secs(40);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A system-style tor: own data dir, SocksPort, ControlSocket with cookie auth; killed on drop.
+/// Its only way out is a bridge on a closed loopback port, so it opens its SocksPort (which
+/// `DisableNetwork 1` would not) yet never contacts anything beyond 127.0.0.1.
+struct SystemTor {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    socks_port: u16,
+}
+
+impl SystemTor {
+    fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("persite-systor-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .expect("chmod 700");
+        let socks_port = free_port();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        std::fs::write(
+            dir.path().join("torrc"),
+            format!(
+                "DataDirectory {data}\nUseBridges 1\nBridge 127.0.0.1:{bridge}\n\
+                 SocksPort 127.0.0.1:{socks_port}\n\
+                 ControlSocket {sock}\nCookieAuthentication 1\nLog notice file {log}\n\
+                 AvoidDiskWrites 1\n",
+                data = data.display(),
+                bridge = free_port(),
+                sock = dir.path().join("control.sock").display(),
+                log = dir.path().join("tor.log").display(),
+            ),
+        )
+        .expect("torrc");
+        let mut tor = Self {
+            dir,
+            child: None,
+            socks_port,
+        };
+        tor.spawn();
+        tor
+    }
+
+    fn control_socket(&self) -> PathBuf {
+        self.dir.path().join("control.sock")
+    }
+
+    fn spawn(&mut self) {
+        let _ = std::fs::remove_file(self.control_socket());
+        let child = Command::new("tor")
+            .arg("-f")
+            .arg(self.dir.path().join("torrc"))
+            .arg("--defaults-torrc")
+            .arg("/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start `tor`: install Debian's tor package (this test never skips)");
+        self.child = Some(child);
+        let deadline = Instant::now() + BOUND;
+        while std::os::unix::net::UnixStream::connect(self.control_socket()).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tor did not open its control socket; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("tor.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SystemTor {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `GET /v1/status` until `ready(status.tor)` holds; fails after [`BOUND`].
+async fn wait_tor(c: &mut Client, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let (_, status) = c.call("GET", "/v1/status", b"").await;
+        if ready(&status["tor"]) {
+            return status["tor"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tor status never became {what} within {BOUND:?}: {}",
+            status["tor"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn connected(tor: &Value) -> bool {
+    tor["control"] == "connected"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_tor_status_newnym_and_reconnect() {
+    let mut tor = SystemTor::start();
+    let env = Env::new();
+    env.write_config(&format!(
+        "[socks]\nport = {}\n[tor]\nmode = \"system\"\ncontrol = \"unix:{}\"\n",
+        tor.socks_port,
+        tor.control_socket().display()
+    ));
+    let daemon = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    let status = wait_tor(&mut c, "connected", connected).await;
+    assert_eq!(status["managed"], false, "{status}");
+    let version = status["version"].as_str().expect("version").to_owned();
+    assert!(version.starts_with("0."), "{status}");
+    let listeners = status["socks_listeners"].as_array().expect("listeners");
+    assert!(
+        listeners
+            .iter()
+            .any(|l| l == &json!(format!("127.0.0.1:{}", tor.socks_port))),
+        "{status}"
+    );
+    // No way out: tor reports its (unfinished) bootstrap, so displays are unavailable.
+    let progress = status["bootstrap"]["progress"].as_u64().expect("progress");
+    assert!(progress < 100, "{status}");
+    let circ = c
+        .rpc(json!({"id": 1, "type": "circuit", "site": "example.com"}))
+        .await;
+    assert_eq!(circ["result"]["reason"], "not_bootstrapped", "{circ}");
+
+    // Two new identities within 10 s: tor takes the first now and defers the second.
+    let first = c.rpc(json!({"id": 2, "type": "new_identity"})).await;
+    assert_eq!(first["result"]["newnym"], "sent", "{first}");
+    let second = c.rpc(json!({"id": 3, "type": "new_identity"})).await;
+    assert_eq!(second["result"]["newnym"], "delayed", "{second}");
+    let delay = second["result"]["newnym_delay_s"].as_u64().expect("delay");
+    assert!((1..=10).contains(&delay), "{second}");
+    assert!(
+        daemon.stderr().contains("NEWNYM sent"),
+        "the daemon log lacks the NEWNYM: {}",
+        daemon.stderr()
+    );
+
+    // tor restarts: the daemon notices, says so, and reconnects by itself.
+    let mut events = Events::subscribe(&env.socket()).await;
+    tor.kill();
+    wait_tor(&mut c, "connecting", |t| t["control"] == "connecting").await;
+    let down = events.next_matching(|p| p["type"] == "tor_status").await;
+    assert_eq!(down["control"], "connecting", "{down}");
+    tor.spawn();
+    let back = wait_tor(&mut c, "connected again", connected).await;
+    assert_eq!(back["version"], version.as_str(), "{back}");
+    let up = events
+        .next_matching(|p| p["type"] == "tor_status" && p["control"] == "connected")
+        .await;
+    assert_eq!(up["managed"], false, "{up}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_none_keeps_isolation_working() {
+    let env = Env::new();
+    env.write_config("[tor]\nmode = \"system\"\ncontrol = \"none\"\n");
+    let _daemon = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    let a = c
+        .rpc(json!({"id": 1, "type": "credentials", "url": "https://example.com/"}))
+        .await;
+    let ni = c.rpc(json!({"id": 2, "type": "new_identity"})).await;
+    assert_eq!(ni["result"]["newnym"], "unavailable", "{ni}");
+    let b = c
+        .rpc(json!({"id": 3, "type": "credentials", "url": "https://example.com/"}))
+        .await;
+    assert_ne!(a["result"]["password"], b["result"]["password"]);
+    let (_, status) = c.call("GET", "/v1/status", b"").await;
+    assert_eq!(status["tor"]["control"], "none", "{status}");
+}
+
+/// Pids of processes whose command line contains `fragment`.
+fn pids_mentioning(fragment: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(fragment))
+        })
+        .collect()
+}
+
+/// Waits until exactly one process mentions `fragment` and returns its pid.
+fn wait_one_process(fragment: &str, not: Option<u32>) -> u32 {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let pids: Vec<u32> = pids_mentioning(fragment)
+            .into_iter()
+            .filter(|p| Some(*p) != not)
+            .collect();
+        if pids.len() == 1 {
+            return pids[0];
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected one tor process for {fragment}, found {pids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_gone(pid: u32) {
+    let deadline = Instant::now() + BOUND;
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        // A zombie has exited; its parent (the daemon, or init after it) reaps it.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.contains(") Z ") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "tor {pid} is still running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_tor_is_started_restarted_and_stopped() {
+    let env = Env::new();
+    let data_dir = env.dir.path().join("tor-data");
+    let socks_port = free_port();
+    env.write_config(&format!(
+        "[socks]\nport = {socks_port}\n[tor]\nmode = \"managed\"\ndata_dir = \"{}\"\n\
+         torrc_extra = [\"DisableNetwork 1\", \"AvoidDiskWrites 1\"]\n",
+        data_dir.display()
+    ));
+    let mut daemon = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    let status = wait_tor(&mut c, "connected to managed tor", connected).await;
+    assert_eq!(status["managed"], true, "{status}");
+    assert!(status["version"].is_string(), "{status}");
+    // DisableNetwork 1 keeps tor from opening its SocksPort, so check where it would listen.
+    assert!(status["socks_listeners"].is_array(), "{status}");
+    let torrc = env.runtime_dir().join("torrc");
+    let text = std::fs::read_to_string(&torrc).expect("generated torrc");
+    assert!(
+        text.contains(&format!(
+            "SocksPort 127.0.0.1:{socks_port} KeepAliveIsolateSOCKSAuth"
+        )),
+        "managed tor must listen where the browser is told to:\n{text}"
+    );
+    assert!(text.contains(&format!("__OwningControllerProcess {}", daemon.pid())));
+    assert!(data_dir.is_dir(), "the DataDirectory was created");
+    let fragment = torrc.display().to_string();
+    let pid = wait_one_process(&fragment, None);
+
+    // Killed behind the daemon's back: the supervisor starts a new one and reconnects.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
+        rustix::process::Signal::KILL,
+    )
+    .expect("kill tor");
+    wait_gone(pid);
+    let restarted = wait_one_process(&fragment, Some(pid));
+    assert_ne!(restarted, pid);
+    let again = wait_tor(&mut c, "reconnected to the restarted tor", |t| {
+        connected(t) && t["error"].is_null()
+    })
+    .await;
+    assert_eq!(again["managed"], true, "{again}");
+
+    // Stopping the daemon stops its tor: no orphan.
+    daemon.signal(rustix::process::Signal::TERM);
+    assert!(daemon.wait_exit().success(), "{}", daemon.stderr());
+    wait_gone(restarted);
+    assert!(
+        pids_mentioning(&fragment).is_empty(),
+        "managed tor outlived the daemon"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_tor_that_cannot_start_is_reported() {
+    let env = Env::new();
+    env.write_config(&format!(
+        "[socks]\nport = {}\n[tor]\nmode = \"managed\"\ntor_binary = \"/nonexistent/tor\"\ndata_dir = \"{}\"\n",
+        free_port(),
+        env.dir.path().join("tor-data").display()
+    ));
+    let _daemon = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    let status = wait_tor(&mut c, "an error naming the binary", |t| {
+        t["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("/nonexistent/tor"))
+    })
+    .await;
+    assert_eq!(status["managed"], true, "{status}");
+    assert_eq!(status["control"], "connecting", "{status}");
+    // Credentials keep flowing: isolation never depends on tor.
+    let r = c
+        .rpc(json!({"id": 1, "type": "credentials", "url": "https://example.com/"}))
+        .await;
+    assert!(r["result"]["username"].is_string(), "{r}");
+}
