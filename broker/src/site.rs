@@ -36,7 +36,7 @@ use std::fmt;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use url::{Host, Url};
+use url::Host;
 
 use crate::isolation_error::{IsolationError, UrlProblem};
 use crate::psl::Psl;
@@ -260,35 +260,61 @@ fn network_site(rest: &str, psl: &Psl) -> Result<Site, UrlProblem> {
     if authority.is_empty() {
         return Err(UrlProblem::NoHost);
     }
-    let mut url_text = String::with_capacity(authority.len() + 8);
-    url_text.push_str("http://");
-    push_without_zone_id(&mut url_text, authority);
-    url_text.push('/');
-    let url = Url::parse(&url_text).map_err(UrlProblem::Parse)?;
-    match url.host() {
-        Some(Host::Domain(domain)) => domain_site(domain, psl),
-        Some(Host::Ipv4(address)) => Ok(Site(Arc::from(address.to_string()))),
-        Some(Host::Ipv6(address)) => Ok(ipv6_literal_site(address)),
-        None => Err(UrlProblem::NoHost),
+    // The host follows the last `@` (WHATWG); user info may hold anything.
+    let host_and_port = &authority[authority.rfind('@').map_or(0, |at| at + 1)..];
+    let host_text = strip_port(host_and_port)?;
+    let host = match strip_zone_id(host_text) {
+        Some(without_zone) => Host::parse(&without_zone),
+        None => Host::parse(host_text),
+    }
+    .map_err(UrlProblem::Parse)?;
+    match host {
+        Host::Domain(domain) => domain_site(&domain, psl),
+        Host::Ipv4(address) => Ok(Site(Arc::from(address.to_string()))),
+        Host::Ipv6(address) => Ok(ipv6_literal_site(address)),
     }
 }
 
-/// Appends `authority`, dropping an IPv6 zone id (`[fe80::1%25eth0]` → `[fe80::1]`), which the
-/// WHATWG parser refuses.
-fn push_without_zone_id(out: &mut String, authority: &str) {
-    // The host follows the last `@` (WHATWG); user info may hold brackets of its own.
-    let host_start = authority.rfind('@').map_or(0, |at| at + 1);
-    let host = &authority[host_start..];
-    if let Some(open) = host.find('[') {
-        if let Some(close) = host[open..].find(']').map(|offset| open + offset) {
-            if let Some(percent) = host[open..close].find('%') {
-                out.push_str(&authority[..host_start + open + percent]);
-                out.push_str(&host[close..]);
-                return;
+/// The host of `host[:port]`, checking the port as WHATWG does (digits, at most 65535, may be
+/// empty).
+fn strip_port(host_and_port: &str) -> Result<&str, UrlProblem> {
+    let (host, port) = if host_and_port.starts_with('[') {
+        match host_and_port.find(']') {
+            Some(close) => {
+                let (host, rest) = host_and_port.split_at(close + 1);
+                match rest.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None if rest.is_empty() => (host, None),
+                    None => return Err(UrlProblem::Parse(url::ParseError::InvalidPort)),
+                }
             }
+            None => return Err(UrlProblem::Parse(url::ParseError::InvalidIpv6Address)),
+        }
+    } else {
+        match host_and_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_and_port, None),
+        }
+    };
+    if let Some(port) = port {
+        let digits_only = port.bytes().all(|b| b.is_ascii_digit());
+        let value = port.trim_start_matches('0');
+        if !digits_only || value.len() > 5 || value.parse::<u32>().unwrap_or(0) > 65_535 {
+            return Err(UrlProblem::Parse(url::ParseError::InvalidPort));
         }
     }
-    out.push_str(authority);
+    if host.is_empty() {
+        return Err(UrlProblem::Parse(url::ParseError::EmptyHost));
+    }
+    Ok(host)
+}
+
+/// `[fe80::1]` for `[fe80::1%25eth0]` or `[fe80::1%eth0]`: the WHATWG parser refuses zone ids,
+/// which only matter on the local link. `None` when there is no zone id.
+fn strip_zone_id(host: &str) -> Option<String> {
+    let inner = host.strip_prefix('[')?.strip_suffix(']')?;
+    let (address, _zone) = inner.split_once('%')?;
+    Some(format!("[{address}]"))
 }
 
 /// The site of a lowercase, punycoded domain as the `url` crate serialises it.
@@ -336,15 +362,39 @@ mod tests {
 
     #[test]
     fn zone_ids_are_dropped() {
-        let mut out = String::new();
-        push_without_zone_id(&mut out, "u@[fe80::1%25eth0]:80");
-        assert_eq!(out, "u@[fe80::1]:80");
-        for odd in ["]x[%", "7][y@.[-%[s", "[%", "a[%]@host", "]%["] {
-            let mut out = String::new();
-            push_without_zone_id(&mut out, odd);
+        assert_eq!(
+            strip_zone_id("[fe80::1%25eth0]").as_deref(),
+            Some("[fe80::1]")
+        );
+        assert_eq!(
+            strip_zone_id("[fe80::1%eth0]").as_deref(),
+            Some("[fe80::1]")
+        );
+        assert_eq!(strip_zone_id("[fe80::1]"), None);
+        assert_eq!(strip_zone_id("example.com"), None);
+        for odd in ["]x[%", "7][y@.[-%[s", "[%", "]%[", "[%]"] {
+            let _ = strip_zone_id(odd);
         }
-        let mut out = String::new();
-        push_without_zone_id(&mut out, "a[%]@[::1%lo]");
-        assert_eq!(out, "a[%]@[::1]");
+    }
+
+    #[test]
+    fn ports_are_checked_and_stripped() {
+        assert_eq!(strip_port("example.com:8080"), Ok("example.com"));
+        assert_eq!(strip_port("example.com:"), Ok("example.com"));
+        assert_eq!(strip_port("example.com:00080"), Ok("example.com"));
+        assert_eq!(strip_port("example.com:65535"), Ok("example.com"));
+        assert_eq!(strip_port("[::1]:80"), Ok("[::1]"));
+        assert_eq!(strip_port("[::1]"), Ok("[::1]"));
+        for bad in [
+            "example.com:65536",
+            "example.com:-1",
+            "example.com:8o",
+            "[::1]x",
+            "[::1",
+            ":80",
+            "",
+        ] {
+            assert!(strip_port(bad).is_err(), "{bad:?}");
+        }
     }
 }
