@@ -5,3 +5,4 @@ pub mod fixtures;
 pub mod socks_recorder;
 pub mod control_probe;
 pub mod tornet;
+pub mod measure;

@@ -1,0 +1,179 @@
+//! A background reader of one client tor's `STREAM` and `CIRC` control events, each stamped
+//! with the instant it arrived, so a measurement can tie a fetch to its circuit and tell whether
+//! that circuit was launched for it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::control_probe::StreamEvent;
+use crate::tornet::TorClient;
+
+/// How long the reader blocks on the socket before checking whether it should stop.
+const READ_SLICE: Duration = Duration::from_millis(100);
+/// How often a lookup re-checks the log.
+const LOOKUP_POLL: Duration = Duration::from_millis(2);
+
+/// Where one stream went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamAttach {
+    /// Tor's stream id.
+    pub stream_id: String,
+    /// Tor's circuit id (never `"0"`).
+    pub circuit_id: String,
+}
+
+type Log = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// Control events of one client, read by a thread until dropped.
+#[derive(Debug)]
+pub struct EventLog {
+    lines: Log,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<Result<(), String>>>,
+}
+
+impl EventLog {
+    /// Connects to `client`'s control port and subscribes to `STREAM` and `CIRC` events.
+    pub fn start(client: &TorClient) -> Result<Self, String> {
+        let mut probe = client.control().map_err(|e| e.to_string())?;
+        probe
+            .command("SETEVENTS STREAM CIRC")
+            .map_err(|e| e.to_string())?;
+        let lines: Log = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (log, flag) = (Arc::clone(&lines), Arc::clone(&stop));
+        let reader = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match probe.next_event(READ_SLICE) {
+                    Ok(Some(line)) => lock(&log).push((Instant::now(), line)),
+                    Ok(None) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            Ok(())
+        });
+        Ok(Self {
+            lines,
+            stop,
+            reader: Some(reader),
+        })
+    }
+
+    /// Waits up to `timeout` for the stream opened from `source` (its `NEW` event's
+    /// `SOURCE_ADDR`) to succeed, and returns its circuit.
+    pub fn stream_of(&self, source: SocketAddr, timeout: Duration) -> Result<StreamAttach, String> {
+        let source = source.to_string();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.find_stream(&source) {
+                return Ok(found);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "no SUCCEEDED stream event for SOURCE_ADDR={source} within {timeout:?}"
+                ));
+            }
+            std::thread::sleep(LOOKUP_POLL);
+        }
+    }
+
+    fn find_stream(&self, source: &str) -> Option<StreamAttach> {
+        let lines = lock(&self.lines);
+        let events = lines.iter().filter_map(|(_, l)| StreamEvent::parse(l));
+        let mut id = None;
+        for event in events {
+            match &id {
+                None if event.status == "NEW"
+                    && event.fields.get("SOURCE_ADDR").map(String::as_str) == Some(source) =>
+                {
+                    id = Some(event.stream_id);
+                }
+                Some(stream) if event.stream_id == *stream && event.status == "SUCCEEDED" => {
+                    return Some(StreamAttach {
+                        stream_id: event.stream_id,
+                        circuit_id: event.circuit_id,
+                    });
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// When the `CIRC <id> LAUNCHED` event of circuit `id` arrived, if it did.
+    pub fn launched_at(&self, id: &str) -> Option<Instant> {
+        self.circuit_event_at(id, "LAUNCHED")
+    }
+
+    /// When the `CIRC <id> BUILT` event of circuit `id` arrived, if it did.
+    pub fn built_at(&self, id: &str) -> Option<Instant> {
+        self.circuit_event_at(id, "BUILT")
+    }
+
+    fn circuit_event_at(&self, id: &str, status: &str) -> Option<Instant> {
+        lock(&self.lines)
+            .iter()
+            .find(|(_, line)| circ_words(line) == Some((id, status)))
+            .map(|(at, _)| *at)
+    }
+
+    /// Circuits that reached `BUILT` since the log started (all purposes, including the ones
+    /// tor builds ahead of need and its timeout measurements).
+    pub fn circuits_built(&self) -> usize {
+        lock(&self.lines)
+            .iter()
+            .filter(|(_, line)| circ_words(line).is_some_and(|(_, status)| status == "BUILT"))
+            .count()
+    }
+
+    /// Stops the reader; returns its error if the control connection failed.
+    pub fn finish(mut self) -> Result<(), String> {
+        self.stop_reader()
+    }
+
+    fn stop_reader(&mut self) -> Result<(), String> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.reader.take() {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| "event reader panicked".to_owned())?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        let _ = self.stop_reader();
+    }
+}
+
+/// `(id, status)` of a `CIRC <id> <status> …` event line.
+fn circ_words(line: &str) -> Option<(&str, &str)> {
+    let mut words = line.split(' ');
+    (words.next()? == "CIRC").then_some(())?;
+    Some((words.next()?, words.next()?))
+}
+
+fn lock(log: &Log) -> std::sync::MutexGuard<'_, Vec<(Instant, String)>> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circ_lines_give_id_and_status() {
+        assert_eq!(
+            circ_words("CIRC 7 BUILT $AA~a,$BB~b PURPOSE=GENERAL"),
+            Some(("7", "BUILT"))
+        );
+        assert_eq!(circ_words("CIRC 8 LAUNCHED"), Some(("8", "LAUNCHED")));
+        assert_eq!(circ_words("STREAM 1 NEW 0 a.test:80"), None);
+        assert_eq!(circ_words("CIRC"), None);
+    }
+}
