@@ -1,10 +1,15 @@
 //! SOCKS credentials derived from a secret key: stable per (site, container), unlinkable to the
 //! site without the key, never stored.
 //!
-//! `username = enc(blake3_keyed(key, fields(PURPOSE="persite.v1.username", SITE, CONTAINER)))`,
-//! `password = enc(blake3_keyed(key, fields(PURPOSE="persite.v1.password", SITE, CONTAINER,
-//! GENERATION, EPOCH)))`, where `enc` is base64url without padding (43 characters of
-//! `A–Z a–z 0–9 - _` for the 32-byte hash).
+//! `username = enc(blake3_keyed(key, fields(PURPOSE="persite.v1.username", SITE, CONTAINER
+//! [, TAB])))`, `password = enc(blake3_keyed(key, fields(PURPOSE="persite.v1.password", SITE,
+//! CONTAINER, GENERATION, EPOCH [, TAB] [, ROTATION])))`, where `enc` is base64url without
+//! padding (43 characters of `A–Z a–z 0–9 - _` for the 32-byte hash).
+//!
+//! TAB (tag 5, the tab id as i64 big-endian) is present only for sites with a per-tab policy,
+//! in both username and password, so each tab is its own isolation key. ROTATION (tag 6, u64
+//! big-endian) is present only once the credential set rotated by policy (counter ≥ 1), so
+//! keep-alive credentials are exactly what they were before policies existed.
 //!
 //! The hashed input is a sequence of tagged, length-prefixed fields `tag:u8 ‖ len:u32be ‖ bytes`
 //! in strictly increasing tag order. That encoding is injective (no two field lists give the
@@ -42,11 +47,9 @@ enum FieldTag {
     Generation = 3,
     /// The "new identity" counter.
     Epoch = 4,
-    /// Reserved: a tab id for per-tab policies.
-    #[allow(dead_code)]
+    /// The tab id, for sites with a per-tab policy.
     Tab = 5,
-    /// Reserved: a time-based rotation counter.
-    #[allow(dead_code)]
+    /// The credential set's policy rotation counter (max-age / max-bytes), when ≥ 1.
     Rotation = 6,
 }
 
@@ -80,25 +83,51 @@ impl std::fmt::Debug for DerivationKey {
 /// A raw 32-byte credential hash; [`encode`] turns it into the SOCKS text.
 pub type Digest = [u8; 32];
 
-/// The username hash of (site, container).
-pub fn username_digest(key: &DerivationKey, site: &Site, container: &Container) -> Digest {
+/// The username hash of (site, container[, tab]).
+pub fn username_digest(
+    key: &DerivationKey,
+    site: &Site,
+    container: &Container,
+    tab: Option<i64>,
+) -> Digest {
     let mut fields = Fields::new(key, USERNAME_PURPOSE);
     fields.site_and_container(site, container);
+    if let Some(tab) = tab {
+        fields.field(FieldTag::Tab, &tab.to_be_bytes());
+    }
     fields.finish()
 }
 
-/// The password hash of (site, container, generation, epoch).
+/// What a password changes with, besides the site and container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PasswordCounters {
+    /// The site's "new circuit" counter.
+    pub generation: u64,
+    /// The "new identity" counter.
+    pub epoch: u64,
+    /// The tab, for sites with a per-tab policy.
+    pub tab: Option<i64>,
+    /// The credential set's policy rotation counter (0: never rotated, field left out).
+    pub rotation: u64,
+}
+
+/// The password hash of (site, container, counters).
 pub fn password_digest(
     key: &DerivationKey,
     site: &Site,
     container: &Container,
-    generation: u64,
-    epoch: u64,
+    counters: PasswordCounters,
 ) -> Digest {
     let mut fields = Fields::new(key, PASSWORD_PURPOSE);
     fields.site_and_container(site, container);
-    fields.field(FieldTag::Generation, &generation.to_be_bytes());
-    fields.field(FieldTag::Epoch, &epoch.to_be_bytes());
+    fields.field(FieldTag::Generation, &counters.generation.to_be_bytes());
+    fields.field(FieldTag::Epoch, &counters.epoch.to_be_bytes());
+    if let Some(tab) = counters.tab {
+        fields.field(FieldTag::Tab, &tab.to_be_bytes());
+    }
+    if counters.rotation != 0 {
+        fields.field(FieldTag::Rotation, &counters.rotation.to_be_bytes());
+    }
     fields.finish()
 }
 
@@ -227,7 +256,48 @@ mod tests {
         }
         let expected = *blake3::keyed_hash(&[7; 32], &input).as_bytes();
         let container = Container::parse("firefox-container-12").expect("container");
-        assert_eq!(password_digest(&key, &site, &container, 5, 9), expected);
+        let counters = PasswordCounters {
+            generation: 5,
+            epoch: 9,
+            ..PasswordCounters::default()
+        };
+        assert_eq!(password_digest(&key, &site, &container, counters), expected);
+
+        // Per-tab and rotated: TAB (5) then ROTATION (6) appended in tag order.
+        for (tag, bytes) in [(5u8, (-3i64).to_be_bytes()), (6, 2u64.to_be_bytes())] {
+            input.push(tag);
+            input.extend_from_slice(&8u32.to_be_bytes());
+            input.extend_from_slice(&bytes);
+        }
+        let expected = *blake3::keyed_hash(&[7; 32], &input).as_bytes();
+        let counters = PasswordCounters {
+            tab: Some(-3),
+            rotation: 2,
+            ..counters
+        };
+        assert_eq!(password_digest(&key, &site, &container, counters), expected);
+    }
+
+    #[test]
+    fn tab_enters_the_username_only_when_given() {
+        let key = DerivationKey::from_bytes([7; 32]);
+        let psl = crate::psl::Psl::vendored().expect("vendored list");
+        let site = Site::of("https://example.com/", &psl).expect("site");
+        let c = Container::Default;
+        let mut input = Vec::new();
+        for (tag, bytes) in [
+            (0u8, &b"persite.v1.username"[..]),
+            (1, b"example.com"),
+            (2, b"firefox-default"),
+            (5, &42i64.to_be_bytes()),
+        ] {
+            input.push(tag);
+            input.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+            input.extend_from_slice(bytes);
+        }
+        let expected = *blake3::keyed_hash(&[7; 32], &input).as_bytes();
+        assert_eq!(username_digest(&key, &site, &c, Some(42)), expected);
+        assert_ne!(username_digest(&key, &site, &c, None), expected);
     }
 
     #[test]

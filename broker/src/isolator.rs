@@ -1,6 +1,7 @@
 //! The isolation state of one broker run: the secret key, the per-site "new circuit" counters,
-//! the "new identity" epoch, the catch-all's rotation clock and the username → site map used
-//! for display.
+//! the "new identity" epoch, the catch-all's rotation clock, the circuit-lifetime policies with
+//! each credential set's rotation state ([`RotationEngine`]), the stream → credentials map that
+//! meters bytes for max-bytes policies, and the username → site map used for display.
 //!
 //! Nothing here touches disk: a restarted broker has a new key, so every credential changes.
 //! Time is passed in (`*_at` methods take Unix milliseconds) so rotation is testable without
@@ -11,31 +12,44 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::container::Container;
-use crate::credentials::{self, DerivationKey, Digest};
+use crate::credentials::{self, DerivationKey, Digest, PasswordCounters};
 use crate::isolation_error::IsolationError;
+use crate::policy::{Policy, PolicyTable};
 use crate::psl::Psl;
+use crate::rotation::{CredentialSet, RotationEngine, TabId};
 use crate::site::Site;
+use crate::tor::{Event, StreamStatus};
 
 /// Age after which the catch-all credentials rotate on their next use (Tor Browser's
 /// `CATCHALL_MAX_LIFETIME`).
 pub const CATCH_ALL_MAX_AGE_MS: u64 = 10 * 60 * 1000;
 
-/// SOCKS credentials issued for one (site, container).
+/// Most open streams metered at once; beyond it the map starts over (bytes of forgotten
+/// streams are not counted, which can only delay a max-bytes rotation).
+const MAX_METERED_STREAMS: usize = 65_536;
+
+/// SOCKS credentials issued for one (site, container[, tab]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IssuedCredentials {
     /// The first-party site the credentials isolate.
     pub site: Site,
     /// The container they belong to.
     pub container: Container,
-    /// SOCKS username: stable for (site, container) for the life of the key.
+    /// SOCKS username: stable for (site, container[, tab]) for the life of the key.
     pub username: String,
-    /// SOCKS password: changes with "new circuit" for the site and with "new identity".
+    /// SOCKS password: changes with "new circuit" for the site, "new identity" and policy
+    /// rotation.
     pub password: String,
-    /// Unix time in ms after which the extension must ask again (catch-all only), else `None`.
+    /// Unix time in ms after which the extension must ask again (catch-all, max-age
+    /// policies), else `None`.
     pub expires_at_ms: Option<u64>,
-    /// Set when issuing these credentials rotated the catch-all key: the daemon must push
-    /// `invalidate {sites: ["--unknown--"], reason: "rotation"}`.
+    /// Set when issuing these credentials rotated them first (catch-all age, or the site's
+    /// policy): the daemon must push `invalidate {sites: [site], reason: "rotation"}`.
     pub rotated: bool,
+    /// The site's policy gives each tab its own credentials; these are for one tab only.
+    pub per_tab: bool,
+    /// The tab these credentials belong to (per-tab sites only).
+    pub tab: Option<TabId>,
 }
 
 /// Owns the key and all isolation state; see the module doc.
@@ -45,11 +59,15 @@ pub struct Isolator {
     epoch: u64,
     /// "New circuit" counter of every site seen since the last new identity.
     generations: HashMap<Site, u64>,
-    /// Username hash → (site, container), so circuit displays can name the owner of a SOCKS
+    /// Username hash → credential set, so circuit displays can name the owner of a SOCKS
     /// username.
-    usernames: HashMap<Digest, (Site, Container)>,
+    usernames: HashMap<Digest, CredentialSet>,
     /// When the current catch-all credentials were first used (Unix ms).
     catch_all_since_ms: Option<u64>,
+    /// Policies and each credential set's age, bytes and rotation counter.
+    rotation: RotationEngine,
+    /// Open tor streams on current credentials → (set, serial of its credentials), for bytes.
+    streams: HashMap<String, (CredentialSet, u64)>,
 }
 
 impl std::fmt::Debug for Isolator {
@@ -89,6 +107,8 @@ impl Isolator {
             generations: HashMap::new(),
             usernames: HashMap::new(),
             catch_all_since_ms: None,
+            rotation: RotationEngine::default(),
+            streams: HashMap::new(),
         }
     }
 
@@ -113,34 +133,74 @@ impl Isolator {
         Ok(self.issue(site, container, now_ms))
     }
 
+    /// Credentials for the first party `url` in `container`, requested from browser tab `tab`,
+    /// at `now_ms` (Unix ms). The tab matters only for sites with a per-tab policy.
+    pub fn credentials_in_tab_at(
+        &mut self,
+        url: &str,
+        container: &str,
+        tab: Option<TabId>,
+        now_ms: u64,
+    ) -> Result<IssuedCredentials, IsolationError> {
+        let container = Container::parse(container)?;
+        let site = self.site_of(url)?;
+        Ok(self.issue_in_tab(site, container, tab, now_ms))
+    }
+
     /// Credentials for an already-parsed site and container at `now_ms` (Unix ms).
     pub fn issue(&mut self, site: Site, container: Container, now_ms: u64) -> IssuedCredentials {
-        let (rotated, expires_at_ms) = if site.is_catch_all() {
-            self.touch_catch_all(&site, now_ms)
+        self.issue_in_tab(site, container, None, now_ms)
+    }
+
+    /// Credentials for an already-parsed site, container and tab at `now_ms` (Unix ms),
+    /// rotating them first when the site's policy (or the catch-all's age) says so.
+    pub fn issue_in_tab(
+        &mut self,
+        site: Site,
+        container: Container,
+        tab: Option<TabId>,
+        now_ms: u64,
+    ) -> IssuedCredentials {
+        let set = self.rotation.set_of(site, container, tab);
+        let policy = self.rotation.policy_for(&set.site);
+        let (rotated, expires_at_ms, rotation) = if set.site.is_catch_all() {
+            let (rotated, expires) = self.touch_catch_all(&set.site, now_ms);
+            (rotated, expires, 0)
         } else {
-            (false, None)
+            let grant = self.rotation.grant(&set, now_ms);
+            (grant.rotated, grant.expires_at_ms, grant.rotation)
         };
-        let generation = match self.generations.get(&site) {
-            Some(generation) => *generation,
-            None => {
-                self.generations.insert(site.clone(), 0);
-                0
-            }
-        };
-        let username = credentials::username_digest(&self.key, &site, &container);
-        let password =
-            credentials::password_digest(&self.key, &site, &container, generation, self.epoch);
+        let generation = *self.generations.entry(set.site.clone()).or_insert(0);
+        let username = credentials::username_digest(&self.key, &set.site, &set.container, set.tab);
+        let password = self.password_of(&set, generation, rotation);
         self.usernames
             .entry(username)
-            .or_insert_with(|| (site.clone(), container));
+            .or_insert_with(|| set.clone());
         IssuedCredentials {
-            site,
-            container,
+            site: set.site,
+            container: set.container,
             username: credentials::encode(&username),
             password: credentials::encode(&password),
             expires_at_ms,
             rotated,
+            per_tab: policy.per_tab,
+            tab: set.tab,
         }
+    }
+
+    fn password_of(&self, set: &CredentialSet, generation: u64, rotation: u64) -> Digest {
+        let counters = PasswordCounters {
+            generation,
+            epoch: self.epoch,
+            tab: set.tab,
+            rotation,
+        };
+        credentials::password_digest(&self.key, &set.site, &set.container, counters)
+    }
+
+    fn current_password(&self, set: &CredentialSet) -> Digest {
+        let generation = self.generations.get(&set.site).copied().unwrap_or(0);
+        self.password_of(set, generation, self.rotation.rotation_of(set))
     }
 
     /// Rotates the catch-all when its credentials are older than [`CATCH_ALL_MAX_AGE_MS`];
@@ -173,6 +233,8 @@ impl Isolator {
     /// and other sites stay.
     pub fn new_circuit(&mut self, site: &Site) {
         *self.generations.entry(site.clone()).or_insert(0) += 1;
+        self.rotation.reset_site(site);
+        self.streams.retain(|_, (set, _)| &set.site != site);
         if site.is_catch_all() {
             // The fresh catch-all credentials get their full 10 minutes from their first use.
             self.catch_all_since_ms = None;
@@ -186,6 +248,8 @@ impl Isolator {
         self.generations = HashMap::new();
         self.usernames = HashMap::new();
         self.catch_all_since_ms = None;
+        self.rotation.reset_all();
+        self.streams = HashMap::new();
         self.epoch
     }
 
@@ -207,17 +271,157 @@ impl Isolator {
     /// The (site, container) a SOCKS username was issued for, if this isolator issued it since
     /// the last new identity.
     pub fn owner_of_username(&self, username: &str) -> Option<(&Site, Container)> {
-        let (site, container) = self.usernames.get(&credentials::decode(username)?)?;
-        Some((site, *container))
+        let set = self.usernames.get(&credentials::decode(username)?)?;
+        Some((&set.site, set.container))
     }
 
-    /// Whether `password` is the password (site, container) would get now, i.e. credentials
-    /// issued before a later "new circuit", rotation or "new identity" answer `false`.
+    /// The credential set a username was issued for and whether `password` is its current
+    /// password, if this isolator issued the username since the last new identity.
+    pub fn owner_of_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Option<(&CredentialSet, bool)> {
+        let set = self.usernames.get(&credentials::decode(username)?)?;
+        let current = credentials::decode(password) == Some(self.current_password(set));
+        Some((set, current))
+    }
+
+    /// Whether `password` is a password (site, container) — or one of its per-tab credential
+    /// sets — would get now, i.e. credentials issued before a later "new circuit", rotation or
+    /// "new identity" answer `false`.
     pub fn is_current_password(&self, site: &Site, container: &Container, password: &str) -> bool {
-        let generation = self.generations.get(site).copied().unwrap_or(0);
-        let current =
-            credentials::password_digest(&self.key, site, container, generation, self.epoch);
-        credentials::decode(password) == Some(current)
+        let Some(password) = credentials::decode(password) else {
+            return false;
+        };
+        let shared = CredentialSet {
+            site: site.clone(),
+            container: *container,
+            tab: None,
+        };
+        password == self.current_password(&shared)
+            || self
+                .rotation
+                .sets_of(site, *container)
+                .filter(|set| set.tab.is_some())
+                .any(|set| password == self.current_password(set))
+    }
+
+    /// The circuit-lifetime policies in force.
+    pub fn policies(&self) -> &PolicyTable {
+        self.rotation.policies()
+    }
+
+    /// The policy that applies to `site` now.
+    pub fn policy_for(&self, site: &Site) -> Policy {
+        self.rotation.policy_for(site)
+    }
+
+    /// Replaces the policies; returns the sites that have credentials and whose policy changed
+    /// (the daemon pushes `invalidate` for them).
+    pub fn set_policies(&mut self, policies: PolicyTable) -> Vec<Site> {
+        self.rotation.set_policies(policies)
+    }
+
+    /// Rotates every credential set whose max-age is due at `now_ms`; returns their sites
+    /// (sorted, each once) for an `invalidate` push with reason `rotation`.
+    pub fn rotate_due(&mut self, now_ms: u64) -> Vec<Site> {
+        let mut sites: Vec<Site> = self
+            .rotation
+            .due(now_ms)
+            .into_iter()
+            .map(|set| set.site)
+            .collect();
+        sites.dedup();
+        sites
+    }
+
+    /// When [`Isolator::rotate_due`] next has work (Unix ms), for the daemon's timer.
+    pub fn next_rotation_at(&self) -> Option<u64> {
+        self.rotation.next_deadline()
+    }
+
+    /// The rotation state (read-only), for diagnostics and tests.
+    pub fn rotation(&self) -> &RotationEngine {
+        &self.rotation
+    }
+
+    /// A tor stream attached with these SOCKS credentials: its bytes count towards the
+    /// credential set's max-bytes when they are the set's current credentials.
+    pub fn stream_attached(&mut self, stream_id: &str, username: &[u8], password: &[u8]) {
+        let (Ok(username), Ok(password)) =
+            (std::str::from_utf8(username), std::str::from_utf8(password))
+        else {
+            return;
+        };
+        let attributed = match self.owner_of_credentials(username, password) {
+            Some((set, true)) if !set.site.is_catch_all() => self
+                .rotation
+                .issue_of(set)
+                .map(|issue| (set.clone(), issue)),
+            _ => None,
+        };
+        match attributed {
+            Some(entry) => {
+                if self.streams.len() >= MAX_METERED_STREAMS
+                    && !self.streams.contains_key(stream_id)
+                {
+                    self.streams.clear();
+                }
+                self.streams.insert(stream_id.to_owned(), entry);
+            }
+            None => {
+                self.streams.remove(stream_id);
+            }
+        }
+    }
+
+    /// A tor stream closed or failed.
+    pub fn stream_closed(&mut self, stream_id: &str) {
+        self.streams.remove(stream_id);
+    }
+
+    /// Bytes a stream carried (read + written); returns the site when this reached its
+    /// max-bytes and rotated its credentials (push `invalidate` reason `rotation`).
+    pub fn stream_bytes(&mut self, stream_id: &str, bytes: u64) -> Option<Site> {
+        let (set, issue) = self.streams.get(stream_id)?;
+        let set = set.clone();
+        let issue = *issue;
+        if self.rotation.record_bytes(&set, issue, bytes) {
+            self.streams.retain(|_, (s, _)| *s != set);
+            return Some(set.site);
+        }
+        None
+    }
+
+    /// Tor is unreachable (or restarted, reusing stream ids): forget the metered streams.
+    pub fn forget_streams(&mut self) {
+        self.streams.clear();
+    }
+
+    /// Feeds one tor event to the byte meter (`STREAM` attach/close, `STREAM_BW`); returns the
+    /// site whose credentials rotated by max-bytes, if any.
+    pub fn on_tor_event(&mut self, event: &Event) -> Option<Site> {
+        match event {
+            Event::Stream(s) => {
+                match s.status {
+                    StreamStatus::SentConnect
+                    | StreamStatus::SentResolve
+                    | StreamStatus::Succeeded => {
+                        if let (Some(user), Some(pass)) = (&s.socks_username, &s.socks_password) {
+                            self.stream_attached(&s.id, user.as_bytes(), pass.as_bytes());
+                        }
+                    }
+                    StreamStatus::Closed | StreamStatus::Failed => self.stream_closed(&s.id),
+                    _ => {}
+                }
+                None
+            }
+            Event::StreamBw(bw) => {
+                self.stream_bytes(&bw.stream_id, bw.read.saturating_add(bw.written))
+            }
+            _ => None,
+        }
     }
 
     /// The Public Suffix List in use.

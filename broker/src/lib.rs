@@ -12,8 +12,11 @@ pub mod container;
 pub mod credentials;
 pub mod isolation_error;
 pub mod isolator;
+pub mod policy;
+pub mod policy_store;
 pub mod managed_tor;
 pub mod psl;
+pub mod rotation;
 pub mod site;
 pub mod tor;
 

@@ -1,0 +1,411 @@
+//! When each credential set rotates under its site's [`Policy`]: the clock and byte meter behind
+//! max-age and max-bytes rotation (`docs/protocol.md` §2.5). Sans-IO and key-free: time comes in
+//! as Unix milliseconds, bytes as counts; the [`crate::Isolator`] turns a set's rotation counter
+//! into a password.
+//!
+//! A **credential set** is (site, container, tab): the tab is there only when the site's policy
+//! is per-tab. Each set rotates on its own clock, so the moment one container or tab switches
+//! circuits tells an observer nothing about when another one does (rotating them together would
+//! link them). A set's age counts from the first request after its last change; its bytes are
+//! those carried by streams that used its current credentials. Once it is due, its rotation
+//! counter goes up and its age and bytes start over; streams already open keep their old
+//! circuit, only new streams get the new credentials.
+//!
+//! `next_deadline()` scans all sets (O(sets)); the daemon calls it once per timer tick or
+//! change, and a user has at most a few thousand sets between two new identities.
+
+use std::collections::BTreeMap;
+
+use crate::container::Container;
+use crate::policy::{Policy, PolicyTable};
+use crate::site::Site;
+
+/// A browser tab id, as the extension sends it.
+pub type TabId = i64;
+
+/// The unit that has its own credentials: (site, container, tab when the site is per-tab).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialSet {
+    /// The first-party site.
+    pub site: Site,
+    /// The container.
+    pub container: Container,
+    /// The tab, only for sites with a per-tab policy.
+    pub tab: Option<TabId>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SetState {
+    /// How often this set rotated since the last new identity.
+    rotation: u64,
+    /// When the current credentials were first handed out (Unix ms); `None` until then.
+    since_ms: Option<u64>,
+    /// Bytes carried by streams on the current credentials.
+    bytes: u64,
+    /// Serial of the current credentials: changes with every rotation or reset, never reused.
+    issue: u64,
+}
+
+/// What [`RotationEngine::grant`] decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// The rotation counter to fold into the password.
+    pub rotation: u64,
+    /// True when this request rotated the set first (push `invalidate` reason `rotation`).
+    pub rotated: bool,
+    /// When the extension must ask again (Unix ms): issued + max_age; `None` without max_age.
+    pub expires_at_ms: Option<u64>,
+    /// Serial of the credentials granted (for attributing stream bytes).
+    pub issue: u64,
+}
+
+/// Per-set rotation state under a [`PolicyTable`]; see the module doc.
+#[derive(Debug, Default)]
+pub struct RotationEngine {
+    policies: PolicyTable,
+    sets: BTreeMap<CredentialSet, SetState>,
+    last_issue: u64,
+}
+
+impl RotationEngine {
+    /// An engine with `policies` and no sets.
+    pub fn new(policies: PolicyTable) -> Self {
+        Self {
+            policies,
+            sets: BTreeMap::new(),
+            last_issue: 0,
+        }
+    }
+
+    /// The policies in force.
+    pub fn policies(&self) -> &PolicyTable {
+        &self.policies
+    }
+
+    /// Replaces the policies; returns the sites whose policy changed and that have credential
+    /// sets (the daemon pushes `invalidate` for them). Sets keep their age and bytes: a
+    /// shorter `max_age` applies to credentials already out.
+    pub fn set_policies(&mut self, policies: PolicyTable) -> Vec<Site> {
+        let mut changed: Vec<Site> = self
+            .sets
+            .keys()
+            .map(|set| &set.site)
+            .filter(|site| self.policies.policy_for(site) != policies.policy_for(site))
+            .cloned()
+            .collect();
+        changed.dedup();
+        self.policies = policies;
+        changed
+    }
+
+    /// The policy that applies to `site` now.
+    pub fn policy_for(&self, site: &Site) -> Policy {
+        self.policies.policy_for(site)
+    }
+
+    /// The credential set of a request: the tab is kept only when `site` is per-tab and the
+    /// tab is a real one (≥ 0; Firefox's `TAB_ID_NONE` is -1).
+    pub fn set_of(&self, site: Site, container: Container, tab: Option<TabId>) -> CredentialSet {
+        let per_tab = self.policies.policy_for(&site).per_tab;
+        CredentialSet {
+            site,
+            container,
+            tab: tab.filter(|t| per_tab && *t >= 0),
+        }
+    }
+
+    /// Hands out `set`'s credentials at `now_ms`, rotating first when its age or bytes are due.
+    pub fn grant(&mut self, set: &CredentialSet, now_ms: u64) -> Grant {
+        let policy = self.policies.policy_for(&set.site);
+        let mut rotated = false;
+        if let Some(state) = self.sets.get(set)
+            && is_due(state, &policy, now_ms)
+        {
+            self.rotate(set);
+            rotated = true;
+        }
+        if !self.sets.contains_key(set) {
+            self.last_issue += 1;
+            let issue = self.last_issue;
+            self.sets.insert(
+                set.clone(),
+                SetState {
+                    issue,
+                    ..SetState::default()
+                },
+            );
+        }
+        let state = self.sets.get_mut(set).expect("inserted above");
+        let since = *state.since_ms.get_or_insert(now_ms);
+        Grant {
+            rotation: state.rotation,
+            rotated,
+            expires_at_ms: policy.max_age_ms().map(|age| since.saturating_add(age)),
+            issue: state.issue,
+        }
+    }
+
+    /// The rotation counter of `set` (0 when it never rotated or is unknown).
+    pub fn rotation_of(&self, set: &CredentialSet) -> u64 {
+        self.sets.get(set).map_or(0, |s| s.rotation)
+    }
+
+    /// The serial of `set`'s current credentials, if it was ever granted.
+    pub fn issue_of(&self, set: &CredentialSet) -> Option<u64> {
+        self.sets.get(set).map(|s| s.issue)
+    }
+
+    /// Bytes carried by a stream that used `set`'s credentials with serial `issue`; returns
+    /// true when this reached the site's `max_bytes` and rotated the set (push `invalidate`).
+    /// Bytes of older credentials (streams finishing on the old circuit) are not counted.
+    pub fn record_bytes(&mut self, set: &CredentialSet, issue: u64, bytes: u64) -> bool {
+        let policy = self.policies.policy_for(&set.site);
+        let Some(state) = self.sets.get_mut(set) else {
+            return false;
+        };
+        if state.issue != issue || bytes == 0 {
+            return false;
+        }
+        state.bytes = state.bytes.saturating_add(bytes);
+        if policy.max_bytes.is_some_and(|max| state.bytes >= max) {
+            self.rotate(set);
+            return true;
+        }
+        false
+    }
+
+    /// Bytes carried so far by `set`'s current credentials.
+    pub fn bytes_of(&self, set: &CredentialSet) -> u64 {
+        self.sets.get(set).map_or(0, |s| s.bytes)
+    }
+
+    /// Rotates every set whose age is due at `now_ms` and returns them, so the daemon pushes
+    /// `invalidate` on time even when no request comes.
+    pub fn due(&mut self, now_ms: u64) -> Vec<CredentialSet> {
+        let due: Vec<CredentialSet> = self
+            .sets
+            .iter()
+            .filter(|(set, state)| is_due(state, &self.policies.policy_for(&set.site), now_ms))
+            .map(|(set, _)| set.clone())
+            .collect();
+        for set in &due {
+            self.rotate(set);
+        }
+        due
+    }
+
+    /// The earliest time (Unix ms) at which [`RotationEngine::due`] will rotate a set.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.sets
+            .iter()
+            .filter_map(|(set, state)| {
+                let age = self.policies.policy_for(&set.site).max_age_ms()?;
+                Some(state.since_ms?.saturating_add(age))
+            })
+            .min()
+    }
+
+    /// Every known set of `(site, container)`, tabs included.
+    pub fn sets_of(
+        &self,
+        site: &Site,
+        container: Container,
+    ) -> impl Iterator<Item = &CredentialSet> {
+        let low = CredentialSet {
+            site: site.clone(),
+            container,
+            tab: None,
+        };
+        let high = CredentialSet {
+            site: site.clone(),
+            container,
+            tab: Some(TabId::MAX),
+        };
+        self.sets.range(low..=high).map(|(set, _)| set)
+    }
+
+    /// "New circuit" for `site`: its sets' age and bytes start over with new serials (the
+    /// isolator changes their passwords through the site's generation).
+    pub fn reset_site(&mut self, site: &Site) {
+        for (set, state) in self.sets.iter_mut() {
+            if &set.site == site {
+                self.last_issue += 1;
+                state.issue = self.last_issue;
+                state.since_ms = None;
+                state.bytes = 0;
+            }
+        }
+    }
+
+    /// "New identity": everything is forgotten (the epoch changes every password).
+    pub fn reset_all(&mut self) {
+        self.sets.clear();
+    }
+
+    /// How many credential sets are tracked.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether no set is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    fn rotate(&mut self, set: &CredentialSet) {
+        if let Some(state) = self.sets.get_mut(set) {
+            self.last_issue += 1;
+            state.rotation += 1;
+            state.issue = self.last_issue;
+            state.since_ms = None;
+            state.bytes = 0;
+        }
+    }
+}
+
+fn is_due(state: &SetState, policy: &Policy, now_ms: u64) -> bool {
+    let by_age = match (policy.max_age_ms(), state.since_ms) {
+        (Some(age), Some(since)) => now_ms >= since.saturating_add(age),
+        _ => false,
+    };
+    let by_bytes = policy.max_bytes.is_some_and(|max| state.bytes >= max);
+    by_age || by_bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::psl::Psl;
+
+    const T0: u64 = 1_800_000_000_000;
+
+    fn site(name: &str) -> Site {
+        Site::parse(name, &Psl::vendored().expect("psl")).expect("site")
+    }
+
+    fn engine(site_policy: Policy) -> RotationEngine {
+        let mut table = PolicyTable::default();
+        table
+            .set_site(site("example.com"), Some(site_policy))
+            .expect("set");
+        RotationEngine::new(table)
+    }
+
+    fn set(name: &str) -> CredentialSet {
+        CredentialSet {
+            site: site(name),
+            container: Container::Default,
+            tab: None,
+        }
+    }
+
+    #[test]
+    fn max_age_rotates_exactly_when_due() {
+        let age = Policy::new(Some(Duration::from_secs(60)), None, false, "p").expect("ok");
+        let mut e = engine(age);
+        let s = set("example.com");
+        let g = e.grant(&s, T0);
+        assert_eq!(
+            (g.rotation, g.rotated, g.expires_at_ms),
+            (0, false, Some(T0 + 60_000))
+        );
+        assert_eq!(e.next_deadline(), Some(T0 + 60_000));
+        assert!(e.due(T0 + 59_999).is_empty());
+        assert_eq!(e.grant(&s, T0 + 59_999).rotation, 0);
+        assert_eq!(e.due(T0 + 60_000), vec![s.clone()]);
+        assert_eq!(
+            e.next_deadline(),
+            None,
+            "no deadline until the new credentials are used"
+        );
+        let g = e.grant(&s, T0 + 70_000);
+        assert_eq!(
+            (g.rotation, g.rotated, g.expires_at_ms),
+            (1, false, Some(T0 + 130_000))
+        );
+        // Without the timer, the request itself rotates.
+        let g = e.grant(&s, T0 + 130_000);
+        assert_eq!((g.rotation, g.rotated), (2, true));
+    }
+
+    #[test]
+    fn max_bytes_rotates_after_not_before_the_threshold() {
+        let bytes = Policy::new(None, Some(10_000), false, "p").expect("ok");
+        let mut e = engine(bytes);
+        let s = set("example.com");
+        let g = e.grant(&s, T0);
+        assert_eq!(g.expires_at_ms, None);
+        assert!(!e.record_bytes(&s, g.issue, 9_999));
+        assert_eq!(e.bytes_of(&s), 9_999);
+        assert!(e.record_bytes(&s, g.issue, 1));
+        assert_eq!(e.rotation_of(&s), 1);
+        // Old streams finishing on the old circuit do not count for the new credentials.
+        assert!(!e.record_bytes(&s, g.issue, 50_000));
+        let g2 = e.grant(&s, T0 + 1);
+        assert_eq!((g2.rotation, g2.rotated), (1, false));
+        assert_ne!(g2.issue, g.issue);
+        assert_eq!(e.bytes_of(&s), 0);
+    }
+
+    #[test]
+    fn keep_alive_never_rotates_and_catch_all_is_ignored() {
+        let mut e = RotationEngine::new(PolicyTable::default());
+        let s = set("example.com");
+        let g = e.grant(&s, T0);
+        assert!(!e.record_bytes(&s, g.issue, u64::MAX));
+        assert!(e.due(u64::MAX).is_empty());
+        assert_eq!(e.next_deadline(), None);
+        assert_eq!(e.grant(&s, u64::MAX).rotation, 0);
+        let every_second = Policy::new(Some(Duration::from_secs(1)), None, true, "p").expect("ok");
+        let mut table = PolicyTable::new(every_second);
+        assert!(
+            table
+                .set_site(Site::catch_all(), Some(every_second))
+                .is_err()
+        );
+        table
+            .set_site(site("example.org"), None)
+            .expect("remove nothing");
+        let e = RotationEngine::new(table);
+        assert_eq!(e.policy_for(&Site::catch_all()), Policy::KEEP_ALIVE);
+        assert_eq!(
+            e.set_of(Site::catch_all(), Container::Default, Some(4)).tab,
+            None
+        );
+    }
+
+    #[test]
+    fn tabs_are_kept_only_for_per_tab_sites() {
+        let per_tab = Policy::new(None, None, true, "p").expect("ok");
+        let e = engine(per_tab);
+        assert_eq!(
+            e.set_of(site("example.com"), Container::Default, Some(7))
+                .tab,
+            Some(7)
+        );
+        assert_eq!(
+            e.set_of(site("example.com"), Container::Default, Some(-1))
+                .tab,
+            None
+        );
+        assert_eq!(
+            e.set_of(site("example.org"), Container::Default, Some(7))
+                .tab,
+            None
+        );
+    }
+
+    #[test]
+    fn policy_changes_report_the_sites_with_sets() {
+        let mut e = RotationEngine::new(PolicyTable::default());
+        e.grant(&set("example.com"), T0);
+        e.grant(&set("example.org"), T0);
+        let mut table = PolicyTable::default();
+        let tab = Policy::new(None, None, true, "p").expect("ok");
+        table.set_site(site("example.com"), Some(tab)).expect("set");
+        table.set_site(site("example.net"), Some(tab)).expect("set");
+        assert_eq!(e.set_policies(table), vec![site("example.com")]);
+    }
+}
