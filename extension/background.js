@@ -165,6 +165,10 @@ async function handleMessage(message) {
       return newCircuitForTab(controller, tabsApi, checkTabId(message.tabId));
     case MESSAGE.newIdentity:
       return runNewIdentity();
+    case MESSAGE.policyGet:
+      return { policies: await controller.policies() };
+    case MESSAGE.policySet:
+      return { policies: await controller.setPolicy(message.site ?? null, message.policy ?? null) };
     default:
       throw new Error(`unknown message type ${message.type}`);
   }

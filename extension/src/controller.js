@@ -14,6 +14,7 @@ import { BrokerClient } from "./broker-client.js";
 import { CredentialsCache } from "./credentials-cache.js";
 import { firstPartyOfRequest, firstPartyOfTab, forgetParsedUrls } from "./first-party.js";
 import { DEFAULT_OPTIONS, effectiveSocks, normalizeOptions } from "./options.js";
+import { parsePolicyTable, policyGetRequest, policySetRequest } from "./policy-form.js";
 import {
   BrokerError,
   ProtocolError,
@@ -258,6 +259,27 @@ export class Controller {
       circuitRequest(id, { url: firstParty.url }, firstParty.container),
     );
     return { host: firstParty.host, container: firstParty.container, circuit: parseCircuitResult(result) };
+  }
+
+  /**
+   * The broker's circuit-lifetime policies (protocol §2.5): resolves with `{default, sites}`
+   * (policy-form.parsePolicyTable). Rejects with the broker's error (`unknown_type` from a
+   * broker without policies).
+   */
+  async policies() {
+    await this.ensureReady();
+    return parsePolicyTable(await this.client.request(policyGetRequest));
+  }
+
+  /**
+   * Sets a site's policy (`site` `null`: the default; `policy` `null`: remove the site's
+   * override) and resolves with the policies after the change. The broker pushes `invalidate`
+   * for the affected sites, which drops their cached credentials.
+   */
+  async setPolicy(site, policy) {
+    await this.ensureReady();
+    const result = await this.client.request((id) => policySetRequest(id, site, policy));
+    return parsePolicyTable(result);
   }
 
   /**

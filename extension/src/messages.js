@@ -30,6 +30,13 @@ export const MESSAGE = Object.freeze({
   perf: "persite:perf",
   /** `{}` → `{enabled}`; forgets the recorded timings. */
   perfReset: "persite:perf-reset",
+  /** `{}` → `{policies}`: the broker's circuit-lifetime policies (policy-form.parsePolicyTable). */
+  policyGet: "persite:policy-get",
+  /**
+   * `{site, policy}` → `{policies}` after the change; `site` `null` sets the default, `policy`
+   * `null` removes the site's override (broker `policy_set`).
+   */
+  policySet: "persite:policy-set",
 });
 
 /**

@@ -362,6 +362,36 @@ describe("Controller actions", () => {
     assert.ok(Array.isArray(ctx.controller.onRequest(pageB)));
   });
 
+  it("policies are read and set through the broker, and the rotation push drops the site", async () => {
+    const ctx = await ready();
+    const reading = ctx.controller.policies();
+    await settle();
+    const get = ctx.factory.last.lastOf("policy_get");
+    assert.deepEqual(get, { id: get.id, type: "policy_get" });
+    const keepAlive = { max_age_s: null, max_bytes: null, per_tab: false };
+    ctx.factory.last.deliver({ id: get.id, result: { default: keepAlive, sites: {} } });
+    assert.deepEqual(await reading, { default: keepAlive, sites: [] });
+
+    await ask(ctx, pageA);
+    const policy = { max_age_s: 600, max_bytes: null, per_tab: true };
+    const setting = ctx.controller.setPolicy("a.test", policy);
+    await settle();
+    const set = ctx.factory.last.lastOf("policy_set");
+    assert.deepEqual(set, { id: set.id, type: "policy_set", site: "a.test", policy });
+    ctx.factory.last.deliver({ id: set.id, result: { default: keepAlive, sites: { "a.test": policy } } });
+    assert.deepEqual(await setting, { default: keepAlive, sites: [{ site: "a.test", policy }] });
+    ctx.factory.last.deliver({ type: "invalidate", sites: ["a.test"], reason: "rotation" });
+    assert.ok(ctx.controller.onRequest(pageA) instanceof Promise, "a.test must be asked again");
+
+    const refused = ctx.controller.setPolicy(null, null);
+    await settle();
+    ctx.factory.last.deliver({
+      id: ctx.factory.last.lastOf("policy_set").id,
+      error: { code: "invalid_field", message: "`policy` is null" },
+    });
+    await assert.rejects(refused, (e) => e.code === "invalid_field");
+  });
+
   it("New identity clears the cache only when the broker agreed", async () => {
     const ctx = await ready();
     await ask(ctx, pageA);
