@@ -496,7 +496,7 @@ async fn supervisor_survives_a_hostile_port_and_recovers_when_it_behaves() {
 
 #[tokio::test]
 async fn abandoned_request_does_not_shift_later_replies() {
-    let config = fake(|mut p| async move {
+    let mut config = fake(|mut p| async move {
         p.null_auth().await;
         let mut n = 0;
         loop {
@@ -507,7 +507,7 @@ async fn abandoned_request_does_not_shift_later_replies() {
             assert_eq!(line, "GETINFO version", "commands must arrive whole");
             n += 1;
             if n == 1 {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(Duration::from_millis(1500)).await;
             }
             let reply = format!("250-version=0.4.9.{n}\r\n250 OK\r\n");
             if p.send(reply.as_bytes()).await.is_err() {
@@ -516,6 +516,7 @@ async fn abandoned_request_does_not_shift_later_replies() {
         }
     })
     .await;
+    config.reply_timeout = Duration::from_secs(5);
     let conn = open(&config).await.expect("NULL auth");
     // The caller gives up after the command went out but before its reply came.
     let abandoned =
