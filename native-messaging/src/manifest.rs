@@ -512,11 +512,7 @@ mod tests {
         assert_eq!(found.len(), 4, "{found:?}");
         assert!(found.iter().any(|p| p.contains("not an absolute path")));
         assert!(found.iter().any(|p| p.contains("persite@persite.org")));
-        assert!(
-            problems("{")
-                .iter()
-                .any(|p| p.contains("not valid JSON"))
-        );
+        assert!(problems("{").iter().any(|p| p.contains("not valid JSON")));
         let missing = HostManifest::persite(Path::new("/nonexistent/persite-native-host"));
         assert!(problems(&missing.to_json())[0].contains("cannot be found"));
     }

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
 use crate::broker_client::{BrokerClient, BrokerConfig, CallError};
@@ -37,7 +37,8 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
-    let mut writer = tokio::spawn(write_frames(rx, output));
+    let (stop_writer, stop) = oneshot::channel();
+    let mut writer = tokio::spawn(write_frames(rx, output, stop));
     let broker = BrokerClient::new(config, tx.clone());
     {
         let broker = broker.clone();
@@ -106,11 +107,13 @@ where
             break;
         }
     }
-    // End of input: let in-flight requests finish, then flush everything and return.
+    // End of input: let in-flight requests finish, then write what is queued and return
+    // (the event relay would keep the queue open forever).
     let all = u32::try_from(MAX_IN_FLIGHT).expect("small");
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, permits.acquire_many(all)).await;
     drop(broker);
     drop(tx);
+    let _ = stop_writer.send(());
     match tokio::time::timeout(DRAIN_TIMEOUT, &mut writer).await {
         Ok(done) => writer_result(done),
         Err(_) => {
@@ -144,13 +147,30 @@ async fn relay_one(broker: &BrokerClient, id: Value, body: Bytes) -> Bytes {
     }
 }
 
-/// Writes every queued message as a frame until all senders are gone.
-async fn write_frames<W>(mut rx: mpsc::Receiver<Bytes>, mut output: W) -> std::io::Result<()>
+/// Writes every queued message as a frame until all senders are gone or `stop` fires (then it
+/// writes what is already queued and refuses the rest).
+async fn write_frames<W>(
+    mut rx: mpsc::Receiver<Bytes>,
+    mut output: W,
+    mut stop: oneshot::Receiver<()>,
+) -> std::io::Result<()>
 where
     W: AsyncWrite + Unpin,
 {
     let mut buf = BytesMut::with_capacity(64 * 1024);
-    while let Some(first) = rx.recv().await {
+    let mut stopping = false;
+    loop {
+        let first = tokio::select! {
+            message = rx.recv() => match message {
+                Some(message) => message,
+                None => break,
+            },
+            _ = &mut stop, if !stopping => {
+                stopping = true;
+                rx.close();
+                continue;
+            }
+        };
         let mut next = Some(first);
         // Batch whatever is already queued into one write.
         while let Some(body) = next {
