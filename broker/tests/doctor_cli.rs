@@ -414,6 +414,10 @@ fn installed_manifest_and_running_daemon_are_checked_ok() {
     let running = d.message("daemon.running");
     assert!(running.contains(instance), "{running} vs {instance}");
     assert!(running.contains("(0600, directory 0700)"), "{running}");
+    assert!(
+        running.contains(&format!("pid {}", daemon.child.id())),
+        "{running}"
+    );
     // Nothing listens on the SOCKS port here, so doctor still fails, for that reason alone.
     assert_eq!(d.code, 1);
     d.assert_status("socks.reachable", "error");

@@ -37,6 +37,7 @@ fn healthy() -> Observations {
             dir_owned: Some(true),
             socket: PathBuf::from("/run/user/1000/persite/broker.sock"),
             socket_mode: Some(0o140600),
+            pid: Some(4242),
             answer: DaemonAnswer::Status(DaemonStatus {
                 version: "0.1.0".into(),
                 instance: "abc".into(),

@@ -181,7 +181,11 @@ async fn daemon() -> DaemonObs {
         Ok(Ok((200, status))) => DaemonAnswer::Status(daemon_status(&status)),
         Ok(Ok((code, body))) => DaemonAnswer::Failed(format!("HTTP {code}: {body}")),
     };
+    let pid = std::fs::read_to_string(runtime_dir.join(crate::daemon::instance::LOCK_NAME))
+        .ok()
+        .and_then(|t| t.trim().parse().ok());
     DaemonObs {
+        pid,
         dir_mode: dir_meta.as_ref().map(|m| m.permissions().mode()),
         dir_owned: dir_meta.as_ref().map(|m| m.uid() == me),
         runtime_dir,

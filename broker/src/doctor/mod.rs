@@ -172,6 +172,8 @@ pub struct DaemonObs {
     pub socket: PathBuf,
     /// The socket's permission bits, if it exists.
     pub socket_mode: Option<u32>,
+    /// The daemon's pid from its lock file, if readable.
+    pub pid: Option<u32>,
     /// The answer.
     pub answer: DaemonAnswer,
 }
@@ -568,8 +570,9 @@ pub fn daemon(d: &DaemonObs, config: &Config) -> Vec<Finding> {
                 s,
                 Status::Ok,
                 format!(
-                    "daemon {} runs (instance {}, up {}h {:02}m {:02}s) on {}{perms}",
+                    "daemon {} runs ({}instance {}, up {}h {:02}m {:02}s) on {}{perms}",
                     st.version,
+                    d.pid.map_or(String::new(), |p| format!("pid {p}, ")),
                     st.instance,
                     up / 3600,
                     up / 60 % 60,
@@ -592,7 +595,10 @@ pub fn daemon(d: &DaemonObs, config: &Config) -> Vec<Finding> {
                         host_port(host, *port),
                         endpoint(config)
                     ),
-                    Some("the daemon was started with another configuration: stop it (kill its pid) so the next browser connection starts it with this one".into()),
+                    Some(format!(
+                        "the daemon was started with another configuration: stop it (`kill {}`) so the next browser connection starts it with this one (or start it yourself: `persite serve`)",
+                        d.pid.map_or("<its pid>".to_owned(), |p| p.to_string())
+                    )),
                 ));
             }
         }
@@ -964,7 +970,7 @@ pub fn socks_port_finding(values: &[String], host: &str, port: u16, ep: &str) ->
             s,
             Status::Error,
             format!(
-                "SocksPort {} has NoIsolateSOCKSAuth: tor ignores the per-site credentials, so every site shares circuits",
+                "SocksPort `{}` has NoIsolateSOCKSAuth: tor ignores the per-site credentials, so every site shares circuits",
                 chosen.raw
             ),
             Some(format!(
@@ -977,7 +983,7 @@ pub fn socks_port_finding(values: &[String], host: &str, port: u16, ep: &str) ->
             s,
             Status::Warning,
             format!(
-                "SocksPort {} isolates by SOCKS credentials ({flags}) but lacks KeepAliveIsolateSOCKSAuth: tor retires a site's circuit after MaxCircuitDirtiness (10 min) even while the site uses it",
+                "SocksPort `{}` isolates by SOCKS credentials ({flags}) but lacks KeepAliveIsolateSOCKSAuth: tor retires a site's circuit after MaxCircuitDirtiness (10 min) even while the site uses it",
                 chosen.raw
             ),
             Some(format!(
@@ -990,7 +996,7 @@ pub fn socks_port_finding(values: &[String], host: &str, port: u16, ep: &str) ->
             s,
             Status::Ok,
             format!(
-                "SocksPort {} isolates by SOCKS credentials and keeps a site's circuit while it is used ({flags})",
+                "SocksPort `{}` isolates by SOCKS credentials and keeps a site's circuit while it is used ({flags})",
                 chosen.raw
             ),
             None,
