@@ -470,6 +470,64 @@ impl PolicyTable {
     }
 }
 
+/// `config.toml`'s `[policy]` section, validated but with site names as written: the config
+/// is parsed before the Public Suffix List is loaded, so sites are reduced by
+/// [`PolicySection::resolve`] when the daemon starts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicySection {
+    /// The default policy (keep-alive when the section sets none).
+    pub default: Policy,
+    /// Site overrides, names as written, in file order.
+    pub sites: Vec<(String, Policy)>,
+}
+
+impl PolicySection {
+    /// Validates a `[policy]` table (`prefix` names it in errors, e.g. `policy`).
+    pub fn from_toml(section: &toml::Table, prefix: &str) -> Result<PolicySection, PolicyError> {
+        let default = Policy::from_toml(section, prefix, &["sites"])?;
+        let mut sites = Vec::new();
+        match section.get("sites") {
+            None => {}
+            Some(toml::Value::Table(t)) => {
+                for (name, v) in t {
+                    let site_prefix = format!("{}.{name:?}", join(prefix, "sites"));
+                    let toml::Value::Table(st) = v else {
+                        return Err(PolicyError::new(
+                            site_prefix,
+                            format!("is {v}; it must be a table of policy keys"),
+                        ));
+                    };
+                    sites.push((name.clone(), Policy::from_toml(st, &site_prefix, &[])?));
+                }
+            }
+            Some(v) => {
+                return Err(PolicyError::new(
+                    join(prefix, "sites"),
+                    format!("is {v}; it must be a table of site tables"),
+                ));
+            }
+        }
+        Ok(PolicySection { default, sites })
+    }
+
+    /// The table, with every site reduced to its first-party site; a site named twice (e.g.
+    /// `www.example.com` and `example.com`) or `--unknown--` is an error naming it.
+    pub fn resolve(&self, psl: &Psl, prefix: &str) -> Result<PolicyTable, PolicyError> {
+        let mut table = PolicyTable::new(self.default);
+        for (name, policy) in &self.sites {
+            let field = format!("{}.{name:?}", join(prefix, "sites"));
+            let site = parse_site(name, psl, &field)?;
+            if table.sites.insert(site.clone(), *policy).is_some() {
+                return Err(PolicyError::new(
+                    field,
+                    format!("names the site {} a second time", site.as_str()),
+                ));
+            }
+        }
+        Ok(table)
+    }
+}
+
 /// Reduces a `site` key to its first-party site (`www.example.com` → `example.com`).
 pub fn parse_site(name: &str, psl: &Psl, field: &str) -> Result<Site, PolicyError> {
     let site = Site::parse(name, psl).map_err(|e| PolicyError::new(field, e.to_string()))?;
@@ -782,6 +840,36 @@ mod tests {
             "[policy.sites.\"www.example.com\"]\nper_tab = true\n[policy.sites.\"example.com\"]\nper_tab = false",
         );
         assert!(e.message.contains("second time"), "{e}");
+    }
+
+    #[test]
+    fn config_section_validates_without_a_psl_and_resolves_later() {
+        let t = section(
+            "[policy]\nmax_age = \"10m\"\n[policy.sites.\"www.example.com\"]\nper_tab = true",
+        );
+        let parsed = PolicySection::from_toml(&t, "policy").expect("valid");
+        assert_eq!(parsed.sites[0].0, "www.example.com");
+        let psl = psl();
+        let table = parsed.resolve(&psl, "policy").expect("resolve");
+        assert_eq!(
+            table,
+            PolicyTable::from_toml(&t, &psl, "policy").expect("same")
+        );
+        let e = PolicySection::from_toml(&section("[policy]\nmax_bytes = 5"), "policy")
+            .expect_err("range");
+        assert_eq!(e.field, "policy.max_bytes");
+        let twice = section(
+            "[policy.sites.\"a.example.com\"]\nper_tab = true\n[policy.sites.\"example.com\"]\nper_tab = true",
+        );
+        let e = PolicySection::from_toml(&twice, "policy")
+            .expect("values are fine")
+            .resolve(&psl, "policy")
+            .expect_err("same site twice");
+        assert!(e.message.contains("second time"), "{e}");
+        assert_eq!(
+            PolicySection::default().resolve(&psl, "policy"),
+            Ok(PolicyTable::default())
+        );
     }
 
     #[test]
