@@ -33,6 +33,10 @@ pub type SiteKey = (Site, Container);
 /// 8, the real one about 8,000).
 const MAX_RELAYS: usize = 20_000;
 
+/// Closed streams kept for their late `STREAM_BW` (tor may report a stream's last bytes around
+/// its `CLOSED` event).
+const CLOSED_STREAMS_KEPT: usize = 1024;
+
 /// Names the owner of SOCKS credentials seen in tor's events.
 pub trait CredentialOwners {
     /// The (site, container) `username` was issued to, and whether `password` is its current
@@ -132,6 +136,8 @@ pub struct CircuitTracker {
     circuits: HashMap<String, Circuit>,
     /// Streams carrying current credentials → their site.
     streams: HashMap<String, SiteKey>,
+    /// Closed streams still in `streams`, oldest first.
+    closed_streams: std::collections::VecDeque<String>,
     sites: HashMap<SiteKey, SiteState>,
     /// Circuit id → sites showing it.
     showing: HashMap<String, HashSet<SiteKey>>,
@@ -222,7 +228,14 @@ impl CircuitTracker {
         match s.status {
             StreamStatus::SentConnect | StreamStatus::Succeeded | StreamStatus::SentResolve => {}
             StreamStatus::Closed | StreamStatus::Failed => {
-                self.streams.remove(&s.id);
+                if self.streams.contains_key(&s.id) {
+                    self.closed_streams.push_back(s.id.clone());
+                    if self.closed_streams.len() > CLOSED_STREAMS_KEPT
+                        && let Some(old) = self.closed_streams.pop_front()
+                    {
+                        self.streams.remove(&old);
+                    }
+                }
                 return;
             }
             _ => return,
@@ -298,6 +311,7 @@ impl CircuitTracker {
     pub fn resync(&mut self, status: &[CircEvent], owners: &impl CredentialOwners) {
         self.resync_due = false;
         self.streams.clear();
+        self.closed_streams.clear();
         self.circuits = status
             .iter()
             .filter(|c| !matches!(c.status, CircStatus::Closed | CircStatus::Failed))
@@ -350,6 +364,7 @@ impl CircuitTracker {
     pub fn disconnected(&mut self) {
         self.circuits.clear();
         self.streams.clear();
+        self.closed_streams.clear();
         for (_, sites) in self.showing.drain() {
             for key in sites {
                 if let Some(state) = self.sites.get_mut(&key) {
@@ -388,6 +403,7 @@ impl CircuitTracker {
     /// for new streams, so all displays are cleared (and pushed once, empty).
     pub fn new_identity(&mut self) {
         self.streams.clear();
+        self.closed_streams.clear();
         self.showing.clear();
         let keys: Vec<SiteKey> = self.sites.drain().map(|(k, _)| k).collect();
         self.changed.extend(keys);
@@ -813,8 +829,13 @@ mod tests {
             t.result(&key, Availability::Available)["bytes"],
             json!({"read": 6000, "written": 150})
         );
+        // tor may report a stream's last bytes after closing it.
         t.on_event(&stream(40, "CLOSED", 1, &u, &p), &iso);
-        t.on_event(&event("STREAM_BW 40 1 1"), &iso);
+        t.on_event(&event("STREAM_BW 40 1 2"), &iso);
+        assert_eq!(
+            t.result(&key, Availability::Available)["bytes"],
+            json!({"read": 6002, "written": 151})
+        );
         iso.new_circuit(&key.0);
         t.credentials_changed(&key.0);
         assert_eq!(
