@@ -177,7 +177,21 @@ impl Process {
 }
 
 impl Drop for Process {
+    /// SIGTERM first, so a daemon stops its managed tor; SIGKILL after a bounded grace.
     fn drop(&mut self) {
+        if let Some(pid) = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -633,4 +647,44 @@ fn profile_prefs_are_checked_against_the_table() {
         policies_arg,
     ]);
     d.assert_status("profile.dir", "error");
+}
+
+#[test]
+fn the_daemons_managed_tor_is_found_through_its_private_control_socket() {
+    let env = Env::new();
+    env.install_firefox();
+    let socks = free_port();
+    let data = env.dir.path().join("tor-data");
+    env.write_config(&format!(
+        "[socks]\nport = {socks}\n[tor]\nmode = \"managed\"\ndata_dir = \"{}\"\n\
+         torrc_extra = [\"UseBridges 1\", \"Bridge 127.0.0.1:{}\", \"ClientOnly 1\", \"AvoidDiskWrites 1\"]\n",
+        data.display(),
+        free_port()
+    ));
+    // Before the daemon runs there is no tor to check: information, not an error.
+    let d = env.doctor(&[]);
+    d.assert_status("tor.control", "info");
+    let daemon = env.serve();
+    let deadline = Instant::now() + BOUND;
+    while std::net::TcpStream::connect(("127.0.0.1", socks)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "managed tor did not open its SocksPort: {}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The daemon reports `managed` once it has planned tor; its control link may lag behind.
+    let d = env.doctor(&[]);
+    assert_eq!(d.code, 0, "{:#}\n{}", d.json, daemon.log());
+    d.assert_status("tor.control", "ok");
+    assert!(
+        d.message("tor.control").contains("tor-control.sock"),
+        "{}",
+        d.message("tor.control")
+    );
+    d.assert_status("tor.listener", "ok");
+    d.assert_status("tor.socksport", "ok");
+    d.assert_status("socks.protocol", "ok");
+    drop(daemon);
 }
