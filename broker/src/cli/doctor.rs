@@ -53,7 +53,7 @@ pub struct DoctorArgs {
     /// Also check this Firefox profile folder's prefs.js and user.js.
     #[arg(long, value_name = "DIR")]
     pub profile: Option<PathBuf>,
-    /// The enterprise policy file to report with --profile.
+    /// With --profile: the enterprise policy file whose settings count too (locked values win).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_POLICIES)]
     pub policies: PathBuf,
     /// Config file (default: $XDG_CONFIG_HOME/persite/config.toml or
