@@ -69,6 +69,9 @@ pub fn base_prefs() -> serde_json::Map<String, Value> {
         ("network.prefetch-next", json!(false)),
         ("network.predictor.enabled", json!(false)),
         ("network.http.speculative-parallel-limit", json!(0)),
+        // No backup ("happy eyeballs") connection when the SOCKS handshake takes over 250 ms on
+        // a loaded machine: Firefox would abandon one of the two mid-handshake.
+        ("network.http.connection-retry-timeout", json!(0)),
         ("browser.urlbar.speculativeConnect.enabled", json!(false)),
         ("browser.places.speculativeConnect.enabled", json!(false)),
         // Plain http test sites: no HTTPS-First upgrade attempts.

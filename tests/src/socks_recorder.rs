@@ -269,6 +269,10 @@ pub struct SocksConnection {
     pub port: Option<u16>,
     /// Local source port of the outgoing connection to the fixture server (join key).
     pub upstream_port: Option<u16>,
+    /// The client closed without sending a single byte: a TCP reachability probe (the broker
+    /// daemon checks that the SOCKS port listens this way), not a SOCKS connection; it named no
+    /// destination and carried no data.
+    pub silent: bool,
     /// Why the connection failed, if it did.
     pub error: Option<String>,
 }
@@ -413,6 +417,7 @@ async fn serve_connection(state: Arc<State>, mut client: TcpStream, peer: Socket
         host: None,
         port: None,
         upstream_port: None,
+        silent: false,
         error: None,
     };
     let handshake = tokio::time::timeout(
@@ -475,6 +480,11 @@ async fn handshake(
     client: &mut TcpStream,
     record: &mut SocksConnection,
 ) -> anyhow::Result<TcpStream> {
+    let mut first = [0u8; 1];
+    if client.peek(&mut first).await? == 0 {
+        record.silent = true;
+        anyhow::bail!("closed before sending any byte");
+    }
     let mut buf = Vec::new();
     record.offered_methods = read_message(client, &mut buf, wire::parse_greeting).await?;
     let method = wire::choose_method(&record.offered_methods);
@@ -597,6 +607,33 @@ mod recorder_tests {
                 .expect("every request joins a tunnel");
             assert_eq!(tunnel.host.as_deref(), Some(request.host.as_str()));
         }
+    }
+
+    #[tokio::test]
+    async fn a_silent_probe_is_marked_as_such() {
+        let fixtures = FixtureServer::start().await.expect("fixtures");
+        let recorder = SocksRecorder::start(fixtures.addr())
+            .await
+            .expect("recorder");
+        drop(
+            tokio::net::TcpStream::connect(recorder.addr())
+                .await
+                .expect("connect"),
+        );
+        let mut half = tokio::net::TcpStream::connect(recorder.addr())
+            .await
+            .expect("connect");
+        half.write_all(&[5, 1]).await.expect("write");
+        drop(half);
+        let started = Instant::now();
+        while recorder.connections().len() < 2 {
+            assert!(started.elapsed() < Duration::from_secs(5), "not logged");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut log = recorder.connections();
+        log.sort_by_key(|c| c.silent);
+        assert!(!log[0].silent && log[0].error.is_some(), "{:?}", log[0]);
+        assert!(log[1].silent && log[1].error.is_some(), "{:?}", log[1]);
     }
 
     #[tokio::test]
