@@ -532,7 +532,6 @@ struct PersiteBrowser {
     firefox: Firefox,
     // Dropped after `firefox`, whose drop kills the daemon living in it.
     _runtime_dir: tempfile::TempDir,
-    _config_dir: PathBuf,
 }
 
 async fn start_persite(h: &Harness) -> anyhow::Result<PersiteBrowser> {
@@ -553,7 +552,7 @@ async fn start_persite(h: &Harness) -> anyhow::Result<PersiteBrowser> {
             ),
         ],
         home_files: vec![(
-            config_file.clone(),
+            config_file,
             format!(
                 "[socks]\nhost = \"127.0.0.1\"\nport = {}\n",
                 h.recorder.addr().port()
@@ -570,7 +569,6 @@ async fn start_persite(h: &Harness) -> anyhow::Result<PersiteBrowser> {
     Ok(PersiteBrowser {
         firefox,
         _runtime_dir: runtime_dir,
-        _config_dir: config_file,
     })
 }
 
