@@ -207,6 +207,58 @@ fn http(socket: &Path, method: &str, path: &str, body: &str) -> Result<Value, St
     serde_json::from_str(json).map_err(|e| format!("not JSON ({e}): {json:?}"))
 }
 
+/// The daemon's `GET /v1/events` stream, read line by line (SSE over chunked HTTP/1.1: each
+/// push is one `data: {…}` line inside one chunk).
+struct EventStream {
+    reader: std::io::BufReader<UnixStream>,
+}
+
+impl EventStream {
+    fn subscribe(socket: &Path) -> Result<Self, String> {
+        let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
+        write!(stream, "GET /v1/events HTTP/1.1\r\nHost: persite\r\n\r\n")
+            .map_err(|e| format!("write: {e}"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            reader: std::io::BufReader::new(stream),
+        })
+    }
+
+    /// The next push for which `wanted` holds, within `timeout`.
+    fn wait_for(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Result<Value, String> {
+        use std::io::BufRead as _;
+        let deadline = Instant::now() + timeout;
+        let mut line = String::new();
+        while Instant::now() < deadline {
+            line.clear();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => return Err("event stream ended".into()),
+                Ok(_) => {
+                    if let Some(data) = line.trim_end().strip_prefix("data: ")
+                        && let Ok(push) = serde_json::from_str::<Value>(data)
+                        && wanted(&push)
+                    {
+                        return Ok(push);
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(format!("reading events: {e}")),
+            }
+        }
+        Err(format!("no matching push within {timeout:?}"))
+    }
+}
+
 /// Fetches `http://<host>:<origin>/` through the client's SocksPort with `(user, pass)`.
 fn fetch(network: &TorNetwork, host: &str, creds: &(String, String)) -> Result<(), String> {
     let f = http_get_via_socks_blocking(
@@ -317,13 +369,21 @@ fn circuit_display(network: &TorNetwork) -> Result<(), String> {
         .command("SETEVENTS STREAM")
         .map_err(|e| e.to_string())?;
 
+    let mut events = EventStream::subscribe(&daemon.socket())?;
     let a = daemon.credentials("http://www.site-a.test/")?;
     let b = daemon.credentials("http://site-b.test/page")?;
     fetch(network, "www.site-a.test", &a)?;
+    // The display is pushed, not only answered: a `circuit` push names the site and its circuit.
+    let pushed = events.wait_for(DISPLAY_WAIT, |p| {
+        p["type"] == "circuit" && p["site"] == "site-a.test" && shown_id(p).is_some()
+    })?;
     fetch(network, "site-b.test", &b)?;
 
     // 5.6 d: the display is the circuit tor attributes to the site's credentials.
     let a_id = matches_tor(&daemon, &mut probe, "site-a.test", &a, None)?;
+    ensure(shown_id(&pushed).as_deref() == Some(a_id.as_str()), || {
+        format!("pushed {pushed}, answered circuit {a_id}")
+    })?;
     let b_id = matches_tor(&daemon, &mut probe, "site-b.test", &b, None)?;
     // 5.6 a: two sites, two circuits.
     ensure(a_id != b_id, || format!("both sites show circuit {a_id}"))?;
@@ -404,7 +464,11 @@ fn reconnects_after_restart(network: &TorNetwork) -> Result<(), String> {
     let client = network.client();
     let daemon = BrokerDaemon::start(client)?;
     let before = daemon.wait_tor("connected", |t| t["control"] == "connected")?;
+    let mut events = EventStream::subscribe(&daemon.socket())?;
     client.stop();
+    events.wait_for(DISPLAY_WAIT, |p| {
+        p["type"] == "tor_status" && p["control"] == "connecting"
+    })?;
     daemon.wait_tor("connecting after tor stopped", |t| {
         t["control"] == "connecting"
     })?;
@@ -416,6 +480,9 @@ fn reconnects_after_restart(network: &TorNetwork) -> Result<(), String> {
     })?;
     ensure(after["version"] == before["version"], || {
         format!("{before} → {after}")
+    })?;
+    events.wait_for(DISPLAY_WAIT, |p| {
+        p["type"] == "tor_status" && p["control"] == "connected"
     })?;
     // Events flow on the new connection: a fresh stream shows up in the display.
     let creds = daemon.credentials("http://after-restart.test/")?;
