@@ -20,7 +20,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use persite_tests::binaries::{self, Binaries};
 use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
 use persite_tests::fixtures::{FixtureServer, HttpRecord, PageSpec};
-use persite_tests::socks_recorder::{Auth, Credentials, SocksConnection, SocksRecorder};
+use persite_tests::socks_recorder::{Auth, Credentials, Latency, SocksConnection, SocksRecorder};
 use serde_json::json;
 
 /// Upper bound for one trial, Firefox start included.
@@ -178,6 +178,12 @@ fn main() {
             "persite_g_twenty_sites_get_twenty_distinct_credentials",
             true,
             |h| Box::pin(persite_twenty_sites(h)),
+        ),
+        trial(
+            &harness,
+            "persite_h_fifty_resource_page_under_tor_like_latency",
+            true,
+            |h| Box::pin(persite_latency_page(h)),
         ),
         trial(
             &harness,
@@ -913,5 +919,39 @@ async fn persite_twenty_sites(h: &Harness) -> anyhow::Result<String> {
     browser.firefox.shutdown().await;
     Ok(format!(
         "20 sites, 20 distinct credential pairs, cdn.test/img.test followed each; {tunnels} tunnels"
+    ))
+}
+
+/// Resets the shared servers' added latency when a trial ends, however it ends.
+struct LatencyReset<'a>(&'a Harness);
+
+impl Drop for LatencyReset<'_> {
+    fn drop(&mut self) {
+        self.0.recorder.set_latency(Latency::default());
+        self.0.fixtures.set_response_delay(Duration::ZERO);
+    }
+}
+
+async fn persite_latency_page(h: &Harness) -> anyhow::Result<String> {
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    // About one Tor round trip per CONNECT and per response (the later measurement's setting);
+    // this trial checks isolation still holds under it, it does not time anything.
+    let _reset = LatencyReset(h);
+    h.recorder.set_latency(Latency {
+        connect: Duration::from_millis(250),
+    });
+    h.fixtures.set_response_delay(Duration::from_millis(250));
+    let spec = PageSpec::third_party_images(10, 5);
+    let (joined, _) = load_and_join(h, ff, &spec.url("site-a.test")).await?;
+    check_expected_requests(&joined, &spec.expected_requests("site-a.test", "/page"))?;
+    let a = single_credentials(&joined, "the 50-resource page")?;
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "{} requests from 11 hosts with 250 ms added per CONNECT and per response, all {}; {tunnels} tunnels",
+        joined.len(),
+        short(&a)
     ))
 }
