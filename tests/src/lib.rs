@@ -6,3 +6,8 @@ pub mod socks_recorder;
 pub mod control_probe;
 pub mod tornet;
 pub mod measure;
+pub mod canary;
+pub mod fake_broker;
+pub mod leak_audit;
+pub mod strace;
+pub mod wrappers;

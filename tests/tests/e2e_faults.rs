@@ -1,0 +1,1395 @@
+//! Fault injection and leak tests in real headless Firefox ESR (issues 7.1 and 7.2).
+//!
+//! One binary with a custom runner (`libtest-mimic`), like `e2e_firefox.rs`: the fixture server,
+//! the recording SOCKS server and the direct-connection canary start once; every scenario is a
+//! trial with its own Firefox session(s). Every Persite scenario ends with the same audit
+//! (`persite_tests::leak_audit`): **0 direct connections** (canary listeners on loopback IP
+//! literals + every fixture request joined to a SOCKS tunnel), **0 unauthenticated SOCKS
+//! connections** (Firefox's prefs proxy is the recorder itself, so a request that falls through
+//! the extension to the default proxy would show up without credentials) and **0 connections of
+//! one site carrying another site's credentials** (every first party has its own hosts).
+//!
+//! Firefox runs through `persite_tests::wrappers`' wrapper script (strace, kept profile,
+//! sideloaded extension); the process re-executes itself once with `$PERSITE_FIREFOX` pointing
+//! at the wrapper, because changing the environment of a running multi-threaded process is
+//! `unsafe` (and forbidden in this workspace).
+//!
+//! Run: `cargo test -p persite-tests --test e2e_faults` (filters work, e.g. `-- c_`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use libtest_mimic::{Arguments, Failed, Trial};
+use persite_tests::binaries::{self, Binaries};
+use persite_tests::canary::DirectCanary;
+use persite_tests::fake_broker::{FakeBroker, FakeMode};
+use persite_tests::firefox::{Firefox, FirefoxConfig};
+use persite_tests::fixtures::{FixtureServer, PageSpec};
+use persite_tests::leak_audit::{AuditReport, Marks, SiteMap, audit};
+use persite_tests::socks_recorder::{Credentials, SocksRecorder};
+use persite_tests::strace::{Endpoint, NetEvent, parse_log};
+use persite_tests::wrappers;
+use serde_json::{Value, json};
+
+/// Upper bound for one trial, Firefox start(s) included.
+const TRIAL_TIMEOUT: Duration = Duration::from_secs(200);
+/// Upper bound for the whole binary (building the Persite binaries included).
+const RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Canary listeners (one loopback IP literal per site index).
+const CANARY_LISTENERS: usize = 30;
+/// Marks the re-executed child process.
+const CHILD_MARKER: &str = "PERSITE_FAULTS_CHILD";
+/// The black-hole address the extension answers when it cannot proxy (extension/README.md).
+const BLACK_HOLE_PORT: u16 = 9;
+
+/// Servers shared by every trial.
+struct Harness {
+    runtime: tokio::runtime::Runtime,
+    fixtures: FixtureServer,
+    recorder: SocksRecorder,
+    canary: DirectCanary,
+    binaries: OnceLock<Result<Binaries, String>>,
+}
+
+impl Harness {
+    fn start() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (fixtures, recorder, canary) = runtime.block_on(async {
+            let fixtures = FixtureServer::start().await?;
+            let recorder = SocksRecorder::start(fixtures.addr()).await?;
+            let canary = DirectCanary::start(CANARY_LISTENERS).await?;
+            anyhow::Ok((fixtures, recorder, canary))
+        })?;
+        Ok(Self {
+            runtime,
+            fixtures,
+            recorder,
+            canary,
+            binaries: OnceLock::new(),
+        })
+    }
+
+    fn binaries(&self) -> anyhow::Result<Binaries> {
+        self.binaries
+            .get_or_init(|| binaries::ensure_built().map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+
+    fn marks(&self) -> Marks {
+        Marks::now(&self.recorder, &self.fixtures, &self.canary)
+    }
+
+    fn audit(&self, marks: Marks, sites: &SiteMap) -> anyhow::Result<AuditReport> {
+        audit(&self.recorder, &self.fixtures, &self.canary, marks, sites)
+    }
+}
+
+type Scenario = for<'a> fn(
+    &'a Harness,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = anyhow::Result<String>> + Send + 'a>,
+>;
+
+fn trial(harness: &Arc<Harness>, name: &'static str, needs_persite: bool, run: Scenario) -> Trial {
+    let harness = Arc::clone(harness);
+    Trial::test(name, move || {
+        let mut started = Instant::now();
+        let result = (|| {
+            if needs_persite {
+                let build_started = Instant::now();
+                harness.binaries()?;
+                let build = build_started.elapsed();
+                if build > Duration::from_secs(1) {
+                    eprintln!(
+                        "[faults] built persite and persite-native-host in {:.1} s (not counted below)",
+                        build.as_secs_f64()
+                    );
+                }
+                binaries::extension_dir()?;
+            }
+            started = Instant::now();
+            harness.runtime.block_on(async {
+                match tokio::time::timeout(TRIAL_TIMEOUT, run(&harness)).await {
+                    Ok(result) => result,
+                    Err(_) => bail!("trial exceeded {TRIAL_TIMEOUT:?}"),
+                }
+            })
+        })();
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(summary) => {
+                eprintln!("[faults] {name}: ok in {secs:.1} s: {summary}");
+                Ok(())
+            }
+            Err(error) => {
+                eprintln!("[faults] {name}: FAILED in {secs:.1} s");
+                Err(Failed::from(format!("{error:#}")))
+            }
+        }
+    })
+}
+
+/// Re-run this binary with `$PERSITE_FIREFOX` set to the wrapper script (see the module doc).
+fn reexec_with_wrapper() -> ! {
+    let code = (|| -> anyhow::Result<i32> {
+        let real = persite_tests::firefox::firefox_binary()?;
+        let scripts = tempfile::Builder::new()
+            .prefix("persite-faults-scripts-")
+            .tempdir()?;
+        let wrapper = wrappers::write_firefox_wrapper(scripts.path(), &real)?;
+        let status = std::process::Command::new(std::env::current_exe()?)
+            .args(std::env::args_os().skip(1))
+            .env("PERSITE_FIREFOX", &wrapper)
+            .env(CHILD_MARKER, scripts.path())
+            .status()
+            .context("re-running the test binary")?;
+        drop(scripts);
+        Ok(status.code().unwrap_or(101))
+    })();
+    match code {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("e2e_faults: cannot set up the Firefox wrapper: {error:#}");
+            std::process::exit(101);
+        }
+    }
+}
+
+fn main() {
+    if std::env::var_os(CHILD_MARKER).is_none() {
+        reexec_with_wrapper();
+    }
+    let mut args = Arguments::from_args();
+    std::thread::spawn(|| {
+        std::thread::sleep(RUN_TIMEOUT);
+        eprintln!("e2e_faults: the run exceeded {RUN_TIMEOUT:?}; killing browsers and exiting");
+        persite_tests::firefox::kill_all_sessions();
+        std::process::exit(101);
+    });
+    args.test_threads = Some(1);
+    let harness = match Harness::start() {
+        Ok(harness) => Arc::new(harness),
+        Err(error) => {
+            eprintln!("e2e_faults harness failed to start: {error:#}");
+            std::process::exit(101);
+        }
+    };
+    let trials = vec![
+        trial(&harness, "canary_control_direct_load_is_seen", false, |h| {
+            Box::pin(canary_control(h))
+        }),
+        trial(
+            &harness,
+            "a_daemon_killed_mid_load_restarts_without_browser_restart",
+            true,
+            |h| Box::pin(daemon_killed(h)),
+        ),
+        trial(
+            &harness,
+            "b_native_host_killed_extension_reconnects",
+            true,
+            |h| Box::pin(host_killed(h)),
+        ),
+        trial(
+            &harness,
+            "c_slow_and_garbage_broker_fails_closed",
+            true,
+            |h| Box::pin(faulty_broker(h)),
+        ),
+        trial(
+            &harness,
+            "d_event_page_suspended_then_woken_by_requests",
+            true,
+            |h| Box::pin(event_page_suspended(h)),
+        ),
+        trial(
+            &harness,
+            "e_firefox_restart_holds_startup_requests",
+            true,
+            |h| Box::pin(firefox_restart(h)),
+        ),
+        trial(&harness, "f_twenty_four_sites_loading_at_once", true, |h| {
+            Box::pin(simultaneous_tabs(h))
+        }),
+        trial(
+            &harness,
+            "g_strace_no_dns_and_no_direct_connect",
+            true,
+            |h| Box::pin(strace_leaks(h)),
+        ),
+        trial(&harness, "h_webrtc_reveals_no_local_address", true, |h| {
+            Box::pin(webrtc(h))
+        }),
+    ];
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(harness);
+    conclusion.exit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages and sites
+// ---------------------------------------------------------------------------------------------
+
+/// A first party with hosts of its own: its page host, an iframe host, a CDN host (images,
+/// script, fetch, WebSocket) and a canary IP literal (an image).
+struct Site {
+    name: String,
+    spec: PageSpec,
+}
+
+impl Site {
+    fn new(h: &Harness, name: &str, canary_index: usize) -> Self {
+        let frame = format!("frame-{name}");
+        let cdn = format!("cdn-{name}");
+        let spec = PageSpec {
+            frames: vec![frame],
+            frame_images: vec![cdn.clone()],
+            images: vec![cdn.clone(), h.canary.host(canary_index)],
+            scripts: vec![cdn.clone()],
+            fetches: vec![cdn.clone()],
+            websockets: vec![cdn],
+            repeat: 1,
+        };
+        Self {
+            name: name.to_owned(),
+            spec,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.spec.url(&self.name)
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        let mut hosts: BTreeSet<String> = BTreeSet::new();
+        for list in [
+            &self.spec.frames,
+            &self.spec.frame_images,
+            &self.spec.images,
+            &self.spec.scripts,
+            &self.spec.fetches,
+            &self.spec.websockets,
+        ] {
+            hosts.extend(list.iter().cloned());
+        }
+        hosts.into_iter().collect()
+    }
+}
+
+fn site_map<'a>(sites: impl IntoIterator<Item = &'a Site>) -> SiteMap {
+    let mut map = SiteMap::new();
+    for site in sites {
+        map.add(&site.name, &site.hosts());
+    }
+    map
+}
+
+/// The one credential pair the audit saw for `site`.
+fn creds_of(report: &AuditReport, site: &str) -> anyhow::Result<Credentials> {
+    let all = report.credentials_of(site);
+    ensure!(
+        all.len() == 1,
+        "{site}: {} credential pairs: {all:?}",
+        all.len()
+    );
+    Ok(all[0].clone())
+}
+
+/// Credentials carried by tunnels to `site`'s hosts since `mark`.
+fn creds_since(h: &Harness, mark: usize, site: &Site) -> BTreeSet<Credentials> {
+    let map = site_map([site]);
+    h.recorder
+        .connections_since(mark)
+        .into_iter()
+        .filter(|c| {
+            c.host
+                .as_deref()
+                .is_some_and(|host| map.owner(host).is_some())
+        })
+        .filter_map(|c| c.credentials().cloned())
+        .collect()
+}
+
+fn short(c: &Credentials) -> String {
+    let cut = |s: &str| s.chars().take(8).collect::<String>();
+    format!("{}…/{}…", cut(&c.username), cut(&c.password))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser setup
+// ---------------------------------------------------------------------------------------------
+
+/// The prefs Persite documents (`persite firefox-config user-js`, from the same table), with the
+/// recorder as tor's SocksPort.
+fn documented_prefs(h: &Harness) -> serde_json::Map<String, Value> {
+    use persite::hardening::{PrefValue, SocksEndpoint, required_prefs};
+    let socks = SocksEndpoint {
+        host: "127.0.0.1".into(),
+        port: h.recorder.addr().port(),
+    };
+    required_prefs(&socks)
+        .into_iter()
+        .map(|p| {
+            let value = match p.value {
+                PrefValue::Bool(b) => json!(b),
+                PrefValue::Int(i) => json!(i),
+                PrefValue::Str(s) => json!(s),
+            };
+            (p.name.to_owned(), value)
+        })
+        .collect()
+}
+
+/// How to start one Persite browser.
+#[derive(Default)]
+struct BrowserOptions {
+    /// Extra prefs (after the documented ones).
+    prefs: Vec<(&'static str, Value)>,
+    /// Prefs of the documented set to leave out.
+    without_prefs: Vec<&'static str>,
+    /// Extra environment (wrapper switches).
+    env: Vec<(String, String)>,
+    /// Install the extension as a temporary add-on after start.
+    temporary_addon: bool,
+    /// Use this runtime dir (else a fresh one).
+    runtime_dir: Option<PathBuf>,
+    /// Daemon binary the host starts (else the real `persite`).
+    broker_bin: Option<PathBuf>,
+}
+
+/// A Persite browser: Firefox, its native-host pid log and runtime dir.
+struct Browser {
+    firefox: Firefox,
+    host_log: PathBuf,
+    runtime_dir: PathBuf,
+    // Dropped after `firefox`, whose drop kills the daemon living in it.
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+async fn start_browser(h: &Harness, options: BrowserOptions) -> anyhow::Result<Browser> {
+    let binaries = h.binaries()?;
+    let work = tempfile::Builder::new()
+        .prefix("persite-faults-")
+        .tempdir_in("/tmp")?;
+    let mut dirs = vec![];
+    let runtime_dir = match options.runtime_dir {
+        Some(dir) => dir,
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("persite-rt-")
+                .tempdir_in("/tmp")?;
+            let path = dir.path().to_path_buf();
+            dirs.push(dir);
+            path
+        }
+    };
+    let host_log = work.path().join("host-pids.log");
+    let host = wrappers::write_host_wrapper(work.path(), &binaries.native_host, &host_log)?;
+    let mut prefs = documented_prefs(h);
+    for name in &options.without_prefs {
+        prefs.remove(*name);
+    }
+    for (name, value) in options.prefs {
+        prefs.insert(name.to_owned(), value);
+    }
+    let broker_bin = options.broker_bin.unwrap_or(binaries.broker.clone());
+    let mut env = vec![
+        (
+            "PERSITE_RUNTIME_DIR".to_owned(),
+            runtime_dir.to_string_lossy().into_owned(),
+        ),
+        (
+            "PERSITE_BROKER_BIN".to_owned(),
+            broker_bin.to_string_lossy().into_owned(),
+        ),
+    ];
+    env.extend(options.env);
+    let firefox = Firefox::start(FirefoxConfig {
+        static_socks: Some(h.recorder.addr()),
+        native_host: Some(host),
+        env,
+        prefs,
+        home_files: vec![(
+            PathBuf::from(".config/persite/config.toml"),
+            format!(
+                "[socks]\nhost = \"127.0.0.1\"\nport = {}\n\n[tor]\nmode = \"system\"\ncontrol = \"none\"\n",
+                h.recorder.addr().port()
+            ),
+        )],
+    })
+    .await?;
+    if options.temporary_addon {
+        let id = firefox
+            .install_addon(&binaries::extension_dir()?, true)
+            .await?;
+        ensure!(
+            id == binaries::EXTENSION_ID,
+            "the extension installed as {id}"
+        );
+    }
+    dirs.push(work);
+    Ok(Browser {
+        firefox,
+        host_log,
+        runtime_dir,
+        _dirs: dirs,
+    })
+}
+
+async fn start_persite(h: &Harness) -> anyhow::Result<Browser> {
+    start_browser(
+        h,
+        BrowserOptions {
+            temporary_addon: true,
+            ..BrowserOptions::default()
+        },
+    )
+    .await
+}
+
+/// Load `site`'s page and wait for `done`; the error names what failed.
+async fn load(ff: &Firefox, site: &Site) -> anyhow::Result<()> {
+    ff.load_fixture_page(&site.url())
+        .await
+        .with_context(|| format!("loading {} (log tail:\n{})", site.name, ff.log_tail(12)))
+}
+
+/// Load `site` until it succeeds (at most `attempts`, 1 s apart); returns the attempts used and
+/// the errors of the failed ones (each must be a visible failure, never a silent success).
+async fn load_retrying(
+    ff: &Firefox,
+    site: &Site,
+    attempts: usize,
+) -> anyhow::Result<(usize, Vec<String>)> {
+    let mut errors = Vec::new();
+    for attempt in 1..=attempts {
+        match ff.load_fixture_page(&site.url()).await {
+            Ok(()) => return Ok((attempt, errors)),
+            Err(error) => errors.push(format!("{error:#}").lines().next().unwrap_or("").to_owned()),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    bail!(
+        "{} did not load in {attempts} attempts: {errors:#?}\nlog tail:\n{}",
+        site.name,
+        ff.log_tail(25)
+    )
+}
+
+/// Navigate without waiting for the load (the page loads while the test goes on).
+async fn start_navigation(ff: &Firefox, url: &str) -> anyhow::Result<()> {
+    ff.client()
+        .execute(
+            "window.location.href = arguments[0]; return true;",
+            vec![json!(url)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Navigate and expect a visible failure (an error page, or no `done` within `bound`); returns
+/// what was seen.
+async fn expect_visible_failure(
+    ff: &Firefox,
+    url: &str,
+    bound: Duration,
+) -> anyhow::Result<String> {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(bound, ff.client().goto(url)).await;
+    let seen = match outcome {
+        Ok(Err(error)) => {
+            let text = error.to_string();
+            ensure!(
+                text.contains("about:neterror"),
+                "navigating to {url} failed, but not with an error page: {text}"
+            );
+            let kind = text
+                .split("about:neterror?e=")
+                .nth(1)
+                .and_then(|rest| rest.split('&').next())
+                .unwrap_or("?");
+            format!(
+                "error page {kind} after {:.1} s",
+                started.elapsed().as_secs_f64()
+            )
+        }
+        Ok(Ok(())) => {
+            let title = ff.title().await.unwrap_or_default();
+            ensure!(
+                title != "done",
+                "{url} loaded ({title:?}) although the broker failed"
+            );
+            format!("page title {title:?}")
+        }
+        Err(_) => format!("no load within {bound:?}"),
+    };
+    Ok(seen)
+}
+
+/// The broker daemon of `runtime_dir`: the process whose environment carries it and whose
+/// executable is `broker`.
+fn daemon_pids(runtime_dir: &Path, broker: &Path) -> Vec<i32> {
+    let needle = format!("PERSITE_RUNTIME_DIR={}", runtime_dir.display()).into_bytes();
+    let broker = std::fs::canonicalize(broker).unwrap_or_else(|_| broker.to_path_buf());
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else {
+            continue;
+        };
+        if exe != broker {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|v| v == needle.as_slice()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn is_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            // State is the field after the parenthesised command name; Z = zombie (gone).
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+fn sigkill(pid: i32) -> anyhow::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid).context("pid 0")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL)
+        .with_context(|| format!("killing {pid:?}"))
+}
+
+/// Poll `check` every 100 ms until it yields something (bounded).
+async fn wait_for<T>(
+    what: &str,
+    bound: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> anyhow::Result<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return Ok(value);
+        }
+        ensure!(
+            started.elapsed() < bound,
+            "timed out after {bound:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control: the canary can fail
+// ---------------------------------------------------------------------------------------------
+
+async fn canary_control(h: &Harness) -> anyhow::Result<String> {
+    let marks = h.marks();
+    let ff = Firefox::start(FirefoxConfig {
+        prefs: [("network.proxy.type".to_owned(), json!(0))]
+            .into_iter()
+            .collect(),
+        ..FirefoxConfig::default()
+    })
+    .await?;
+    let url = format!("http://{}/page-direct", h.canary.host(0));
+    ff.goto(&url).await?;
+    let title = ff.title().await?;
+    ff.shutdown().await;
+    let hits = h.canary.hits_since(marks.canary);
+    ensure!(title == "canary", "the direct page did not load: {title:?}");
+    ensure!(
+        !hits.is_empty(),
+        "the canary saw no connection from a direct load"
+    );
+    let mut sites = SiteMap::new();
+    sites.add("control", &[h.canary.host(0)]);
+    let verdict = h.audit(marks, &sites);
+    ensure!(
+        verdict.is_err(),
+        "the audit accepted a run with {} direct connection(s)",
+        hits.len()
+    );
+    Ok(format!(
+        "Firefox without proxy loaded {url} directly: canary saw {} connection(s) and the audit \
+         rejected the run",
+        hits.len()
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7.1 a: the broker daemon killed
+// ---------------------------------------------------------------------------------------------
+
+async fn daemon_killed(h: &Harness) -> anyhow::Result<String> {
+    let binaries = h.binaries()?;
+    let b = start_persite(h).await?;
+    let ff = &b.firefox;
+    let marks = h.marks();
+    let sites: Vec<Site> = (1..=4)
+        .map(|i| Site::new(h, &format!("a{i}.test"), i))
+        .collect();
+    load(ff, &sites[0]).await?;
+    let before = creds_since(h, marks.socks, &sites[0]);
+    let daemons = daemon_pids(&b.runtime_dir, &binaries.broker);
+    ensure!(
+        daemons.len() == 1,
+        "expected one broker daemon, found {daemons:?}"
+    );
+    let old_daemon = daemons[0];
+
+    // Kill it while a page of a new site (which needs the broker) is loading.
+    let mark_kill = h.recorder.mark();
+    start_navigation(ff, &sites[1].url()).await?;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    sigkill(old_daemon)?;
+    let killed_at = Instant::now();
+    wait_for(
+        "the killed daemon to vanish",
+        Duration::from_secs(5),
+        || (!is_alive(old_daemon)).then_some(()),
+    )
+    .await?;
+    let mid_load = match ff
+        .wait_for_title(Duration::from_secs(25), |t| {
+            t == "done" || t.starts_with("failed")
+        })
+        .await
+    {
+        Ok(title) => format!("the page loading during the kill ended with {title:?}"),
+        Err(_) => "the page loading during the kill failed visibly".to_owned(),
+    };
+
+    // No Firefox restart: the next requests restart the daemon through the host.
+    let (attempts, errors) = load_retrying(ff, &sites[2], 5).await?;
+    let new_daemon = wait_for("a new daemon", Duration::from_secs(10), || {
+        daemon_pids(&b.runtime_dir, &binaries.broker)
+            .into_iter()
+            .find(|p| *p != old_daemon)
+    })
+    .await?;
+    let recovered = killed_at.elapsed();
+    load(ff, &sites[0]).await?;
+    load(ff, &sites[3]).await?;
+    let report = h.audit(marks, &site_map(&sites))?;
+    // The first site's credentials after the restart: a new daemon has a new key, and the
+    // extension must have dropped its cache (broker_connected with a new instance).
+    let after: BTreeSet<Credentials> = creds_since(h, mark_kill, &sites[0]);
+    ensure!(
+        after.is_disjoint(&before),
+        "a1.test still used its pre-restart credentials after the daemon restarted: {after:?}"
+    );
+    ensure!(
+        !after.is_empty(),
+        "a1.test made no connection after the restart"
+    );
+    let distinct: BTreeSet<_> = report.credentials.keys().collect();
+    b.firefox.shutdown().await;
+    Ok(format!(
+        "daemon {old_daemon} SIGKILLed mid-load ({mid_load}); daemon {new_daemon} started by the \
+         host, browsing resumed after {attempts} attempt(s) {errors:?} in {:.1} s; a1.test got new \
+         credentials {}; {} distinct pairs; {report}",
+        recovered.as_secs_f64(),
+        after.iter().map(short).collect::<Vec<_>>().join(","),
+        distinct.len()
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7.1 b: the native host killed
+// ---------------------------------------------------------------------------------------------
+
+async fn host_killed(h: &Harness) -> anyhow::Result<String> {
+    let b = start_persite(h).await?;
+    let ff = &b.firefox;
+    let marks = h.marks();
+    let sites: Vec<Site> = (1..=3)
+        .map(|i| Site::new(h, &format!("b{i}.test"), i))
+        .collect();
+    load(ff, &sites[0]).await?;
+    let before = creds_since(h, marks.socks, &sites[0]);
+    let hosts = wrappers::host_pids(&b.host_log);
+    let host = *hosts.last().context("no native host was started")?;
+    let host = i32::try_from(host)?;
+    ensure!(is_alive(host), "the native host {host} is not running");
+    sigkill(host)?;
+    let killed_at = Instant::now();
+    // A new site right away: the port is down or reconnecting, so this either waits for the
+    // reconnect or fails visibly.
+    let (attempts, errors) = load_retrying(ff, &sites[1], 6).await?;
+    let new_hosts = wait_for("a new native host", Duration::from_secs(15), || {
+        let now = wrappers::host_pids(&b.host_log);
+        (now.len() > hosts.len()).then_some(now)
+    })
+    .await?;
+    let recovered = killed_at.elapsed();
+    let mark_after = h.recorder.mark();
+    load(ff, &sites[0]).await?;
+    load(ff, &sites[2]).await?;
+    let after = creds_since(h, mark_after, &sites[0]);
+    ensure!(
+        after == before,
+        "b1.test's credentials changed from {before:?} to {after:?} although the daemon (and its \
+         key) kept running"
+    );
+    let report = h.audit(marks, &site_map(&sites))?;
+    b.firefox.shutdown().await;
+    Ok(format!(
+        "host {host} SIGKILLed; the extension started host {} and browsing resumed after \
+         {attempts} attempt(s) {errors:?} in {:.1} s; b1.test kept its credentials (same daemon); \
+         {report}",
+        new_hosts.last().copied().unwrap_or_default(),
+        recovered.as_secs_f64()
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7.1 c: a slow, garbled or lying broker
+// ---------------------------------------------------------------------------------------------
+
+async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
+    let runtime_dir = tempfile::Builder::new()
+        .prefix("persite-rt-fake-")
+        .tempdir_in("/tmp")?;
+    let fake = FakeBroker::start(
+        runtime_dir.path(),
+        h.recorder.addr().port(),
+        FakeMode::Honest,
+    )
+    .await?;
+    let b = start_browser(
+        h,
+        BrowserOptions {
+            temporary_addon: true,
+            runtime_dir: Some(runtime_dir.path().to_path_buf()),
+            // If the fake is not answering, the host must not start a real daemon.
+            broker_bin: Some(PathBuf::from("/bin/false")),
+            ..BrowserOptions::default()
+        },
+    )
+    .await?;
+    let ff = &b.firefox;
+    let marks = h.marks();
+    let sites: Vec<Site> = (1..=8)
+        .map(|i| Site::new(h, &format!("c{i}.test"), i))
+        .collect();
+    let mut notes = Vec::new();
+
+    load(ff, &sites[0]).await.context("honest fake broker")?;
+
+    fake.set_mode(FakeMode::Slow(Duration::from_secs(3)));
+    let started = Instant::now();
+    load(ff, &sites[1]).await.context("slow (3 s) broker")?;
+    let waited = started.elapsed();
+    ensure!(
+        waited >= Duration::from_millis(2900),
+        "c2.test loaded in {waited:?} although the broker answered after 3 s"
+    );
+    notes.push(format!(
+        "slow 3 s: the page waited and loaded in {:.1} s",
+        waited.as_secs_f64()
+    ));
+
+    for (index, mode, bound) in [
+        (2, FakeMode::GarbageBody, Duration::from_secs(25)),
+        (3, FakeMode::MalformedCredentials, Duration::from_secs(25)),
+        (4, FakeMode::WrongId, Duration::from_secs(25)),
+        (5, FakeMode::OtherSitesCredentials, Duration::from_secs(25)),
+    ] {
+        fake.set_mode(mode.clone());
+        let http_mark = h.fixtures.mark();
+        let seen = expect_visible_failure(ff, &sites[index].url(), bound)
+            .await
+            .with_context(|| format!("{mode:?}"))?;
+        let reached: Vec<String> = h
+            .fixtures
+            .requests_since(http_mark)
+            .into_iter()
+            .filter(|r| r.host == sites[index].name)
+            .map(|r| r.path)
+            .collect();
+        ensure!(
+            reached.is_empty(),
+            "{mode:?}: {} reached the server: {reached:?}",
+            sites[index].name
+        );
+        notes.push(format!("{mode:?}: {seen}"));
+    }
+
+    fake.set_mode(FakeMode::Honest);
+    let (attempts, _) = load_retrying(ff, &sites[6], 12)
+        .await
+        .context("honest again")?;
+    notes.push(format!("honest again: loaded after {attempts} attempt(s)"));
+    let report = h.audit(marks, &site_map(&sites))?;
+    let issued = fake.issued();
+    let requests = fake.credentials_requests();
+    for site in [&sites[0], &sites[1], &sites[6]] {
+        let creds = creds_of(&report, &site.name)?;
+        let expected = issued
+            .get(&format!("{} firefox-default", site.name))
+            .with_context(|| format!("the fake issued nothing for {}", site.name))?;
+        ensure!(
+            (creds.username.as_str(), creds.password.as_str())
+                == (expected.0.as_str(), expected.1.as_str()),
+            "{} carried {creds}, not the fake broker's {expected:?}",
+            site.name
+        );
+    }
+    b.firefox.shutdown().await;
+    drop(fake);
+    Ok(format!(
+        "{}; {requests} credentials requests reached the fake; {report}",
+        notes.join("; ")
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7.1 d: the event page suspended
+// ---------------------------------------------------------------------------------------------
+
+/// Chrome-context script: the extension's background state (`running`, `stopped`, …).
+const BACKGROUND_STATE: &str = r#"
+const policy = WebExtensionPolicy.getByID("persite@persite.org");
+if (!policy || !policy.extension) { return "no-extension"; }
+return String(policy.extension.backgroundState);
+"#;
+
+async fn event_page_suspended(h: &Harness) -> anyhow::Result<String> {
+    let b = start_browser(
+        h,
+        BrowserOptions {
+            temporary_addon: true,
+            prefs: vec![("extensions.background.idle.timeout", json!(2000))],
+            ..BrowserOptions::default()
+        },
+    )
+    .await?;
+    let ff = &b.firefox;
+    let marks = h.marks();
+    let sites: Vec<Site> = (1..=2)
+        .map(|i| Site::new(h, &format!("d{i}.test"), i))
+        .collect();
+    load(ff, &sites[0]).await?;
+    let before = creds_since(h, marks.socks, &sites[0]);
+    let hosts_before = wrappers::host_pids(&b.host_log);
+    let host = i32::try_from(*hosts_before.last().context("no native host started")?)?;
+
+    // Idle well past the 2 s idle timeout: does the event page suspend by itself?
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let idle_state = ff.chrome_execute(BACKGROUND_STATE, vec![]).await?;
+    let natural = if is_alive(host) {
+        format!(
+            "after 6 s idle (timeout 2 s) the background is {idle_state} and its native port keeps host {host} alive"
+        )
+    } else {
+        format!("after 6 s idle the background is {idle_state} and host {host} exited")
+    };
+
+    // Suspend it the way Firefox does on idle (about:debugging's "Terminate background script").
+    ff.chrome_execute(
+        r#"const policy = WebExtensionPolicy.getByID("persite@persite.org");
+           policy.extension.terminateBackground({ ignoreDevToolsAttached: true });
+           return true;"#,
+        vec![],
+    )
+    .await?;
+    let suspended_state =
+        wait_for_background(ff, |s| s != "running", Duration::from_secs(10)).await?;
+    wait_for(
+        "the native host to exit with its port",
+        Duration::from_secs(10),
+        || (!is_alive(host)).then_some(()),
+    )
+    .await?;
+
+    // Wake it with a request of the cached site: the restored cache (storage.session) and the
+    // same daemon give the same credentials.
+    let mark_wake = h.recorder.mark();
+    load(ff, &sites[0])
+        .await
+        .context("cached site after the wake")?;
+    let woken_state = wait_for_background(ff, |s| s == "running", Duration::from_secs(10)).await?;
+    let after = creds_since(h, mark_wake, &sites[0]);
+    ensure!(
+        after == before,
+        "d1.test carried {after:?} after the wake, not its credentials {before:?}"
+    );
+    let hosts_after = wait_for("a new native host (hello)", Duration::from_secs(10), || {
+        let now = wrappers::host_pids(&b.host_log);
+        (now.len() > hosts_before.len()).then_some(now)
+    })
+    .await?;
+    load(ff, &sites[1])
+        .await
+        .context("new site after the wake")?;
+    let report = h.audit(marks, &site_map(&sites))?;
+    let d2 = creds_of(&report, "d2.test")?;
+    ensure!(!before.contains(&d2), "d2.test got d1.test's credentials");
+    b.firefox.shutdown().await;
+    Ok(format!(
+        "{natural}; terminated: background {suspended_state}, host {host} exited; a request woke \
+         it ({woken_state}), new host {} (new hello), d1.test kept {}, d2.test got its own; {report}",
+        hosts_after.last().copied().unwrap_or_default(),
+        before.iter().map(short).collect::<Vec<_>>().join(",")
+    ))
+}
+
+async fn wait_for_background(
+    ff: &Firefox,
+    accept: impl Fn(&str) -> bool,
+    bound: Duration,
+) -> anyhow::Result<String> {
+    let started = Instant::now();
+    loop {
+        let state = ff.chrome_execute(BACKGROUND_STATE, vec![]).await?;
+        let state = state.as_str().unwrap_or("?").to_owned();
+        if accept(&state) {
+            return Ok(state);
+        }
+        ensure!(
+            started.elapsed() < bound,
+            "the background stayed {state} for {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7.1 e: Firefox restarted with the extension installed
+// ---------------------------------------------------------------------------------------------
+
+fn permanent_install_prefs() -> Vec<(&'static str, Value)> {
+    vec![
+        ("xpinstall.signatures.required", json!(false)),
+        ("extensions.autoDisableScopes", json!(0)),
+        ("extensions.enabledScopes", json!(15)),
+        // The extension may run in private windows (policy `private_browsing` in production).
+        ("extensions.allowPrivateBrowsingByDefault", json!(true)),
+    ]
+}
+
+async fn firefox_restart(h: &Harness) -> anyhow::Result<String> {
+    let work = tempfile::Builder::new()
+        .prefix("persite-faults-profile-")
+        .tempdir_in("/tmp")?;
+    let profile = work.path().join("profile");
+    let xpi = work.path().join("persite.xpi");
+    wrappers::pack_xpi(&binaries::extension_dir()?, &xpi)?;
+    let sites: Vec<Site> = (1..=3)
+        .map(|i| Site::new(h, &format!("e{i}.test"), i))
+        .collect();
+    let marks_first = h.marks();
+
+    // First run: the extension is installed permanently (sideloaded into the profile).
+    let first = start_browser(
+        h,
+        BrowserOptions {
+            prefs: permanent_install_prefs(),
+            env: vec![
+                (
+                    "PERSITE_KEEP_PROFILE".into(),
+                    profile.to_string_lossy().into_owned(),
+                ),
+                (
+                    "PERSITE_SIDELOAD_XPI".into(),
+                    xpi.to_string_lossy().into_owned(),
+                ),
+            ],
+            ..BrowserOptions::default()
+        },
+    )
+    .await?;
+    wait_for_background(&first.firefox, |s| s == "running", Duration::from_secs(20))
+        .await
+        .context("the sideloaded extension did not start")?;
+    load_retrying(&first.firefox, &sites[0], 3).await?;
+    first.firefox.shutdown().await;
+    ensure!(
+        profile.join("extensions/persite@persite.org.xpi").is_file(),
+        "the profile lost the installed extension"
+    );
+
+    // Second run, same profile, no install step: the start page loads two sites at once, before
+    // the test (or the extension's background) can do anything.
+    let marks = h.marks();
+    let homepage = format!("{}|{}", sites[1].url(), sites[2].url());
+    let mut prefs = permanent_install_prefs();
+    prefs.push(("browser.startup.page", json!(1)));
+    prefs.push(("browser.startup.homepage", json!(homepage)));
+    let second = start_browser(
+        h,
+        BrowserOptions {
+            prefs,
+            env: vec![(
+                "PERSITE_KEEP_PROFILE".into(),
+                profile.to_string_lossy().into_owned(),
+            )],
+            ..BrowserOptions::default()
+        },
+    )
+    .await?;
+    let ff = &second.firefox;
+    let titles = wait_for_tab_titles(ff, 2, Duration::from_secs(40)).await?;
+    let report = h.audit(marks, &site_map(&sites))?;
+    let e2 = creds_of(&report, "e2.test")?;
+    let e3 = creds_of(&report, "e3.test")?;
+    ensure!(e2 != e3, "e2.test and e3.test share {e2}");
+    ensure!(
+        titles.iter().filter(|t| t.as_str() == "done").count() == 2,
+        "the start pages did not both load through Persite: tab titles {titles:?} (log tail:\n{})",
+        ff.log_tail(25)
+    );
+    second.firefox.shutdown().await;
+    let first_report = h.audit(marks_first, &site_map(&sites))?;
+    Ok(format!(
+        "extension sideloaded, Firefox restarted on the same profile: start pages e2/e3 held until \
+         the background answered and loaded with their own credentials (tabs {titles:?}); first \
+         run {first_report}; restart {report}"
+    ))
+}
+
+/// Wait until at least `count` tabs of the front window show `done` or `failed…` (bounded);
+/// returns the titles of all tabs.
+async fn wait_for_tab_titles(
+    ff: &Firefox,
+    count: usize,
+    bound: Duration,
+) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    loop {
+        let titles = ff
+            .chrome_execute(
+                r#"const win = Services.wm.getMostRecentWindow("navigator:browser");
+                   if (!win || !win.gBrowser) { return []; }
+                   return win.gBrowser.tabs.map(t => t.linkedBrowser.contentTitle || t.label || "");"#,
+                vec![],
+            )
+            .await?;
+        let titles: Vec<String> = titles
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| t.as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let finished = titles
+            .iter()
+            .filter(|t| t.as_str() == "done" || t.starts_with("failed"))
+            .count();
+        if finished >= count {
+            return Ok(titles);
+        }
+        ensure!(
+            started.elapsed() < bound,
+            "only {finished} of {count} tabs finished within {bound:?}: {titles:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7.1 f: many sites at once
+// ---------------------------------------------------------------------------------------------
+
+async fn simultaneous_tabs(h: &Harness) -> anyhow::Result<String> {
+    const TABS: usize = 24;
+    let b = start_persite(h).await?;
+    let ff = &b.firefox;
+    let marks = h.marks();
+    let sites: Vec<Site> = (1..=TABS)
+        .map(|i| Site::new(h, &format!("f{i}.test"), i))
+        .collect();
+    let urls: Vec<Value> = sites.iter().map(|s| json!(s.url())).collect();
+    let started = Instant::now();
+    ff.chrome_execute(
+        r#"const win = Services.wm.getMostRecentWindow("navigator:browser");
+           for (const url of arguments[0]) {
+             win.gBrowser.addTab(url, {
+               triggeringPrincipal: Services.scriptSecurityManager.getSystemPrincipal(),
+             });
+           }
+           return true;"#,
+        vec![json!(urls)],
+    )
+    .await?;
+    let titles = wait_for_tab_titles(ff, TABS, Duration::from_secs(90)).await?;
+    let elapsed = started.elapsed();
+    let done = titles.iter().filter(|t| t.as_str() == "done").count();
+    ensure!(done == TABS, "{done} of {TABS} tabs loaded: {titles:?}");
+    let report = h.audit(marks, &site_map(&sites))?;
+    let mut pairs = BTreeSet::new();
+    for site in &sites {
+        let creds = creds_of(&report, &site.name)?;
+        ensure!(
+            pairs.insert(creds.clone()),
+            "{} shares {creds} with another site",
+            site.name
+        );
+        for host in site.hosts() {
+            let seen = h
+                .fixtures
+                .requests_since(marks.http)
+                .iter()
+                .any(|r| r.host == host.split(':').next().unwrap_or(&host));
+            ensure!(seen, "no request for {host} (third party of {})", site.name);
+        }
+    }
+    b.firefox.shutdown().await;
+    Ok(format!(
+        "{TABS} tabs opened at once, all done in {:.1} s; {} distinct credential pairs, every \
+         third party (iframe, CDN, canary IP literal) on its first party's pair; {report}",
+        elapsed.as_secs_f64(),
+        pairs.len()
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7.2 g: strace — no DNS, no direct connect
+// ---------------------------------------------------------------------------------------------
+
+async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
+    wrappers::require_strace()?;
+    let binaries = h.binaries()?;
+    let work = tempfile::Builder::new()
+        .prefix("persite-faults-strace-")
+        .tempdir_in("/tmp")?;
+    let log = work.path().join("strace.log");
+    let marks = h.marks();
+    let b = start_browser(
+        h,
+        BrowserOptions {
+            temporary_addon: true,
+            env: vec![(
+                "PERSITE_STRACE_OUT".into(),
+                log.to_string_lossy().into_owned(),
+            )],
+            ..BrowserOptions::default()
+        },
+    )
+    .await?;
+    let ff = &b.firefox;
+    let sites: Vec<Site> = (1..=4)
+        .map(|i| Site::new(h, &format!("g{i}.test"), i))
+        .collect();
+    for site in &sites[..3] {
+        load(ff, site).await?;
+    }
+    // A top-level page on an IP literal, and a name under a real-looking TLD.
+    let ip_page = format!("http://{}/", h.canary.host(4));
+    ff.load_fixture_page(&ip_page)
+        .await
+        .context("IP-literal page")?;
+    ff.load_fixture_page("http://www.example.com/")
+        .await
+        .context("example.com")?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.firefox.shutdown().await;
+    let text =
+        std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+    ensure!(
+        !text.is_empty(),
+        "strace wrote nothing: was Firefox traced?"
+    );
+    let events = parse_log(&text);
+    let mut sites_map = site_map(&sites);
+    sites_map.add(&h.canary.host(4), &[h.canary.host(4)]);
+    sites_map.add("example.com", &["www.example.com".to_owned()]);
+    let report = h.audit(marks, &sites_map)?;
+
+    let socks = h.recorder.addr();
+    let persite_programs = [
+        binaries.native_host.file_name(),
+        binaries.broker.file_name(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|n| n.to_string_lossy().into_owned())
+    .collect::<Vec<_>>();
+    let mut problems = Vec::new();
+    let mut firefox_unix: BTreeSet<String> = BTreeSet::new();
+    let mut persite_seen: BTreeSet<String> = BTreeSet::new();
+    let mut firefox_socks = 0usize;
+    let mut black_hole = 0usize;
+    let programs: BTreeSet<String> = events.iter().map(|e| e.program_name().to_owned()).collect();
+    for event in &events {
+        if event.is_dns() {
+            problems.push(format!(
+                "DNS: {} by {}: {}",
+                event.endpoint,
+                event.program_name(),
+                event.line
+            ));
+            continue;
+        }
+        let persite = persite_programs.iter().any(|p| p == event.program_name());
+        match (&event.endpoint, persite) {
+            (Endpoint::Other(family), _) if family == "AF_UNSPEC" => {}
+            (Endpoint::Unix(path), false) => {
+                firefox_unix.insert(path.clone());
+            }
+            (Endpoint::Inet(ip, port), false) if *ip == socks.ip() && *port == socks.port() => {
+                firefox_socks += 1;
+            }
+            (Endpoint::Inet(ip, port), false) if ip.is_loopback() && *port == BLACK_HOLE_PORT => {
+                black_hole += 1;
+            }
+            (endpoint, true) => {
+                // The host may reach only the daemon's socket; the daemon only probes the SOCKS
+                // port (and nothing else: its config says control = "none").
+                let allowed = match endpoint {
+                    Endpoint::Unix(path) => path.starts_with(&*b.runtime_dir.to_string_lossy()),
+                    Endpoint::Inet(ip, port) => *ip == socks.ip() && *port == socks.port(),
+                    Endpoint::Other(_) => false,
+                };
+                if allowed {
+                    persite_seen.insert(format!("{} → {endpoint}", event.program_name()));
+                } else {
+                    problems.push(format!(
+                        "{} connected to {endpoint}: {}",
+                        event.program_name(),
+                        event.line
+                    ));
+                }
+            }
+            (endpoint, false) => problems.push(unexpected(event, endpoint)),
+        }
+    }
+    ensure!(
+        firefox_socks > 0,
+        "strace saw no connection to the SOCKS port {socks}: the trace does not cover Firefox's \
+         network process (programs seen: {programs:?})"
+    );
+    ensure!(
+        problems.is_empty(),
+        "{} leak(s) in the strace log:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+    Ok(format!(
+        "{} traced socket calls by {programs:?}: 0 DNS; Firefox inet connects only to the SOCKS \
+         port ({firefox_socks}) and the black hole 127.0.0.1:9 ({black_hole}); Firefox Unix \
+         sockets {firefox_unix:?}; Persite {persite_seen:?}; {report}",
+        events.len()
+    ))
+}
+
+fn unexpected(event: &NetEvent, endpoint: &Endpoint) -> String {
+    format!(
+        "{} ({}) {} to {endpoint}: {}",
+        event.program_name(),
+        event.pid,
+        event.syscall,
+        event.line
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7.2 h: WebRTC
+// ---------------------------------------------------------------------------------------------
+
+/// Page script: try to gather ICE candidates; report what happened.
+const WEBRTC_PROBE: &str = r#"
+const done = arguments[arguments.length - 1];
+const out = { typeofRTCPeerConnection: typeof RTCPeerConnection, candidates: [] };
+(async () => {
+  try {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    out.constructed = true;
+    pc.createDataChannel("probe");
+    const gathered = new Promise((resolve) => {
+      pc.onicecandidate = (e) => { if (e.candidate) { out.candidates.push(e.candidate.candidate); } else { resolve(); } };
+      setTimeout(resolve, 4000);
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered;
+    out.sdpHasCandidates = /a=candidate/.test(pc.localDescription ? pc.localDescription.sdp : "");
+    pc.close();
+  } catch (e) {
+    out.error = String(e);
+  }
+  done(out);
+})();
+"#;
+
+async fn webrtc(h: &Harness) -> anyhow::Result<String> {
+    // Leave the user.js WebRTC switch out: this test is about what the extension does.
+    let b = start_browser(
+        h,
+        BrowserOptions {
+            without_prefs: vec!["media.peerconnection.enabled"],
+            ..BrowserOptions::default()
+        },
+    )
+    .await?;
+    let ff = &b.firefox;
+    // Control, before the extension exists: WebRTC works and gathers host candidates.
+    ff.goto("about:blank").await?;
+    let control = ff.client().execute_async(WEBRTC_PROBE, vec![]).await?;
+    let control_candidates = control["candidates"].as_array().map_or(0, Vec::len);
+
+    let binaries_dir = binaries::extension_dir()?;
+    let id = ff.install_addon(&binaries_dir, true).await?;
+    ensure!(
+        id == binaries::EXTENSION_ID,
+        "the extension installed as {id}"
+    );
+    let started = Instant::now();
+    let enabled = loop {
+        let value = ff
+            .chrome_execute(
+                r#"return Services.prefs.getBoolPref("media.peerconnection.enabled", true);"#,
+                vec![],
+            )
+            .await?;
+        if value == json!(false) || started.elapsed() > Duration::from_secs(10) {
+            break value;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let marks = h.marks();
+    let site = Site::new(h, "h1.test", 1);
+    load(ff, &site).await?;
+    let probe = ff.client().execute_async(WEBRTC_PROBE, vec![]).await?;
+    let report = h.audit(marks, &site_map([&site]))?;
+    b.firefox.shutdown().await;
+    let candidates = probe["candidates"].as_array().cloned().unwrap_or_default();
+    ensure!(
+        candidates.is_empty() && probe["sdpHasCandidates"] != json!(true),
+        "WebRTC gathered candidates with Persite active: {probe}"
+    );
+    ensure!(
+        probe["typeofRTCPeerConnection"] == json!("undefined") || probe.get("error").is_some(),
+        "RTCPeerConnection is still usable with Persite active: {probe}"
+    );
+    Ok(format!(
+        "control without the extension: RTCPeerConnection {} with {control_candidates} \
+         candidate(s) {control}; with Persite media.peerconnection.enabled = {enabled} and the page \
+         sees {probe}; {report}",
+        control["typeofRTCPeerConnection"]
+    ))
+}
