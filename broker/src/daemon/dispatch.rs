@@ -220,6 +220,12 @@ impl Broker {
         self.newnym.reset();
     }
 
+    /// The tor we are connected to started less than a NEWNYM interval ago, so it has no
+    /// NEWNYM history and takes the next one at once.
+    pub fn tor_restarted(&mut self) {
+        self.newnym.reset();
+    }
+
     fn circuit(&self, target: &SiteRef, container: &str) -> Result<Value, RpcError> {
         let container = Container::parse(container)?;
         let site: Site = match target {

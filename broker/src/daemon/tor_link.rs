@@ -137,6 +137,17 @@ async fn on_connected(state: &AppState, control: &TorControl, version: Option<St
         Err(_) => version,
     };
     let bootstrap = conn.bootstrap_phase().await.ok();
+    let uptime = conn.getinfo(&["uptime"]).await.ok().and_then(|pairs| {
+        pairs
+            .first()
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+    });
+    if uptime.is_some_and(|s| s < super::tor_state::NEWNYM_INTERVAL.as_secs()) {
+        state.with_broker(|b| {
+            b.tor_restarted();
+            ((), Vec::new())
+        });
+    }
     let listeners = conn.socks_listeners().await.ok();
     let bridges = match conn.getconf(&["Bridge"]).await {
         Ok(pairs) => pairs
