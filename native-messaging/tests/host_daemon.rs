@@ -83,8 +83,9 @@ fn pipelined_requests_are_all_answered_by_id() {
     }
     host.send_raw(&batch);
     let mut seen = vec![None; n as usize];
+    let mut pushes = Vec::new();
     for _ in 0..n {
-        let reply = host.recv();
+        let reply = host.recv_reply(&mut pushes);
         let id = reply["id"].as_i64().expect("reply id") as usize;
         let result = result_of(&reply);
         assert_eq!(result["site"], format!("site{}.example", id % 37));

@@ -111,14 +111,17 @@ impl Host {
         self.frames.recv_timeout(limit).ok()
     }
 
-    /// The next frame that carries an `id` (a reply), collecting pushes seen on the way.
+    /// The next frame that carries an `id` (a reply), collecting pushes seen on the way
+    /// (except tor status pushes, which the daemon sends whenever tor's state changes).
     pub fn recv_reply(&self, pushes: &mut Vec<Value>) -> Value {
         loop {
             let v = self.recv();
             if v.get("id").is_some() {
                 return v;
             }
-            pushes.push(v);
+            if v["type"] != "tor_status" {
+                pushes.push(v);
+            }
         }
     }
 
@@ -197,6 +200,15 @@ impl Runtime {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .expect("chmod");
+        // The host passes XDG_CONFIG_HOME=<dir> to the daemon it starts: use the SOCKS port
+        // only, so no test starts a tor of its own (the default "auto" mode would).
+        let config = dir.path().join("persite");
+        std::fs::create_dir_all(&config).expect("mkdir");
+        std::fs::write(
+            config.join("config.toml"),
+            "[tor]\nmode = \"system\"\ncontrol = \"none\"\n",
+        )
+        .expect("write config");
         Runtime { dir }
     }
 
