@@ -276,6 +276,28 @@ async fn managed_tor_is_started_restarted_and_stopped() {
     assert!(status["version"].is_string(), "{status}");
     // DisableNetwork 1 keeps tor from opening its SocksPort, so check where it would listen.
     assert!(status["socks_listeners"].is_array(), "{status}");
+    // `persite status` reads the same state; with no way to bootstrap, --wait-bootstrap gives
+    // up at its timeout and says so.
+    let text = env.command(&["status"]).output().expect("persite status");
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        out.contains("Tor control: connected, tor 0.") && out.contains("managed by persite"),
+        "{out}"
+    );
+    let wait = env
+        .command(&["status", "--wait-bootstrap", "--timeout", "2"])
+        .output()
+        .expect("persite status --wait-bootstrap");
+    assert!(!wait.status.success());
+    let (out, err) = (
+        String::from_utf8_lossy(&wait.stdout),
+        String::from_utf8_lossy(&wait.stderr),
+    );
+    assert!(out.contains("tor bootstrap: 0%"), "{out}");
+    assert!(
+        err.contains("did not finish bootstrapping within 2s"),
+        "{err}"
+    );
     let torrc = env.runtime_dir().join("torrc");
     let text = std::fs::read_to_string(&torrc).expect("generated torrc");
     assert!(
