@@ -205,6 +205,12 @@ fn main() {
         ),
         trial(
             &harness,
+            "c_lying_broker_other_sites_credentials_are_refused",
+            true,
+            |h| Box::pin(lying_broker(h)),
+        ),
+        trial(
+            &harness,
             "d_event_page_suspended_then_woken_by_requests",
             true,
             |h| Box::pin(event_page_suspended(h)),
@@ -472,7 +478,7 @@ async fn load_retrying(
     for attempt in 1..=attempts {
         match ff.load_fixture_page(&site.url()).await {
             Ok(()) => return Ok((attempt, errors)),
-            Err(error) => errors.push(format!("{error:#}").lines().next().unwrap_or("").to_owned()),
+            Err(error) => errors.push(brief_error(&format!("{error:#}"))),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -481,6 +487,14 @@ async fn load_retrying(
         site.name,
         ff.log_tail(25)
     )
+}
+
+/// `about:neterror?e=<kind>` out of a navigation error, else its first 120 characters.
+fn brief_error(text: &str) -> String {
+    match text.split("about:neterror?e=").nth(1) {
+        Some(rest) => format!("neterror {}", rest.split('&').next().unwrap_or("?")),
+        None => text.chars().take(120).collect(),
+    }
 }
 
 /// Navigate without waiting for the load (the page loads while the test goes on).
@@ -770,7 +784,8 @@ async fn host_killed(h: &Harness) -> anyhow::Result<String> {
 // 7.1 c: a slow, garbled or lying broker
 // ---------------------------------------------------------------------------------------------
 
-async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
+/// A Persite browser whose native host talks to a [`FakeBroker`] (and can start no real daemon).
+async fn start_with_fake(h: &Harness) -> anyhow::Result<(FakeBroker, Browser, tempfile::TempDir)> {
     let runtime_dir = tempfile::Builder::new()
         .prefix("persite-rt-fake-")
         .tempdir_in("/tmp")?;
@@ -791,6 +806,11 @@ async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
         },
     )
     .await?;
+    Ok((fake, b, runtime_dir))
+}
+
+async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
+    let (fake, b, _runtime_dir) = start_with_fake(h).await?;
     let ff = &b.firefox;
     let marks = h.marks();
     let sites: Vec<Site> = (1..=8)
@@ -817,7 +837,6 @@ async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
         (2, FakeMode::GarbageBody, Duration::from_secs(25)),
         (3, FakeMode::MalformedCredentials, Duration::from_secs(25)),
         (4, FakeMode::WrongId, Duration::from_secs(25)),
-        (5, FakeMode::OtherSitesCredentials, Duration::from_secs(25)),
     ] {
         fake.set_mode(mode.clone());
         let http_mark = h.fixtures.mark();
@@ -864,6 +883,42 @@ async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
     Ok(format!(
         "{}; {requests} credentials requests reached the fake; {report}",
         notes.join("; ")
+    ))
+}
+
+/// The broker answers a request with the complete, well-formed result it issued for another
+/// site (its `site` field names that other site). The extension must refuse it (the result's
+/// site is not the requested first party's) instead of sending the page with another site's
+/// credentials.
+async fn lying_broker(h: &Harness) -> anyhow::Result<String> {
+    let (fake, b, _runtime_dir) = start_with_fake(h).await?;
+    let ff = &b.firefox;
+    let marks = h.marks();
+    let sites: Vec<Site> = (1..=3)
+        .map(|i| Site::new(h, &format!("l{i}.test"), i))
+        .collect();
+    load(ff, &sites[0]).await.context("honest fake broker")?;
+    fake.set_mode(FakeMode::OtherSitesCredentials);
+    let http_mark = h.fixtures.mark();
+    let outcome = expect_visible_failure(ff, &sites[1].url(), Duration::from_secs(25)).await;
+    let reached = h
+        .fixtures
+        .requests_since(http_mark)
+        .into_iter()
+        .filter(|r| r.host == sites[1].name)
+        .count();
+    let audit = h.audit(marks, &site_map(&sites));
+    b.firefox.shutdown().await;
+    let seen = outcome.context(
+        "PRODUCT DEFECT: the extension accepted a credentials reply whose `site` names another \
+         site than the requested first party (protocol §2.1) and sent the page with that other \
+         site's credentials",
+    )?;
+    ensure!(reached == 0, "l2.test reached the server {reached} time(s)");
+    let report = audit?;
+    Ok(format!(
+        "the other site's credentials were refused: {seen}; {} credentials requests; {report}",
+        fake.credentials_requests()
     ))
 }
 
