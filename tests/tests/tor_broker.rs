@@ -363,6 +363,24 @@ fn circuit_display(network: &TorNetwork) -> Result<(), String> {
     daemon.wait_tor("connected and bootstrapped", |t| {
         t["control"] == "connected" && t["bootstrap"]["progress"] == 100
     })?;
+    // The command line sees the same: `persite status --wait-bootstrap` returns at once.
+    let binaries = binaries::ensure_built().map_err(|e| e.to_string())?;
+    let wait = Command::new(&binaries.broker)
+        .args(["status", "--wait-bootstrap", "--timeout", "20"])
+        .env("PERSITE_RUNTIME_DIR", daemon.dir.path().join("run"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let out = String::from_utf8_lossy(&wait.stdout);
+    ensure(
+        wait.status.success() && out.contains("tor bootstrap: 100% Done"),
+        || {
+            format!(
+                "persite status --wait-bootstrap: {} {out} {}",
+                wait.status,
+                String::from_utf8_lossy(&wait.stderr)
+            )
+        },
+    )?;
     let mut probe = client.control().map_err(|e| e.to_string())?;
     let mut watcher = client.control().map_err(|e| e.to_string())?;
     watcher
