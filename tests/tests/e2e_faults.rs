@@ -964,10 +964,12 @@ async fn event_page_suspended(h: &Harness) -> anyhow::Result<String> {
         format!("after 6 s idle the background is {idle_state} and host {host} exited")
     };
 
-    // Suspend it the way Firefox does on idle (about:debugging's "Terminate background script").
+    // Suspend it the way Firefox does on idle, skipping the native-port exemption.
     ff.chrome_execute(
         r#"const policy = WebExtensionPolicy.getByID("persite@persite.org");
-           policy.extension.terminateBackground({ ignoreDevToolsAttached: true });
+           // Without disableResetIdleForTest Firefox refuses while a native port is open
+           // (ext-backgroundPage.js: hasActiveNativeAppPorts), exactly as at the idle timeout.
+           policy.extension.terminateBackground({ ignoreDevToolsAttached: true, disableResetIdleForTest: true });
            return true;"#,
         vec![],
     )
