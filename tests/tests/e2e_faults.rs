@@ -1086,8 +1086,9 @@ async fn firefox_restart(h: &Harness) -> anyhow::Result<String> {
     load_retrying(&first.firefox, &sites[0], 3).await?;
     first.firefox.shutdown().await;
     ensure!(
-        profile.join("extensions/persite@persite.org.xpi").is_file(),
-        "the profile lost the installed extension"
+        profile.join("extensions/persite@persite.org.xpi").is_file()
+            && profile.join("extensions.json").is_file(),
+        "the first run left no installed extension in the kept profile"
     );
 
     // Second run, same profile, no install step: the start page loads two sites at once, before
@@ -1124,8 +1125,8 @@ async fn firefox_restart(h: &Harness) -> anyhow::Result<String> {
     let first_report = h.audit(marks_first, &site_map(&sites))?;
     Ok(format!(
         "extension sideloaded, Firefox restarted on the same profile: start pages e2/e3 held until \
-         the background answered and loaded with their own credentials (tabs {titles:?}); first \
-         run {first_report}; restart {report}"
+         the background answered and loaded with their own credentials (tabs {titles:?}); both \
+         runs {first_report}; restart alone {report}"
     ))
 }
 
