@@ -179,6 +179,9 @@ const SOCKS_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Debian's tor control socket, tried first when no control port is configured.
 const DEBIAN_CONTROL_SOCKET: &str = "/run/tor/control";
 
+/// tor's usual TCP control port, tried second.
+const DEFAULT_CONTROL_TCP: &str = "127.0.0.1:9051";
+
 /// Decides system or managed tor and the control port (`docs/tor.md`).
 fn plan_tor(config: &Config, runtime_dir: &std::path::Path) -> Result<TorPlan, DaemonError> {
     let tor = &config.tor;
@@ -227,18 +230,31 @@ fn plan_tor(config: &Config, runtime_dir: &std::path::Path) -> Result<TorPlan, D
     let control = match &tor.control {
         ControlSetting::Disabled => None,
         ControlSetting::Addr(addr) => Some(with_events(addr.clone())),
-        ControlSetting::Default => Some(with_events(
-            if std::path::Path::new(DEBIAN_CONTROL_SOCKET).exists() {
-                ControlAddr::Unix(DEBIAN_CONTROL_SOCKET.into())
-            } else {
-                ControlAddr::Tcp("127.0.0.1:9051".to_owned())
-            },
-        )),
+        ControlSetting::Default => Some(with_events(default_control_addr())),
     };
     Ok(TorPlan {
         control,
         managed: None,
     })
+}
+
+/// The system tor's control port when none is configured: Debian's socket if we can connect to
+/// it, else `127.0.0.1:9051` if that answers, else whichever exists (the link keeps retrying).
+fn default_control_addr() -> ControlAddr {
+    let debian = std::path::Path::new(DEBIAN_CONTROL_SOCKET);
+    let tcp = ControlAddr::Tcp(DEFAULT_CONTROL_TCP.to_owned());
+    if std::os::unix::net::UnixStream::connect(debian).is_ok() {
+        return ControlAddr::Unix(debian.to_owned());
+    }
+    let tcp_answers = DEFAULT_CONTROL_TCP.parse().ok().is_some_and(|addr| {
+        std::net::TcpStream::connect_timeout(&addr, SOCKS_PROBE_TIMEOUT).is_ok()
+    });
+    if tcp_answers || !debian.exists() {
+        tcp
+    } else {
+        // It exists but refused us (e.g. not in the debian-tor group): its errors say why.
+        ControlAddr::Unix(debian.to_owned())
+    }
 }
 
 /// Whether something accepts TCP connections on the SOCKS endpoint.
