@@ -360,3 +360,34 @@ async fn managed_tor_that_cannot_start_is_reported() {
         .await;
     assert!(r["result"]["username"].is_string(), "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_mode_uses_what_listens_on_socks_else_starts_tor() {
+    // Something listens on [socks]: auto means "system", so no tor is started.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = listener.local_addr().expect("addr").port();
+    let env = Env::new();
+    env.write_config(&format!(
+        "[socks]\nport = {busy}\n[tor]\ncontrol = \"none\"\n"
+    ));
+    let daemon = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    let (_, status) = c.call("GET", "/v1/status", b"").await;
+    assert_eq!(status["tor"]["managed"], false, "{status}");
+    assert_eq!(status["tor"]["control"], "none", "{status}");
+    assert!(!env.runtime_dir().join("torrc").exists());
+    drop(daemon);
+    drop(listener);
+
+    // Nothing listens: auto starts a managed tor on that endpoint.
+    let env = Env::new();
+    let free = free_port();
+    env.write_config(&format!(
+        "[socks]\nport = {free}\n[tor]\ndata_dir = \"{}\"\ntorrc_extra = [\"DisableNetwork 1\"]\n",
+        env.dir.path().join("tor-data").display()
+    ));
+    let _daemon = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    let status = wait_tor(&mut c, "connected to managed tor", connected).await;
+    assert_eq!(status["managed"], true, "{status}");
+}
