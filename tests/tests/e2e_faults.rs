@@ -1294,7 +1294,29 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
     let mut firefox_socks = 0usize;
     let mut black_hole = 0usize;
     let programs: BTreeSet<String> = events.iter().map(|e| e.program_name().to_owned()).collect();
+    let mut netlink = 0usize;
+    let mut nss_cache_probes = 0usize;
     for event in &events {
+        // glibc's NSS client first tries nscd's socket for passwd/group/hosts lookups; Firefox
+        // looks up its user at start. The socket does not exist here (ENOENT), so nothing can
+        // be resolved through it, and a hosts lookup would then go to port 53, which is caught
+        // below. A *successful* nscd connect could carry a hosts query: that is a failure.
+        if matches!(&event.endpoint, Endpoint::Unix(path) if path.ends_with("nscd/socket"))
+            && event.line.contains("ENOENT")
+        {
+            nss_cache_probes += 1;
+            continue;
+        }
+        // Netlink to the kernel (nl_pid=0): Firefox's NetlinkService dumps links/addresses and
+        // asks the kernel's routing table for the route to a fixed address (RTM_GETROUTE,
+        // 23.219.91.27 / 2a02:26f0:40::17db:5b1b) to compute a network id. It is a kernel-local
+        // query; no packet leaves the machine.
+        if matches!(&event.endpoint, Endpoint::Other(family) if family == "AF_NETLINK")
+            && event.line.contains("nl_pid=0")
+        {
+            netlink += 1;
+            continue;
+        }
         if event.is_dns() {
             problems.push(format!(
                 "DNS: {} by {}: {}",
@@ -1351,7 +1373,8 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
     Ok(format!(
         "{} traced socket calls by {programs:?}: 0 DNS; Firefox inet connects only to the SOCKS \
          port ({firefox_socks}) and the black hole 127.0.0.1:9 ({black_hole}); Firefox Unix \
-         sockets {firefox_unix:?}; Persite {persite_seen:?}; {report}",
+         sockets {firefox_unix:?}; {netlink} kernel netlink queries; {nss_cache_probes} failed \
+         nscd probes (ENOENT); Persite {persite_seen:?}; {report}",
         events.len()
     ))
 }
