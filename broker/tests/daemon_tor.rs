@@ -310,6 +310,21 @@ async fn managed_tor_is_started_restarted_and_stopped() {
     assert!(data_dir.is_dir(), "the DataDirectory was created");
     let fragment = torrc.display().to_string();
     let pid = wait_one_process(&fragment, None);
+    // tor's notice log is copied into the daemon's log at debug level.
+    let copied = |log: &str| {
+        log.lines().any(|l| {
+            l.contains("DEBUG") && l.contains("managed_tor::log") && l.contains("Bootstrapped 0%")
+        })
+    };
+    let deadline = Instant::now() + BOUND;
+    while !copied(&daemon.stderr()) {
+        assert!(
+            Instant::now() < deadline,
+            "tor's log is missing from the daemon's:\n{}",
+            daemon.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Killed behind the daemon's back: the supervisor starts a new one and reconnects.
     rustix::process::kill_process(
