@@ -29,8 +29,10 @@
 //! network URLs without a host. Only the scheme and authority are ever parsed, so a long path
 //! costs one byte scan.
 //!
-//! The host/authority splitting is hand-written (a few lines) because the `url` crate parses and
-//! copies the whole URL; we hand it only `http://<authority>/`, keeping its WHATWG host parsing.
+//! Scheme detection and the authority split (user info, host, port) are hand-written (a few
+//! lines each) because `url::Url::parse` parses and copies the whole URL, which was a large
+//! share of the per-request cost (`docs/performance.md`); the host itself still goes through
+//! `url::Host::parse`, so percent-decoding, IDNA and IPv4/IPv6 forms follow WHATWG exactly.
 
 use std::fmt;
 use std::net::Ipv6Addr;
