@@ -13,6 +13,11 @@ The daemon listens on <runtime dir>/broker.sock (mode 0600), where the runtime d
 $PERSITE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/persite, else /tmp/persite-<uid>. Only one daemon \
 runs per user: a second `persite serve` notices the first, says so and exits with status 0.
 
+Tor: with `[tor] mode = \"auto\"` (the default) the daemon uses the tor listening on the \
+[socks] endpoint, or starts and supervises its own tor there when nothing listens; `mode = \
+\"system\"` / `\"managed\"` force one or the other (see docs/tor.md for the config keys and \
+every control-port command sent).
+
 Logs go to stderr; set PERSITE_LOG (e.g. `debug`, `persite=trace`) to change the level \
 (default `info`; site names appear only at debug and below).
 
