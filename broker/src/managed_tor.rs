@@ -33,6 +33,8 @@ pub const CONTROL_SOCKET_NAME: &str = "tor-control.sock";
 pub const COOKIE_NAME: &str = "tor-control.cookie";
 /// File name of the generated torrc inside the runtime directory.
 pub const TORRC_NAME: &str = "torrc";
+/// File name of managed tor's `PidFile` inside the runtime directory.
+pub const PID_FILE_NAME: &str = "tor.pid";
 /// Consecutive short-lived runs after which the supervisor stops restarting tor.
 pub const MAX_QUICK_FAILURES: u32 = 5;
 /// A run at least this long counts as healthy and resets the failure count.
@@ -55,6 +57,8 @@ pub struct TorrcParams<'a> {
     pub data_dir: &'a Path,
     /// The daemon's pid, for `__OwningControllerProcess`.
     pub owner_pid: u32,
+    /// tor's `PidFile`, so a later daemon can stop a tor orphaned by a killed one.
+    pub pid_file: &'a Path,
     /// `[tor] torrc_extra`, appended verbatim.
     pub extra: &'a [String],
 }
@@ -107,6 +111,7 @@ pub fn torrc(p: &TorrcParams<'_>) -> String {
         "CookieAuthentication 1".to_owned(),
         format!("CookieAuthFile {}", path(p.cookie_file)),
         format!("__OwningControllerProcess {}", p.owner_pid),
+        format!("PidFile {}", path(p.pid_file)),
         "Log notice stderr".to_owned(),
         "RunAsDaemon 0".to_owned(),
     ];
@@ -161,6 +166,7 @@ impl ManagedTor {
             cookie_file: &spec.runtime_dir.join(COOKIE_NAME),
             data_dir: &spec.data_dir,
             owner_pid: std::process::id(),
+            pid_file: &spec.runtime_dir.join(PID_FILE_NAME),
             extra: &spec.extra,
         });
         write_private(&torrc_path, text.as_bytes())?;
@@ -203,6 +209,61 @@ impl ManagedTor {
         self.stop_tx.send_replace(true);
         let _ = tokio::time::timeout(STOP_GRACE + Duration::from_secs(1), self.task).await;
     }
+}
+
+/// Stops a managed tor left running by a daemon that was killed (its `PidFile` names it and its
+/// command line names this runtime directory's torrc); returns whether one was stopped.
+///
+/// Such a tor still holds the SocksPort until `__OwningControllerProcess` notices, which would
+/// make `auto` mode mistake it for a system tor and managed mode fail to bind.
+pub fn stop_orphan(runtime_dir: &Path) -> bool {
+    let pid_file = runtime_dir.join(PID_FILE_NAME);
+    let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    else {
+        return false;
+    };
+    let torrc = runtime_dir.join(TORRC_NAME);
+    let ours = |pid: i32| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            let c = String::from_utf8_lossy(&c);
+            c.contains(&*torrc.to_string_lossy()) && !zombie(pid)
+        })
+    };
+    if !ours(pid) {
+        let _ = std::fs::remove_file(&pid_file);
+        return false;
+    }
+    let Some(rpid) = rustix::process::Pid::from_raw(pid) else {
+        return false;
+    };
+    tracing::info!(
+        pid,
+        "stopping the managed tor a previous daemon left running"
+    );
+    let _ = rustix::process::kill_process(rpid, rustix::process::Signal::TERM);
+    let deadline = Instant::now() + STOP_GRACE;
+    while ours(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if ours(pid) {
+        let _ = rustix::process::kill_process(rpid, rustix::process::Signal::KILL);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_file(&pid_file);
+    true
+}
+
+/// True when `pid` has exited but is not reaped yet.
+fn zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -363,6 +424,7 @@ mod tests {
             cookie_file: Path::new("/run/user/1000/persite/tor-control.cookie"),
             data_dir: Path::new("/home/u/.local/share/persite/tor"),
             owner_pid: 4242,
+            pid_file: Path::new("/run/user/1000/persite/tor.pid"),
             extra: &extra,
         });
         let lines: Vec<&str> = text.lines().collect();
@@ -374,6 +436,7 @@ mod tests {
             "CookieAuthentication 1",
             "CookieAuthFile /run/user/1000/persite/tor-control.cookie",
             "__OwningControllerProcess 4242",
+            "PidFile /run/user/1000/persite/tor.pid",
             "Log notice stderr",
         ] {
             assert!(lines.contains(&want), "missing {want:?} in\n{text}");
@@ -398,6 +461,7 @@ mod tests {
             cookie_file: Path::new("/tmp/x\\y"),
             data_dir: Path::new("/d"),
             owner_pid: 1,
+            pid_file: Path::new("/p"),
             extra: &[],
         });
         assert!(
@@ -419,6 +483,7 @@ mod tests {
             cookie_file: Path::new("/c"),
             data_dir: Path::new("/d"),
             owner_pid: 1,
+            pid_file: Path::new("/p"),
             extra: &[],
         });
         assert!(text.contains("SocksPort 127.0.0.1:9050 "), "{text}");

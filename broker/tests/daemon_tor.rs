@@ -406,3 +406,34 @@ async fn auto_mode_uses_what_listens_on_socks_else_starts_tor() {
     let status = wait_tor(&mut c, "connected to managed tor", connected).await;
     assert_eq!(status["managed"], true, "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tor_orphaned_by_a_killed_daemon_is_replaced() {
+    let env = Env::new();
+    env.write_config(&format!(
+        "[socks]\nport = {}\n[tor]\ndata_dir = \"{}\"\ntorrc_extra = [\"DisableNetwork 1\"]\n",
+        free_port(),
+        env.dir.path().join("tor-data").display()
+    ));
+    let mut first = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    wait_tor(&mut c, "connected to managed tor", connected).await;
+    let fragment = env.runtime_dir().join("torrc").display().to_string();
+    let orphan = wait_one_process(&fragment, None);
+    // SIGKILL: the daemon cannot stop its tor, which keeps the SocksPort for a while.
+    first.signal(rustix::process::Signal::KILL);
+    first.wait_exit();
+    assert!(
+        Path::new(&format!("/proc/{orphan}")).exists(),
+        "tor should outlive a SIGKILLed daemon for a moment"
+    );
+    // The next daemon (auto mode) must not mistake it for a system tor: it stops it and
+    // starts its own.
+    let _second = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    let status = wait_tor(&mut c, "connected to a new managed tor", connected).await;
+    assert_eq!(status["managed"], true, "{status}");
+    wait_gone(orphan);
+    let replacement = wait_one_process(&fragment, Some(orphan));
+    assert_ne!(replacement, orphan);
+}

@@ -139,6 +139,10 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
     let instance = new_instance_id().map_err(io_err("cannot generate the instance id"))?;
     let isolator = Isolator::try_new(Arc::new(psl))
         .map_err(|e| io_err("cannot create the secret key")(io::Error::other(e.to_string())))?;
+    if config.tor.mode != TorMode::System {
+        // Before probing [socks]: a tor orphaned by a killed daemon would look like a system tor.
+        crate::managed_tor::stop_orphan(&runtime_dir);
+    }
     let tor_plan = plan_tor(&config, &runtime_dir)?;
     let broker = Broker::new(isolator, config.socks, instance.clone(), Instant::now());
     let listener = lock
