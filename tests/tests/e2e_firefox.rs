@@ -559,8 +559,10 @@ async fn start_persite(h: &Harness) -> anyhow::Result<PersiteBrowser> {
         ],
         home_files: vec![(
             config_file,
+            // The recorder stands in for tor's SocksPort; `control = "none"` keeps the daemon
+            // away from any system tor the machine may run (this suite tests the browser side).
             format!(
-                "[socks]\nhost = \"127.0.0.1\"\nport = {}\n",
+                "[socks]\nhost = \"127.0.0.1\"\nport = {}\n\n[tor]\nmode = \"system\"\ncontrol = \"none\"\n",
                 h.recorder.addr().port()
             ),
         )],
