@@ -23,6 +23,10 @@ pub struct StreamAttach {
     pub stream_id: String,
     /// Tor's circuit id (never `"0"`).
     pub circuit_id: String,
+    /// The SOCKS username tor saw on the stream, if any.
+    pub username: Option<String>,
+    /// The SOCKS password tor saw on the stream, if any.
+    pub password: Option<String>,
 }
 
 type Log = Arc<Mutex<Vec<(Instant, String)>>>;
@@ -62,13 +66,25 @@ impl EventLog {
         })
     }
 
+    /// A position in the log: events from here on arrived after this call. Take it before
+    /// opening a stream, because the kernel reuses local ports, so an older stream may have had
+    /// the same `SOURCE_ADDR`.
+    pub fn mark(&self) -> usize {
+        lock(&self.lines).len()
+    }
+
     /// Waits up to `timeout` for the stream opened from `source` (its `NEW` event's
-    /// `SOURCE_ADDR`) to succeed, and returns its circuit.
-    pub fn stream_of(&self, source: SocketAddr, timeout: Duration) -> Result<StreamAttach, String> {
+    /// `SOURCE_ADDR`, at or after `since`) to succeed, and returns its circuit.
+    pub fn stream_of(
+        &self,
+        source: SocketAddr,
+        since: usize,
+        timeout: Duration,
+    ) -> Result<StreamAttach, String> {
         let source = source.to_string();
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(found) = self.find_stream(&source) {
+            if let Some(found) = self.find_stream(&source, since) {
                 return Ok(found);
             }
             if Instant::now() >= deadline {
@@ -80,21 +96,28 @@ impl EventLog {
         }
     }
 
-    fn find_stream(&self, source: &str) -> Option<StreamAttach> {
+    fn find_stream(&self, source: &str, since: usize) -> Option<StreamAttach> {
         let lines = lock(&self.lines);
-        let events = lines.iter().filter_map(|(_, l)| StreamEvent::parse(l));
-        let mut id = None;
+        let events = lines
+            .iter()
+            .skip(since)
+            .filter_map(|(_, l)| StreamEvent::parse(l));
+        let mut new: Option<StreamEvent> = None;
         for event in events {
-            match &id {
+            match &new {
                 None if event.status == "NEW"
                     && event.fields.get("SOURCE_ADDR").map(String::as_str) == Some(source) =>
                 {
-                    id = Some(event.stream_id);
+                    new = Some(event);
                 }
-                Some(stream) if event.stream_id == *stream && event.status == "SUCCEEDED" => {
+                Some(first)
+                    if event.stream_id == first.stream_id && event.status == "SUCCEEDED" =>
+                {
                     return Some(StreamAttach {
                         stream_id: event.stream_id,
                         circuit_id: event.circuit_id,
+                        username: first.fields.get("SOCKS_USERNAME").cloned(),
+                        password: first.fields.get("SOCKS_PASSWORD").cloned(),
                     });
                 }
                 _ => {}
