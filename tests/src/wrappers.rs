@@ -74,13 +74,13 @@ exec "$real" "${{args[@]}}"
     Ok(path)
 }
 
-/// Write a native host wrapper into `dir` that appends its pid to `pid_log` and execs
-/// `real_host`; returns its path.
+/// Write a native host wrapper into `dir` that appends `<pid> <start time, ns since the epoch>`
+/// to `pid_log` and execs `real_host`; returns its path.
 pub fn write_host_wrapper(dir: &Path, real_host: &Path, pid_log: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join("persite-native-host-wrapper.sh");
     let script = format!(
         "#!/bin/sh\n# Persite fault tests: native host wrapper (tests/src/wrappers.rs).\n\
-         echo \"$$\" >> {log}\nexec {real} \"$@\"\n",
+         echo \"$$ $(date +%s%N)\" >> {log}\nexec {real} \"$@\"\n",
         log = shell_quote(pid_log),
         real = shell_quote(real_host),
     );
@@ -90,10 +90,23 @@ pub fn write_host_wrapper(dir: &Path, real_host: &Path, pid_log: &Path) -> anyho
 
 /// The pids logged by a host wrapper, oldest first.
 pub fn host_pids(pid_log: &Path) -> Vec<u32> {
+    host_starts(pid_log).into_iter().map(|(pid, _)| pid).collect()
+}
+
+/// The hosts logged by a host wrapper, oldest first: pid and start time.
+pub fn host_starts(pid_log: &Path) -> Vec<(u32, std::time::SystemTime)> {
     std::fs::read_to_string(pid_log)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| l.trim().parse().ok())
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let pid = fields.next()?.parse().ok()?;
+            let nanos: u64 = fields.next()?.parse().ok()?;
+            Some((
+                pid,
+                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos),
+            ))
+        })
         .collect()
 }
 

@@ -1107,11 +1107,46 @@ async fn firefox_restart(h: &Harness) -> anyhow::Result<String> {
         "the start pages did not both load through Persite: tab titles {titles:?} (log tail:\n{})",
         ff.log_tail(25)
     );
+    // When did the start pages' navigations begin, relative to the first native host (which
+    // the background starts as soon as it runs)?
+    let host_start = wrappers::host_starts(&second.host_log)
+        .first()
+        .map(|(_, at)| *at)
+        .context("the restarted Firefox started no native host")?;
+    let mut lead_ms = Vec::new();
+    for handle in ff.client().windows().await? {
+        ff.client().switch_to_window(handle).await?;
+        let origin = ff
+            .client()
+            .execute("return [location.host, performance.timeOrigin];", vec![])
+            .await?;
+        let (Some(host), Some(origin_ms)) = (origin[0].as_str(), origin[1].as_f64()) else {
+            continue;
+        };
+        if !host.starts_with('e') {
+            continue;
+        }
+        let host_ms = host_start
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs_f64()
+            * 1000.0;
+        lead_ms.push((host.to_owned(), host_ms - origin_ms));
+    }
+    ensure!(
+        lead_ms.len() == 2 && lead_ms.iter().all(|(_, lead)| *lead > 0.0),
+        "the start pages did not begin loading before the background connected its native host \
+         ({lead_ms:?} ms): the restart did not exercise requests made before the extension was \
+         ready"
+    );
+    let lead_ms: Vec<String> = lead_ms
+        .iter()
+        .map(|(host, lead)| format!("{host} {lead:.0} ms"))
+        .collect();
     second.firefox.shutdown().await;
     let first_report = h.audit(marks_first, &site_map(&sites))?;
     Ok(format!(
         "extension sideloaded, Firefox restarted on the same profile: start pages e2/e3 held until \
-         the background answered and loaded with their own credentials (tabs {titles:?}); both \
+         the background answered and loaded with their own credentials (tabs {titles:?}; navigation start before the first native host: {lead_ms:?}); both \
          runs {first_report}; restart alone {report}"
     ))
 }
