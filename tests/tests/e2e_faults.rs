@@ -652,8 +652,9 @@ async fn daemon_killed(h: &Harness) -> anyhow::Result<String> {
     let b = start_persite(h).await?;
     let ff = &b.firefox;
     let marks = h.marks();
-    // a1: before; a2..a7: loading in six tabs when the daemon dies; a8, a9: after.
-    let sites: Vec<Site> = (1..=9)
+    // a1: before; a2..a7: loading in six tabs when the daemon dies; a8, a9: after; a10..a15:
+    // a burst of six tabs arriving at a dead daemon; a16: after that.
+    let sites: Vec<Site> = (1..=16)
         .map(|i| Site::new(h, &format!("a{i}.test"), i))
         .collect();
     load(ff, &sites[0]).await?;
@@ -694,6 +695,22 @@ async fn daemon_killed(h: &Harness) -> anyhow::Result<String> {
     let recovered = killed_at.elapsed();
     load(ff, &sites[0]).await?;
     load(ff, &sites[8]).await?;
+    // Second kill while idle; then six tabs at once reach the dead daemon together.
+    sigkill(new_daemon)?;
+    wait_for(
+        "the second daemon to vanish",
+        Duration::from_secs(5),
+        || (!is_alive(new_daemon)).then_some(()),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    open_tabs(ff, &sites[9..15]).await?;
+    let burst = wait_for_settled_tabs(ff, 6, Duration::from_secs(40)).await?;
+    let (burst_attempts, _) = load_retrying(ff, &sites[15], 5).await?;
+    let third_daemon = daemon_pids(&b.runtime_dir, &binaries.broker)
+        .into_iter()
+        .find(|p| *p != old_daemon && *p != new_daemon)
+        .context("no third daemon after the second kill")?;
     let report = h.audit(marks, &site_map(&sites))?;
     // The first site's credentials after the restart: a new daemon has a new key, and the
     // extension must have dropped its cache (broker_connected with a new instance).
@@ -711,9 +728,12 @@ async fn daemon_killed(h: &Harness) -> anyhow::Result<String> {
     Ok(format!(
         "daemon {old_daemon} SIGKILLed mid-load ({mid_load}); daemon {new_daemon} started by the \
          host, browsing resumed after {attempts} attempt(s) {errors:?} in {:.1} s; a1.test got new \
-         credentials {}; {} distinct pairs; {report}",
+         credentials {}; second kill while idle, then a burst of six tabs at the dead daemon \
+         ended as {:?}, daemon {third_daemon} started, a16 loaded after {burst_attempts} \
+         attempt(s); {} distinct pairs; {report}",
         recovered.as_secs_f64(),
         after.iter().map(short).collect::<Vec<_>>().join(","),
+        count_titles(&burst),
         distinct.len()
     ))
 }
