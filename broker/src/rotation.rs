@@ -185,7 +185,10 @@ impl RotationEngine {
         let due: Vec<CredentialSet> = self
             .sets
             .iter()
-            .filter(|(set, state)| is_due(state, &self.policies.policy_for(&set.site), now_ms))
+            .filter(|(set, state)| {
+                let policy = self.policies.policy_for(&set.site);
+                in_use(set, &policy) && is_due(state, &policy, now_ms)
+            })
             .map(|(set, _)| set.clone())
             .collect();
         for set in &due {
@@ -199,7 +202,8 @@ impl RotationEngine {
         self.sets
             .iter()
             .filter_map(|(set, state)| {
-                let age = self.policies.policy_for(&set.site).max_age_ms()?;
+                let policy = self.policies.policy_for(&set.site);
+                let age = policy.max_age_ms().filter(|_| in_use(set, &policy))?;
                 Some(state.since_ms?.saturating_add(age))
             })
             .min()
@@ -261,6 +265,13 @@ impl RotationEngine {
             state.bytes = 0;
         }
     }
+}
+
+/// Whether requests can still reach `set` under `policy`: a tab's set is out of use while its
+/// site is not per-tab. Such sets keep their counters (so turning per-tab back on never reuses
+/// old credentials) but are not rotated or pushed by the timer.
+fn in_use(set: &CredentialSet, policy: &Policy) -> bool {
+    set.tab.is_none() || policy.per_tab
 }
 
 fn is_due(state: &SetState, policy: &Policy, now_ms: u64) -> bool {
@@ -395,6 +406,38 @@ mod tests {
                 .tab,
             None
         );
+    }
+
+    #[test]
+    fn tab_sets_out_of_use_are_not_rotated_by_the_timer_and_keep_their_counters() {
+        let tabs_every_minute =
+            Policy::new(Some(Duration::from_secs(60)), None, true, "p").expect("ok");
+        let mut e = engine(tabs_every_minute);
+        let tab = e.set_of(site("example.com"), Container::Default, Some(3));
+        assert_eq!(tab.tab, Some(3));
+        e.grant(&tab, T0);
+        assert_eq!(e.due(T0 + 60_000), vec![tab.clone()]);
+        e.grant(&tab, T0 + 60_000);
+        let mut shared_only = PolicyTable::default();
+        let every_minute =
+            Policy::new(Some(Duration::from_secs(60)), None, false, "p").expect("ok");
+        shared_only
+            .set_site(site("example.com"), Some(every_minute))
+            .expect("set");
+        e.set_policies(shared_only);
+        assert_eq!(e.next_deadline(), None, "the tab's set is out of use");
+        assert!(e.due(T0 + 500_000).is_empty());
+        let mut per_tab_again = PolicyTable::default();
+        per_tab_again
+            .set_site(site("example.com"), Some(tabs_every_minute))
+            .expect("set");
+        e.set_policies(per_tab_again);
+        assert_eq!(
+            e.rotation_of(&tab),
+            1,
+            "counters kept: old credentials never come back"
+        );
+        assert_eq!(e.next_deadline(), Some(T0 + 120_000));
     }
 
     #[test]
