@@ -825,6 +825,10 @@ async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
     let mut notes = Vec::new();
 
     load(ff, &sites[0]).await.context("honest fake broker")?;
+    notes.push(format!(
+        "honest: loaded, native hosts {}",
+        wrappers::host_pids(&b.host_log).len()
+    ));
 
     fake.set_mode(FakeMode::Slow(Duration::from_secs(3)));
     let started = Instant::now();
@@ -835,8 +839,9 @@ async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
         "c2.test loaded in {waited:?} although the broker answered after 3 s"
     );
     notes.push(format!(
-        "slow 3 s: the page waited and loaded in {:.1} s",
-        waited.as_secs_f64()
+        "slow 3 s: the page waited and loaded in {:.1} s, native hosts {}",
+        waited.as_secs_f64(),
+        wrappers::host_pids(&b.host_log).len()
     ));
 
     for (index, mode, bound) in [
@@ -845,6 +850,7 @@ async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
         (4, FakeMode::WrongId, Duration::from_secs(25)),
     ] {
         fake.set_mode(mode.clone());
+        let hosts_before = wrappers::host_pids(&b.host_log).len();
         let http_mark = h.fixtures.mark();
         let seen = expect_visible_failure(ff, &sites[index].url(), bound)
             .await
@@ -861,7 +867,12 @@ async fn faulty_broker(h: &Harness) -> anyhow::Result<String> {
             "{mode:?}: {} reached the server: {reached:?}",
             sites[index].name
         );
-        notes.push(format!("{mode:?}: {seen}"));
+        // A new host means Firefox dropped the port (e.g. it could not parse a frame).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        notes.push(format!(
+            "{mode:?}: {seen}, native hosts {hosts_before}→{}",
+            wrappers::host_pids(&b.host_log).len()
+        ));
     }
 
     fake.set_mode(FakeMode::Honest);
