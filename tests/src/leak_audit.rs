@@ -22,6 +22,8 @@ use crate::socks_recorder::{Auth, Credentials, SocksConnection, SocksRecorder};
 #[derive(Debug, Clone, Default)]
 pub struct SiteMap {
     owner: BTreeMap<String, String>,
+    /// Hosts registered for two different sites (a test bug the audit reports).
+    conflicts: BTreeSet<String>,
 }
 
 impl SiteMap {
@@ -33,12 +35,14 @@ impl SiteMap {
     /// Register `hosts` (names or `ip:port` authorities; ports are ignored) as belonging to the
     /// first party `site`.
     pub fn add(&mut self, site: &str, hosts: &[String]) {
-        for host in hosts {
-            self.owner
-                .insert(strip_port(host).to_owned(), site.to_owned());
+        for host in hosts.iter().map(String::as_str).chain([site]) {
+            let host = strip_port(host).to_owned();
+            if let Some(previous) = self.owner.insert(host.clone(), site.to_owned()) {
+                if previous != site {
+                    self.conflicts.insert(host);
+                }
+            }
         }
-        self.owner
-            .insert(strip_port(site).to_owned(), site.to_owned());
     }
 
     /// The first party owning `host`, if registered.
@@ -148,6 +152,11 @@ pub fn audit(
     sites: &SiteMap,
 ) -> anyhow::Result<AuditReport> {
     let mut problems = Vec::new();
+    for host in &sites.conflicts {
+        problems.push(format!(
+            "test bug: host {host} registered for two first parties"
+        ));
+    }
     let hits = canary.hits_since(marks.canary);
     for hit in &hits {
         problems.push(format!(
@@ -238,5 +247,8 @@ mod tests {
         assert_eq!(map.owner("cdn-s1.test"), Some("s1.test"));
         assert_eq!(map.owner("s1.test"), Some("s1.test"));
         assert_eq!(map.owner("other.test"), None);
+        assert!(map.conflicts.is_empty());
+        map.add("s2.test", &["127.0.0.101:4001".into()]);
+        assert!(map.conflicts.contains("127.0.0.101"));
     }
 }

@@ -1356,13 +1356,21 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
         load(ff, site).await?;
     }
     // A top-level page on an IP literal, and a name under a real-looking TLD.
-    let ip_page = format!("http://{}/", h.canary.host(4));
+    let ip_page = format!("http://{}/", h.canary.host(9));
     ff.load_fixture_page(&ip_page)
         .await
         .context("IP-literal page")?;
     ff.load_fixture_page("http://www.example.com/")
         .await
         .context("example.com")?;
+    // A fault under the trace: the native host dies, the next site fails closed (black hole)
+    // or waits for the reconnect — either way no other destination may appear.
+    let host = wrappers::host_pids(&b.host_log)
+        .last()
+        .copied()
+        .context("no native host started")?;
+    sigkill(i32::try_from(host)?)?;
+    let (attempts, _) = load_retrying(ff, &sites[3], 6).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     b.firefox.shutdown().await;
     let text =
@@ -1373,7 +1381,7 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
     );
     let events = parse_log(&text);
     let mut sites_map = site_map(&sites);
-    sites_map.add(&h.canary.host(4), &[h.canary.host(4)]);
+    sites_map.add(&h.canary.host(9), &[h.canary.host(9)]);
     sites_map.add("example.com", &["www.example.com".to_owned()]);
     let report = h.audit(marks, &sites_map)?;
 
@@ -1472,7 +1480,8 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
         "{} traced socket calls by {programs:?}: 0 DNS; Firefox inet connects only to the SOCKS \
          port ({firefox_socks}) and the black hole 127.0.0.1:9 ({black_hole}); Firefox Unix \
          sockets {firefox_unix:?}; {netlink} kernel netlink queries; {nss_cache_probes} failed \
-         nscd probes (ENOENT); Persite {persite_seen:?}; {report}",
+         nscd probes (ENOENT); Persite {persite_seen:?}; native host killed mid-run, g4 loaded \
+         after {attempts} attempt(s); {report}",
         events.len()
     ))
 }
