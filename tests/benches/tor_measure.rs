@@ -753,7 +753,15 @@ fn fetch_with(
         path,
         auth,
         FETCH_TIMEOUT,
-    ))?;
+    ));
+    // `http_get_via_socks` aborts its connection task on return; running the runtime once more
+    // drops it, so the stream closes now (as a finished browser connection) rather than at the
+    // next fetch, where it would still be open on the circuit.
+    runtime.block_on(async {
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+    });
+    let fetched = fetched?;
     let expected = net.origin().expected_body(&format!("{host}:{port}"), path);
     if fetched.status != 200 || fetched.body != expected {
         return Err(format!(
