@@ -1,0 +1,978 @@
+//! Real Firefox with the Persite extension browsing through the private Tor network (issue 5.6 f).
+//!
+//! Custom runner (`harness = false`): one private Tor network for the binary
+//! (`tornet::shared::run_with_network`, conflux off), trials in sequence, each with its own
+//! Firefox session (extension + native host + `persite serve`, fresh profile and runtime dir).
+//! The daemon's config points `[socks]` at the network client's SocksPort and `[tor]` at its
+//! control port (`mode = "system"`, cookie auth found through `PROTOCOLINFO`). Firefox's prefs
+//! proxy stays the harness's closed port, so a page loads only through the credentials the
+//! extension hands to `proxy.onRequest`.
+//!
+//! Origin: the network's `LoopbackOrigin` answers every request with one line of text, so it
+//! cannot serve a page with subresources. The pages come from the Firefox harness's
+//! [`FixtureServer`] instead (HTTP on 127.0.0.1, page picked by `Host`); the exits reach any
+//! 127.0.0.1 port and resolve every name to 127.0.0.1, so `site-a.test:<fixture port>` and
+//! `cdn.test:<fixture port>` both land on it. The resource hosts carry the port
+//! (`PageSpec { images: ["cdn.test:<port>"] }`), since the generated URLs have none.
+//!
+//! Assertions compare three independent views: tor's own (`STREAM` events and
+//! `GETINFO circuit-status` read by the harness's `ControlProbe`), the daemon's (its REST socket),
+//! and the popup's DOM (`#circuit-display`, `#circuit-hops > li.hop`).
+//!
+//! Run: `cargo test -p persite-tests --test e2e_tor`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use fantoccini::Locator;
+use fantoccini::wd::WindowHandle;
+use persite_tests::binaries::{self, Binaries};
+use persite_tests::control_probe::{CircuitInfo, ControlProbe, StreamEvent};
+use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
+use persite_tests::fixtures::{FixtureServer, PageSpec};
+use persite_tests::tornet::shared::{run_with_network, tor_trial};
+use persite_tests::tornet::{TorNetwork, TorNetworkOptions};
+use serde_json::{Value, json};
+
+/// Upper bound for one trial, Firefox start and browsing through tor included.
+const TRIAL_TIMEOUT: Duration = Duration::from_secs(240);
+/// Upper bound for the whole binary (network start and building the binaries included).
+const RUN_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// Bound on waiting for tor, the daemon or the popup to show something (circuit-status polls,
+/// stream events, the daemon's control link, the popup's display).
+const TOR_WAIT: Duration = Duration::from_secs(30);
+/// Quiet time after a page load during which late stream events are still collected.
+const EVENT_DRAIN: Duration = Duration::from_millis(1500);
+/// The third party every page loads from.
+const THIRD_PARTY: &str = "cdn.test";
+
+fn main() -> ExitCode {
+    // Whole-run bound: per-trial timeouts cannot interrupt a blocked thread. Tor exits by itself
+    // (`__OwningControllerProcess`) once this process is gone.
+    std::thread::spawn(|| {
+        std::thread::sleep(RUN_TIMEOUT);
+        eprintln!("e2e_tor: the run exceeded {RUN_TIMEOUT:?}; killing browsers and exiting");
+        persite_tests::firefox::kill_all_sessions();
+        std::process::exit(101);
+    });
+    run_with_network(TorNetworkOptions::default(), |shared| {
+        vec![
+            tor_trial(
+                shared,
+                "a_two_sites_use_two_circuits_with_the_daemons_credentials",
+                |net| run_trial("a_two_sites_two_circuits", net, two_sites_two_circuits),
+            ),
+            tor_trial(shared, "b_popup_shows_each_sites_relays", |net| {
+                run_trial("b_popup_relays", net, popup_shows_each_sites_relays)
+            }),
+            tor_trial(
+                shared,
+                "c_popup_new_circuit_moves_the_site_and_updates_the_display",
+                |net| run_trial("c_popup_new_circuit", net, popup_new_circuit),
+            ),
+        ]
+    })
+}
+
+/// What a scenario returns: its summary line, borrowing the session.
+type ScenarioFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<String>> + 'a>>;
+/// A trial body run in a fresh [`Session`].
+type Scenario = for<'a> fn(&'a Session<'a>) -> ScenarioFuture<'a>;
+
+/// Builds the binaries (not timed), runs `scenario` in a fresh Persite session with a bound, and
+/// prints `[e2e-tor] <label>: ok in <s> s: <summary>`.
+fn run_trial(label: &str, network: &TorNetwork, scenario: Scenario) -> Result<(), String> {
+    let result = (|| {
+        let binaries = binaries::ensure_built()?;
+        binaries::extension_dir()?;
+        let started = Instant::now();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let summary = runtime.block_on(async {
+            let session = Session::start(network, &binaries).await?;
+            let outcome = match tokio::time::timeout(TRIAL_TIMEOUT, scenario(&session)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(anyhow::anyhow!("trial exceeded {TRIAL_TIMEOUT:?}")),
+            };
+            let outcome = outcome.with_context(|| session.diagnostics());
+            session.shutdown().await;
+            outcome
+        })?;
+        anyhow::Ok((summary, started.elapsed()))
+    })();
+    match result {
+        Ok((summary, took)) => {
+            eprintln!(
+                "[e2e-tor] {label}: ok in {:.1} s: {summary}",
+                took.as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(error) => {
+            eprintln!("[e2e-tor] {label}: FAILED");
+            Err(format!("{error:#}"))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The session: Firefox + extension + native host + daemon, pages, tor's view
+// ---------------------------------------------------------------------------------------------
+
+/// One Persite Firefox session on the private network, with the pages it browses.
+struct Session<'n> {
+    network: &'n TorNetwork,
+    fixtures: FixtureServer,
+    firefox: Option<Firefox>,
+    /// `STREAM` events of the network client, subscribed before the first page load.
+    watcher: std::sync::Mutex<ControlProbe>,
+    // Dropped after `firefox`, whose drop kills the daemon living in it.
+    runtime_dir: tempfile::TempDir,
+}
+
+impl<'n> Session<'n> {
+    async fn start(network: &'n TorNetwork, binaries: &Binaries) -> anyhow::Result<Self> {
+        let client = network.client();
+        let fixtures = FixtureServer::start().await?;
+        let runtime_dir = tempfile::Builder::new()
+            .prefix("persite-rt-tor-")
+            .tempdir_in("/tmp")?;
+        let config = format!(
+            "[socks]\nhost = \"127.0.0.1\"\nport = {}\n\n[tor]\nmode = \"system\"\ncontrol = \"{}\"\n",
+            client.socks_addr().port(),
+            client.control_addr()
+        );
+        let firefox = Firefox::start(FirefoxConfig {
+            native_host: Some(binaries.native_host.clone()),
+            env: vec![
+                (
+                    "PERSITE_RUNTIME_DIR".into(),
+                    runtime_dir.path().to_string_lossy().into_owned(),
+                ),
+                (
+                    "PERSITE_BROKER_BIN".into(),
+                    binaries.broker.to_string_lossy().into_owned(),
+                ),
+            ],
+            home_files: vec![(PathBuf::from(".config/persite/config.toml"), config)],
+            // Firefox's own prefs proxy stays the harness's closed port (fail closed): only the
+            // extension's per-site answers reach tor.
+            ..FirefoxConfig::default()
+        })
+        .await?;
+        let mut watcher = client
+            .control()
+            .context("control probe for STREAM events")?;
+        watcher.command("SETEVENTS STREAM")?;
+        let session = Self {
+            network,
+            fixtures,
+            firefox: Some(firefox),
+            watcher: std::sync::Mutex::new(watcher),
+            runtime_dir,
+        };
+        let id = session
+            .ff()
+            .install_addon(&binaries::extension_dir()?, true)
+            .await?;
+        ensure!(
+            id == binaries::EXTENSION_ID,
+            "the extension installed as {id}"
+        );
+        session.wait_daemon_on_tor().await?;
+        Ok(session)
+    }
+
+    /// The browser (present until [`Self::shutdown`] consumes the session).
+    fn ff(&self) -> &Firefox {
+        self.firefox.as_ref().expect("firefox lives until shutdown")
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(ff) = self.firefox.take() {
+            ff.shutdown().await;
+        }
+    }
+
+    /// Context for a failure: the tail of geckodriver's log (Firefox's and the extension's console).
+    fn diagnostics(&self) -> String {
+        format!(
+            "geckodriver log tail:\n{}",
+            self.firefox
+                .as_ref()
+                .map(|ff| ff.log_tail(20))
+                .unwrap_or_default()
+        )
+    }
+
+    fn daemon_socket(&self) -> PathBuf {
+        self.runtime_dir.path().join("broker.sock")
+    }
+
+    /// `POST /v1/rpc` to the daemon the native host started; the reply's `result`.
+    fn rpc(&self, request: Value) -> anyhow::Result<Value> {
+        let reply = http(&self.daemon_socket(), "/v1/rpc", &request.to_string())?;
+        reply
+            .get("result")
+            .cloned()
+            .with_context(|| format!("{request} failed: {reply}"))
+    }
+
+    /// The credentials the daemon issues for `url` in the default container.
+    fn daemon_credentials(&self, url: &str) -> anyhow::Result<Creds> {
+        let r = self.rpc(json!({"id": 1, "type": "credentials", "url": url}))?;
+        let text = |k: &str| {
+            r[k].as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("credentials answer without {k}: {r}"))
+        };
+        Ok(Creds {
+            username: text("username")?,
+            password: text("password")?,
+        })
+    }
+
+    /// The extension's hello started the daemon; wait until it is connected to the network
+    /// client's control port and sees tor bootstrapped (the circuit display depends on it).
+    async fn wait_daemon_on_tor(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut last = String::from("no daemon socket yet");
+        loop {
+            if self.daemon_socket().exists() {
+                match self.rpc(json!({"id": 1, "type": "status"})) {
+                    Ok(status) => {
+                        let tor = &status["tor"];
+                        if tor["control"] == "connected" && tor["bootstrap"]["progress"] == 100 {
+                            return Ok(());
+                        }
+                        last = tor.to_string();
+                    }
+                    Err(e) => last = format!("{e:#}"),
+                }
+            }
+            ensure!(
+                started.elapsed() < TOR_WAIT,
+                "the daemon did not reach the network client's control port within {TOR_WAIT:?}: {last}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The page every site serves here: images, a script and a `fetch` from the third party.
+    fn page_url(&self, site: &str) -> String {
+        let port = self.fixtures.addr().port();
+        let third = format!("{THIRD_PARTY}:{port}");
+        PageSpec {
+            images: vec![third.clone()],
+            scripts: vec![third.clone()],
+            fetches: vec![third],
+            repeat: 2,
+            ..PageSpec::default()
+        }
+        .url(&format!("{site}:{port}"))
+    }
+
+    /// Collects the stream events tor reported since the last call, waiting [`EVENT_DRAIN`]
+    /// after the last one.
+    fn drain_streams(&self) -> anyhow::Result<Vec<StreamEvent>> {
+        let mut watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all = Vec::new();
+        let started = Instant::now();
+        loop {
+            let batch = watcher.collect_stream_events(EVENT_DRAIN, |_| false)?;
+            if batch.is_empty() || started.elapsed() > TOR_WAIT {
+                return Ok(all);
+            }
+            all.extend(batch);
+        }
+    }
+
+    /// Waits until a stream to `host` succeeds with a password other than `old_password`;
+    /// returns every stream event seen meanwhile.
+    fn wait_stream_with_new_password(
+        &self,
+        host: &str,
+        old_password: &str,
+    ) -> anyhow::Result<Vec<StreamEvent>> {
+        let mut watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let host = host.to_owned();
+        let events = watcher.collect_stream_events(TOR_WAIT, |events| {
+            traced_streams(events).iter().any(|s| {
+                s.host == host && s.creds.as_ref().is_some_and(|c| c.password != old_password)
+            })
+        })?;
+        ensure!(
+            traced_streams(&events).iter().any(|s| {
+                s.host == host && s.creds.as_ref().is_some_and(|c| c.password != old_password)
+            }),
+            "no stream to {host} with new credentials within {TOR_WAIT:?}"
+        );
+        Ok(events)
+    }
+
+    /// Loads `site`'s page in the current tab and ties the streams it made to tor's circuits:
+    /// every stream to the site and to the third party succeeded on one circuit that carries the
+    /// credentials the daemon issued for the site.
+    async fn browse(&self, site: &str) -> anyhow::Result<SiteVisit> {
+        self.drain_streams()?; // Only this load's streams below.
+        let http_mark = self.fixtures.mark();
+        let url = self.page_url(site);
+        self.ff().load_fixture_page(&url).await?;
+        let tab_id = self.ff().selected_extension_tab_id().await?;
+        let events = self.drain_streams()?;
+        let visit = self
+            .attribute(site, &events)
+            .map_err(|e| e.context(self.tor_view(site)))?;
+        // The fixture server saw the page and its third-party requests (through the exits).
+        let served: BTreeSet<String> = self
+            .fixtures
+            .requests_since(http_mark)
+            .into_iter()
+            .map(|r| r.host)
+            .collect();
+        ensure!(
+            served.contains(site) && served.contains(THIRD_PARTY),
+            "{site}: the fixture server saw only {served:?}"
+        );
+        Ok(SiteVisit { tab_id, ..visit })
+    }
+
+    /// Tor's and the daemon's view of `site`, for a failure message.
+    fn tor_view(&self, site: &str) -> String {
+        let mut probe = self.watcher_probe().ok();
+        let mut getinfo = |key: &str| {
+            probe
+                .as_mut()
+                .map(|p| p.getinfo(key).unwrap_or_else(|e| e.to_string()))
+                .unwrap_or_default()
+        };
+        let circuits = getinfo("circuit-status");
+        let streams = getinfo("stream-status");
+        let daemon =
+            self.rpc(json!({"id": 9, "type": "circuit", "url": format!("http://{site}/")}));
+        format!(
+            "circuit-status:\n{circuits}\nstream-status:\n{streams}\ndaemon's circuit for {site}: {daemon:?}"
+        )
+    }
+
+    /// Checks `events` for `site`'s streams (see [`Self::browse`]); `tab_id` is left 0.
+    fn attribute(&self, site: &str, events: &[StreamEvent]) -> anyhow::Result<SiteVisit> {
+        let streams = traced_streams(events);
+        let mine: Vec<&TracedStream> = streams
+            .iter()
+            .filter(|s| s.host == site || s.host == THIRD_PARTY)
+            .collect();
+        let hosts: BTreeSet<&str> = mine
+            .iter()
+            .filter(|s| s.circuit.is_some())
+            .map(|s| s.host.as_str())
+            .collect();
+        ensure!(
+            hosts.contains(site) && hosts.contains(THIRD_PARTY),
+            "{site}: succeeded streams only to {hosts:?} (all streams: {streams:#?})"
+        );
+        let circuits: BTreeMap<&str, Vec<String>> =
+            mine.iter().fold(BTreeMap::new(), |mut m, s| {
+                if let Some(c) = &s.circuit {
+                    m.entry(c.as_str())
+                        .or_insert_with(Vec::new)
+                        .push(format!("stream {} to {}", s.id, s.host));
+                }
+                m
+            });
+        ensure!(
+            circuits.len() == 1,
+            "{site}: its streams (third party included) used {} circuits: {circuits:#?}",
+            circuits.len()
+        );
+        let circuit_id = circuits.keys().next().context("no circuit")?.to_string();
+        let issued = self.daemon_credentials(&format!("http://{site}/"))?;
+        for s in &mine {
+            ensure!(
+                s.creds.as_ref() == Some(&issued),
+                "{site}: stream {} to {} carried {:?}, the daemon issued {issued:?} for the site",
+                s.id,
+                s.host,
+                s.creds
+            );
+        }
+        let circuit = tor_circuit(&mut self.watcher_probe()?, &circuit_id)?;
+        ensure!(
+            circuit.status == "BUILT" && circuit.path.len() == 3,
+            "{site}: circuit {circuit_id} is {} with path {:?}",
+            circuit.status,
+            circuit.path
+        );
+        let on_circuit = Creds {
+            username: circuit
+                .fields
+                .get("SOCKS_USERNAME")
+                .cloned()
+                .unwrap_or_default(),
+            password: circuit
+                .fields
+                .get("SOCKS_PASSWORD")
+                .cloned()
+                .unwrap_or_default(),
+        };
+        ensure!(
+            on_circuit == issued,
+            "{site}: circuit {circuit_id} is isolated to {on_circuit:?}, the daemon issued {issued:?}"
+        );
+        Ok(SiteVisit {
+            site: site.to_owned(),
+            tab_id: 0,
+            creds: issued,
+            circuit_id,
+            path: circuit.path,
+            streams: mine.len(),
+        })
+    }
+
+    /// A fresh control connection for one-off queries (the watcher keeps its event stream).
+    fn watcher_probe(&self) -> anyhow::Result<ControlProbe> {
+        Ok(self.network.client().control()?)
+    }
+
+    /// Opens the popup as a tab acting on `tab_id`; waits until it is ready.
+    async fn open_popup(&self, tab_id: u64) -> anyhow::Result<WindowHandle> {
+        let handle = self.ff().open_tab().await?;
+        self.show_popup_for(tab_id).await?;
+        Ok(handle)
+    }
+
+    /// Points the current (popup) tab at `tab_id`'s popup and waits until it is ready.
+    async fn show_popup_for(&self, tab_id: u64) -> anyhow::Result<()> {
+        let url = format!("moz-extension://{PERSITE_EXTENSION_UUID}/popup/popup.html?tab={tab_id}");
+        self.ff().goto(&url).await?;
+        self.wait_script(
+            "return document.body.dataset.ready === 'true';",
+            "the popup",
+        )
+        .await
+    }
+
+    /// Polls `script` until it returns `true` (bounded by [`PAGE_TIMEOUT`]).
+    async fn wait_script(&self, script: &str, what: &str) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let value = self.ff().client().execute(script, vec![]).await?;
+            if value == json!(true) {
+                return Ok(());
+            }
+            ensure!(
+                started.elapsed() < PAGE_TIMEOUT,
+                "timed out waiting for {what} (last answer {value})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Reads the popup's circuit display until it is `shown` with guard, middle and exit rows
+    /// whose fingerprints are `expected` (bounded by [`TOR_WAIT`]); returns the rows.
+    async fn wait_popup_path(&self, site: &str, expected: &[String]) -> anyhow::Result<PopupView> {
+        let started = Instant::now();
+        loop {
+            let view = self.read_popup().await?;
+            if view.state == "shown" && same_path(&view.relays(), expected) {
+                ensure!(
+                    view.heading.contains(site),
+                    "the popup shows the right relays under the heading {:?}",
+                    view.heading
+                );
+                return Ok(view);
+            }
+            ensure!(
+                started.elapsed() < TOR_WAIT,
+                "the popup never showed {site}'s circuit {expected:?} within {TOR_WAIT:?}; last state {:?} \
+                 (reason {:?}), heading {:?}, rows {:?}",
+                view.state,
+                view.reason,
+                view.heading,
+                view.rows
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn read_popup(&self) -> anyhow::Result<PopupView> {
+        let value = self
+            .ff()
+            .client()
+            .execute(
+                r#"const d = document.getElementById('circuit-display');
+                   const rows = Array.from(document.querySelectorAll('#circuit-hops > li.hop'))
+                     .map(li => [li.dataset.role || '', li.dataset.fingerprint || '']);
+                   return [d.dataset.state || '',
+                           document.getElementById('circuit-heading').textContent,
+                           document.getElementById('circuit-reason').textContent,
+                           rows];"#,
+                vec![],
+            )
+            .await?;
+        let text = |i: usize| value[i].as_str().unwrap_or_default().to_owned();
+        let rows = value[3]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        (
+                            r[0].as_str().unwrap_or_default().to_owned(),
+                            r[1].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(PopupView {
+            state: text(0),
+            heading: text(1),
+            reason: text(2),
+            rows,
+        })
+    }
+
+    async fn click(&self, id: &str) -> anyhow::Result<()> {
+        self.ff()
+            .client()
+            .find(Locator::Id(id))
+            .await
+            .with_context(|| format!("finding #{id}"))?
+            .click()
+            .await
+            .with_context(|| format!("clicking #{id}"))?;
+        Ok(())
+    }
+}
+
+/// SOCKS credentials as tor reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Creds {
+    username: String,
+    password: String,
+}
+
+/// One site's page load tied to tor's view.
+#[derive(Debug, Clone)]
+struct SiteVisit {
+    site: String,
+    tab_id: u64,
+    creds: Creds,
+    circuit_id: String,
+    /// Fingerprints from `circuit-status`, guard first.
+    path: Vec<String>,
+    /// Streams to the site and its third party.
+    streams: usize,
+}
+
+/// The popup's circuit display as read from the DOM.
+#[derive(Debug, Clone)]
+struct PopupView {
+    state: String,
+    heading: String,
+    reason: String,
+    /// `(data-role, data-fingerprint)` of every `li.hop`, in order.
+    rows: Vec<(String, String)>,
+}
+
+impl PopupView {
+    /// The relay rows' fingerprints, provided they are exactly guard, middle, exit in order.
+    fn relays(&self) -> Vec<String> {
+        let relays: Vec<&(String, String)> = self
+            .rows
+            .iter()
+            .filter(|(role, _)| matches!(role.as_str(), "guard" | "middle" | "exit" | "bridge"))
+            .collect();
+        let roles: Vec<&str> = relays.iter().map(|(r, _)| r.as_str()).collect();
+        if roles != ["guard", "middle", "exit"] {
+            return Vec::new();
+        }
+        relays.iter().map(|(_, fp)| fp.clone()).collect()
+    }
+}
+
+fn same_path(shown: &[String], tor: &[String]) -> bool {
+    shown.len() == tor.len()
+        && !shown.is_empty()
+        && shown
+            .iter()
+            .zip(tor)
+            .all(|(a, b)| a.len() == 40 && a.eq_ignore_ascii_case(b))
+}
+
+/// A stream as tor reported it over its events.
+#[derive(Debug, Clone)]
+struct TracedStream {
+    id: String,
+    /// Host name the stream asked for (from its first event: later ones may show the exit's
+    /// resolved address instead).
+    host: String,
+    /// The circuit of its `SUCCEEDED` event.
+    circuit: Option<String>,
+    creds: Option<Creds>,
+    /// `status circuit target` of each event, for failure messages.
+    log: Vec<String>,
+}
+
+/// Groups stream events by stream id, in order of first appearance.
+fn traced_streams(events: &[StreamEvent]) -> Vec<TracedStream> {
+    let mut out: Vec<TracedStream> = Vec::new();
+    for e in events {
+        let index = match out.iter().position(|s| s.id == e.stream_id) {
+            Some(i) => i,
+            None => {
+                let host = e
+                    .target
+                    .rsplit_once(':')
+                    .map_or(e.target.as_str(), |(h, _)| h)
+                    .to_owned();
+                out.push(TracedStream {
+                    id: e.stream_id.clone(),
+                    host,
+                    circuit: None,
+                    creds: None,
+                    log: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let stream = &mut out[index];
+        stream
+            .log
+            .push(format!("{} {} {}", e.status, e.circuit_id, e.target));
+        if e.status == "SUCCEEDED" {
+            stream.circuit = Some(e.circuit_id.clone());
+        }
+        if let (Some(u), Some(p)) = (
+            e.fields.get("SOCKS_USERNAME"),
+            e.fields.get("SOCKS_PASSWORD"),
+        ) {
+            stream.creds = Some(Creds {
+                username: u.clone(),
+                password: p.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// `circuit_id` in `GETINFO circuit-status`, polled until it is listed (bounded).
+fn tor_circuit(probe: &mut ControlProbe, circuit_id: &str) -> anyhow::Result<CircuitInfo> {
+    let started = Instant::now();
+    loop {
+        let all = probe.circuits()?;
+        if let Some(c) = all.iter().find(|c| c.id == circuit_id) {
+            return Ok(c.clone());
+        }
+        ensure!(
+            started.elapsed() < TOR_WAIT,
+            "circuit {circuit_id} is not in circuit-status: {all:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One HTTP/1.1 request over the daemon's Unix socket (`Connection: close`), bounded.
+///
+/// By hand rather than hyper: one blocking request with a JSON body is all the checks need.
+fn http(socket: &Path, path: &str, body: &str) -> anyhow::Result<Value> {
+    let mut stream =
+        UnixStream::connect(socket).with_context(|| format!("connecting {}", socket.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: persite\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (_, json) = answer
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("no HTTP body in {answer:?}"))?;
+    serde_json::from_str(json).with_context(|| format!("not JSON: {json:?}"))
+}
+
+fn short(fp: &[String]) -> String {
+    fp.iter()
+        .map(|f| f.chars().take(6).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trials
+// ---------------------------------------------------------------------------------------------
+
+/// Browses site-a then site-b in two tabs; both visits checked by [`Session::browse`].
+async fn browse_two_sites(s: &Session<'_>) -> anyhow::Result<(SiteVisit, SiteVisit)> {
+    let a = s.browse("site-a.test").await?;
+    s.ff().open_tab().await?;
+    let b = s.browse("site-b.test").await?;
+    ensure!(a.creds != b.creds, "site-a and site-b share {:?}", a.creds);
+    ensure!(
+        a.circuit_id != b.circuit_id,
+        "site-a and site-b share circuit {}",
+        a.circuit_id
+    );
+    ensure!(a.tab_id != b.tab_id, "both pages report tab {}", a.tab_id);
+    Ok((a, b))
+}
+
+fn two_sites_two_circuits<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
+    Box::pin(async move {
+        let (a, b) = browse_two_sites(s).await?;
+        // The daemon's own circuit answer (what the popup will render) names the same circuits.
+        for visit in [&a, &b] {
+            let shown = s.rpc(
+                json!({"id": 2, "type": "circuit", "url": format!("http://{}/", visit.site)}),
+            )?;
+            let id = shown["circuits"][0]["id"].as_str().unwrap_or_default();
+            ensure!(
+                id == visit.circuit_id && shown["available"] == true,
+                "{}: the daemon answers circuit {id:?}, tor carried the site on {}: {shown}",
+                visit.site,
+                visit.circuit_id
+            );
+        }
+        Ok(format!(
+            "site-a: {} streams (cdn.test included) on circuit {} [{}]; site-b: {} streams on circuit {} [{}]; \
+             each circuit isolated to the daemon's credentials for its site, and the daemon's circuit answer names it",
+            a.streams,
+            a.circuit_id,
+            short(&a.path),
+            b.streams,
+            b.circuit_id,
+            short(&b.path)
+        ))
+    })
+}
+
+fn popup_shows_each_sites_relays<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
+    Box::pin(async move {
+        let (a, b) = browse_two_sites(s).await?;
+        let popup = s.open_popup(a.tab_id).await?;
+        let shown_a = s.wait_popup_path(&a.site, &a.path).await?;
+        s.show_popup_for(b.tab_id).await?;
+        let shown_b = s.wait_popup_path(&b.site, &b.path).await?;
+        let shared = a.path.iter().filter(|fp| b.path.contains(fp)).count();
+        let mut summary = format!(
+            "popup for tab {} ({}) shows [{}] = circuit {}; for tab {} ({}) shows [{}] = circuit {}; \
+             {shared} of 3 relays shared",
+            a.tab_id,
+            a.site,
+            short(&shown_a.relays()),
+            a.circuit_id,
+            b.tab_id,
+            b.site,
+            short(&shown_b.relays()),
+            b.circuit_id
+        );
+        if a.path == b.path {
+            // Two circuits over the same three relays (2 middles, 3 exits, one guard): the check
+            // above cannot tell them apart. Show one more site whose path differs, so the popup
+            // is proven to follow the tab's own circuit and not site-a's.
+            let mut distinct = None;
+            for extra in ["site-c.test", "site-d.test", "site-e.test", "site-f.test"] {
+                s.ff().open_tab().await?;
+                let visit = s.browse(extra).await?;
+                ensure!(
+                    visit.circuit_id != a.circuit_id && visit.circuit_id != b.circuit_id,
+                    "{extra} shares circuit {} with site-a or site-b",
+                    visit.circuit_id
+                );
+                if visit.path != a.path {
+                    distinct = Some(visit);
+                    break;
+                }
+            }
+            let c = distinct.context("four more sites all got site-a's exact relays")?;
+            s.ff().client().switch_to_window(popup).await?;
+            s.show_popup_for(c.tab_id).await?;
+            let shown_c = s.wait_popup_path(&c.site, &c.path).await?;
+            ensure!(
+                shown_c.relays() != shown_a.relays(),
+                "the popup showed site-a's relays for {}",
+                c.site
+            );
+            summary.push_str(&format!(
+                "; so also tab {} ({}) shows [{}] = circuit {}, unlike site-a",
+                c.tab_id,
+                c.site,
+                short(&shown_c.relays()),
+                c.circuit_id
+            ));
+        } else {
+            ensure!(
+                shown_a.relays() != shown_b.relays(),
+                "the popup showed the same relays for site-a and site-b"
+            );
+        }
+        Ok(summary)
+    })
+}
+
+/// At most this many New circuit presses while looking for a path that differs from the first.
+const NEW_CIRCUIT_ROUNDS: usize = 4;
+
+fn popup_new_circuit<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
+    Box::pin(async move {
+        let (a, b) = browse_two_sites(s).await?;
+        let popup = s.open_popup(a.tab_id).await?;
+        s.wait_popup_path(&a.site, &a.path).await?;
+        // Marks this document: the new path must arrive in it (push or re-ask), not by a reload.
+        s.ff()
+            .client()
+            .execute(
+                "window.persiteTestMark = 'before-new-circuit'; return true;",
+                vec![],
+            )
+            .await?;
+        let mut old_passwords = BTreeSet::from([a.creds.password.clone()]);
+        let mut current = a.clone();
+        let mut steps = Vec::new();
+        // A new circuit may run over the same three relays (one guard, few middles and exits);
+        // press again until the path differs, so the popup's update is visible in its rows.
+        for _ in 0..NEW_CIRCUIT_ROUNDS {
+            let next = new_circuit_round(s, &popup, &current, &old_passwords).await?;
+            ensure!(
+                next.circuit_id != current.circuit_id && next.circuit_id != b.circuit_id,
+                "site-a's new streams went to circuit {} (before {}, site-b {})",
+                next.circuit_id,
+                current.circuit_id,
+                b.circuit_id
+            );
+            steps.push(format!("{} [{}]", next.circuit_id, short(&next.path)));
+            old_passwords.insert(next.creds.password.clone());
+            current = next;
+            if current.path != a.path {
+                break;
+            }
+        }
+        ensure!(
+            current.path != a.path,
+            "{NEW_CIRCUIT_ROUNDS} new circuits all ran over site-a's first relays"
+        );
+        let mark = s
+            .ff()
+            .client()
+            .execute("return window.persiteTestMark || null;", vec![])
+            .await?;
+        ensure!(
+            mark == json!("before-new-circuit"),
+            "the popup document was replaced (mark {mark}); the update was not live"
+        );
+        // site-b is untouched: same credentials from the daemon.
+        let b_now = s.daemon_credentials("http://site-b.test/")?;
+        ensure!(
+            b_now == b.creds,
+            "site-b's credentials changed with site-a's New circuit"
+        );
+        Ok(format!(
+            "site-a circuit {} [{}] → {} after {} press(es), same username, new password each time; \
+             the open popup showed each new path without reloading; site-b keeps its credentials",
+            a.circuit_id,
+            short(&a.path),
+            steps.join(" → "),
+            steps.len()
+        ))
+    })
+}
+
+/// Presses New circuit in the open popup (acting on `current`'s tab), follows site-a's reload
+/// to its new circuit in tor, and waits for the popup to show that circuit's relays.
+async fn new_circuit_round(
+    s: &Session<'_>,
+    popup: &WindowHandle,
+    current: &SiteVisit,
+    old_passwords: &BTreeSet<String>,
+) -> anyhow::Result<SiteVisit> {
+    s.drain_streams()?;
+    // The previous round's success message must not count for this one.
+    s.ff()
+        .client()
+        .execute(
+            "document.getElementById('message').dataset.kind = ''; return true;",
+            vec![],
+        )
+        .await?;
+    s.click("new-circuit").await?;
+    wait_popup_ok(s).await?;
+    // The extension reloads site-a's tab by itself; its new streams carry new credentials.
+    let mut events = s.wait_stream_with_new_password(&current.site, &current.creds.password)?;
+    // Let the reload finish so the third party's streams are in too.
+    events.extend(s.drain_streams()?);
+    let next = s.attribute(&current.site, &only_new(&events, old_passwords))?;
+    ensure!(
+        next.creds.username == current.creds.username
+            && !old_passwords.contains(&next.creds.password),
+        "New circuit should give site-a a new password only: {:?} → {:?}",
+        current.creds,
+        next.creds
+    );
+    s.ff().client().switch_to_window(popup.clone()).await?;
+    s.wait_popup_path(&current.site, &next.path).await?;
+    Ok(SiteVisit {
+        tab_id: current.tab_id,
+        ..next
+    })
+}
+
+/// Events of streams that carried none of `old_passwords` (the reload after New circuit;
+/// streams Firefox still had open on older credentials finish there and are left out).
+fn only_new(events: &[StreamEvent], old_passwords: &BTreeSet<String>) -> Vec<StreamEvent> {
+    let old: BTreeSet<String> = traced_streams(events)
+        .into_iter()
+        .filter(|s| {
+            s.creds
+                .as_ref()
+                .is_some_and(|c| old_passwords.contains(&c.password))
+        })
+        .map(|s| s.id)
+        .collect();
+    events
+        .iter()
+        .filter(|e| !old.contains(&e.stream_id))
+        .cloned()
+        .collect()
+}
+
+/// Waits until the popup's `#message` reports success (bounded by [`PAGE_TIMEOUT`]).
+async fn wait_popup_ok(s: &Session<'_>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let state = s
+            .ff()
+            .client()
+            .execute(
+                "const m = document.getElementById('message'); return [m.dataset.kind || '', m.textContent];",
+                vec![],
+            )
+            .await?;
+        match state[0].as_str() {
+            Some("ok") => return Ok(()),
+            Some("error") => bail!("the popup reported an error: {}", state[1]),
+            _ => {}
+        }
+        ensure!(
+            started.elapsed() < PAGE_TIMEOUT,
+            "the popup reported nothing within {PAGE_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
