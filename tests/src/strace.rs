@@ -73,7 +73,7 @@ impl NetEvent {
 /// Split `12345 rest` (strace `-f` prefix) into pid and the rest.
 fn split_pid(line: &str) -> Option<(u32, &str)> {
     let line = line.strip_prefix("[pid ").unwrap_or(line);
-    let (pid, rest) = line.split_once(|c: char| c == ' ' || c == ']')?;
+    let (pid, rest) = line.split_once([' ', ']'])?;
     Some((
         pid.trim().parse().ok()?,
         rest.trim_start_matches(']').trim_start(),
@@ -125,17 +125,45 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&text[from..from + len])
 }
 
+/// What a log line says about a thread's program.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// It ran `execve` of this path.
+    Exec(String),
+    /// It was created by this thread (clone/fork).
+    Spawned(u32),
+}
+
+/// Per thread id, the `(line number, origin)` records in log order. Thread ids are reused over
+/// a long run, so a lookup takes the record in force at a given line.
+type Origins = HashMap<u32, Vec<(usize, Origin)>>;
+
+fn program_at(origins: &Origins, pid: u32, line: usize, depth: usize) -> Option<String> {
+    if depth > 64 {
+        return None;
+    }
+    let records = origins.get(&pid)?;
+    // The last record at or before `line`; a child's own lines can precede the parent's
+    // `clone(…) = child` line (strace prints the return late), so fall back to the first one.
+    let (at, origin) = records
+        .iter()
+        .rev()
+        .find(|(at, _)| *at <= line)
+        .or_else(|| records.first())?;
+    match origin {
+        Origin::Exec(path) => Some(path.clone()),
+        Origin::Spawned(parent) => program_at(origins, *parent, *at, depth + 1),
+    }
+}
+
 /// Every network event in an `strace -f` log, attributed to its program.
 pub fn parse_log(text: &str) -> Vec<NetEvent> {
-    // Pass 1: who started whom, and who ran what.
-    let mut parent: HashMap<u32, u32> = HashMap::new();
-    let mut exec: HashMap<u32, String> = HashMap::new();
-    let mut first_pid = None;
-    for line in text.lines() {
+    // Pass 1: who started whom, and who ran what, with line numbers.
+    let mut origins: Origins = HashMap::new();
+    for (number, line) in text.lines().enumerate() {
         let Some((pid, rest)) = split_pid(line) else {
             continue;
         };
-        first_pid.get_or_insert(pid);
         let is_spawn = ["clone", "clone3", "fork", "vfork"].iter().any(|s| {
             rest.starts_with(&format!("{s}(")) || rest.starts_with(&format!("<... {s} resumed>"))
         });
@@ -145,26 +173,23 @@ pub fn parse_log(text: &str) -> Vec<NetEvent> {
                 .and_then(|(_, ret)| ret.split_whitespace().next())
                 .and_then(|r| r.parse::<u32>().ok())
             {
-                parent.entry(child).or_insert(pid);
+                origins
+                    .entry(child)
+                    .or_default()
+                    .push((number, Origin::Spawned(pid)));
             }
         } else if rest.starts_with("execve(") && rest.trim_end().ends_with("= 0") {
             if let Some(path) = between(rest, "execve(\"", "\"") {
-                exec.insert(pid, path.to_owned());
+                origins
+                    .entry(pid)
+                    .or_default()
+                    .push((number, Origin::Exec(path.to_owned())));
             }
         }
     }
-    let program_of = |mut pid: u32| -> Option<String> {
-        for _ in 0..64 {
-            if let Some(path) = exec.get(&pid) {
-                return Some(path.clone());
-            }
-            pid = *parent.get(&pid)?;
-        }
-        None
-    };
     // Pass 2: the network calls.
     let mut events = Vec::new();
-    for line in text.lines() {
+    for (number, line) in text.lines().enumerate() {
         let Some((pid, rest)) = split_pid(line) else {
             continue;
         };
@@ -179,7 +204,7 @@ pub fn parse_log(text: &str) -> Vec<NetEvent> {
         };
         events.push(NetEvent {
             pid,
-            program: program_of(pid),
+            program: program_at(&origins, pid, number, 0),
             syscall: name.to_owned(),
             endpoint,
             line: line.to_owned(),
@@ -203,12 +228,16 @@ mod tests {
 101 sendmmsg(50, [{msg_hdr={msg_name={sa_family=AF_INET6, sin6_port=htons(53), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, msg_namelen=28}}], 2, MSG_NOSIGNAL) = 2
 100 connect(7, {sa_family=AF_UNIX, sun_path=@"/tmp/.X11-unix/X0"}, 20) = -1 ENOENT
 100 connect(9, {sa_family=AF_UNSPEC, sa_data="\0\0"}, 16) = 0
+102 clone3({flags=CLONE_VM}, 88) = 103
+103 connect(4, {sa_family=AF_UNIX, sun_path="/tmp/rt/broker.sock"}, 110) = 0
+100 clone3({flags=CLONE_VM}, 88) = 103
+103 connect(5, {sa_family=AF_INET, sin_port=htons(40123), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
 "#;
 
     #[test]
     fn attributes_events_to_programs() {
         let events = parse_log(LOG);
-        assert_eq!(events.len(), 6, "{events:#?}");
+        assert_eq!(events.len(), 8, "{events:#?}");
         assert_eq!(events[0].program_name(), "firefox-esr");
         assert_eq!(
             events[0].endpoint,
@@ -231,5 +260,8 @@ mod tests {
             Endpoint::Unix("@/tmp/.X11-unix/X0".into())
         );
         assert_eq!(events[5].endpoint, Endpoint::Other("AF_UNSPEC".into()));
+        // Thread id 103 first belongs to the host, later (reused) to Firefox.
+        assert_eq!(events[6].program_name(), "persite-native-host");
+        assert_eq!(events[7].program_name(), "firefox-esr");
     }
 }
