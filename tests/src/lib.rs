@@ -11,3 +11,4 @@ pub mod fake_broker;
 pub mod leak_audit;
 pub mod strace;
 pub mod wrappers;
+pub mod measure_page_load;
