@@ -676,8 +676,8 @@ fn policies_chart(trace: &Value, seconds_per_minute: f64) -> String {
     bar_chart(
         "One 60-minute browsing trace on a private Tor network",
         &format!(
-            "8 first parties, 10 shared third parties, {} requests; 1 simulated minute = {} s; \
-             tor's MaxCircuitDirtiness scaled alike. Source: docs/policies.md",
+            "8 first parties, 10 shared third parties, {} requests; 1 simulated minute = {} s \
+             (tor's MaxCircuitDirtiness scaled alike)",
             trace["requests"], seconds_per_minute
         ),
         &[
@@ -693,7 +693,7 @@ fn policies_chart(trace: &Value, seconds_per_minute: f64) -> String {
             },
             Panel {
                 title: "Most first parties on one circuit (1 = sites never share)".into(),
-                unit: "sites".into(),
+                unit: "site(s)".into(),
                 bars: bars("max_sites_per_circuit"),
             },
         ],
