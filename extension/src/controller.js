@@ -17,7 +17,7 @@ import { DEFAULT_OPTIONS, effectiveSocks, normalizeOptions } from "./options.js"
 import { parsePolicyTable, policyGetRequest, policySetRequest } from "./policy-form.js";
 import {
   BrokerError,
-  ProtocolError,
+  checkReplyFor,
   circuitRequest,
   credentialsRequest,
   helloRequest,
@@ -207,11 +207,9 @@ export class Controller {
     const result = await this.client.request((id) =>
       credentialsRequest(id, firstParty.url, firstParty.container, tabId),
     );
-    const credentials = parseCredentialsResult(result);
-    if (credentials.container !== firstParty.container) {
-      throw new ProtocolError("the broker answered for another container");
-    }
-    return credentials;
+    // Checked here, once per reply, so the cache only ever holds credentials of the first
+    // party they are stored under: a broker mixing up two sites' answers gets the black hole.
+    return checkReplyFor(parseCredentialsResult(result), firstParty, "credentials");
   }
 
   /**
@@ -224,6 +222,17 @@ export class Controller {
     const firstParty = firstPartyOfTab(url, cookieStoreId, this.options);
     const result = await this.client.request((id) => newCircuitRequest(id, { url: firstParty.url }));
     const site = parseNewCircuitResult(result);
+    try {
+      checkReplyFor({ site, container: firstParty.container }, firstParty, "new_circuit");
+    } catch (e) {
+      // A reply naming another site would keep this site's old circuit: drop what is cached
+      // for this first party anyway (one broker round trip) and report the error.
+      const known = this.cache.siteOf(firstParty.key);
+      if (known !== undefined) {
+        this.cache.invalidateSites([known]);
+      }
+      throw e;
+    }
     this.cache.invalidateSites([site]);
     return { site };
   }
@@ -258,7 +267,9 @@ export class Controller {
     const result = await this.client.request((id) =>
       circuitRequest(id, { url: firstParty.url }, firstParty.container),
     );
-    return { host: firstParty.host, container: firstParty.container, circuit: parseCircuitResult(result) };
+    // The popup must never show another site's (or container's) relays as this tab's.
+    const circuit = checkReplyFor(parseCircuitResult(result), firstParty, "circuit");
+    return { host: firstParty.host, container: firstParty.container, circuit };
   }
 
   /**

@@ -217,6 +217,65 @@ export function parseCredentialsResult(result) {
   return { site, container, username, password, expiresAt: expires ?? null, perTab };
 }
 
+/** The broker's site for requests with no network first party (protocol §2.1). */
+export const CATCH_ALL_SITE = "--unknown--";
+
+/**
+ * Whether the broker's `site` can be the site of the first-party host `host` (`null`: the
+ * catch-all). The broker writes sites lowercase, in punycode, without a trailing dot, IPv6
+ * bracketed — as the URL API writes `hostname`, except for the trailing dot, which is removed
+ * here. A host belongs to its own name or to a parent domain at a label boundary
+ * (`www.example.com` to `example.com`, never `evilexample.com`); an IP literal only to itself;
+ * the catch-all only to `--unknown--`, and no host to `--unknown--`.
+ *
+ * Which parent is the registrable domain is the broker's call (it has the Public Suffix List):
+ * this check only guarantees that a reply names a site the host is part of, so that one site's
+ * credentials are never taken for another's.
+ */
+export function siteMatchesHost(site, host) {
+  if (typeof site !== "string" || site.length === 0) {
+    return false;
+  }
+  if (host === null) {
+    return site === CATCH_ALL_SITE;
+  }
+  if (typeof host !== "string" || site === CATCH_ALL_SITE) {
+    return false;
+  }
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  if (name === site) {
+    return true;
+  }
+  if (isIpLiteral(name) || site.startsWith(".")) {
+    return false;
+  }
+  return name.endsWith(`.${site}`);
+}
+
+/**
+ * Checks that a parsed reply (`{site, container}` of a credentials or circuit result) was
+ * given for `firstParty` (`{host, container}`, first-party.js) and returns it; throws a
+ * {@link ProtocolError} (without domain names) for another site or container. Runs once per
+ * broker reply, never on the cache-hit path.
+ */
+export function checkReplyFor(reply, firstParty, what) {
+  if (reply.container !== firstParty.container) {
+    throw new ProtocolError(`the broker answered a ${what} request for another container`);
+  }
+  if (!siteMatchesHost(reply.site, firstParty.host)) {
+    throw new ProtocolError(`the broker answered a ${what} request for another site`);
+  }
+  return reply;
+}
+
+/**
+ * A WHATWG-serialised IP literal: bracketed IPv6, or IPv4 (the URL API turns every host whose
+ * last label is a number into dotted decimal, or refuses it).
+ */
+function isIpLiteral(host) {
+  return host.startsWith("[") || /(^|\.)[0-9]+$/.test(host);
+}
+
 /** Validates a `new_circuit` result `{site}` and returns the site. */
 export function parseNewCircuitResult(result) {
   if (!isPlainObject(result) || typeof result.site !== "string" || result.site.length === 0) {

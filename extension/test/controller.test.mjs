@@ -247,6 +247,99 @@ describe("Controller.onRequest", () => {
   });
 });
 
+describe("Controller refuses replies for another first party", () => {
+  /** Plays a broker that answers every credentials request with `lie(url)` as the site. */
+  function lyingReady(lie) {
+    return ready().then((ctx) => {
+      ctx.broker = answerCredentials(ctx.factory.last, { site: lie });
+      return ctx;
+    });
+  }
+  const credentialsRequests = (ctx) => ctx.factory.last.sent.filter((m) => m.type === "credentials").length;
+
+  it("black-holes, does not cache, and logs no domain for another site's credentials", async () => {
+    const ctx = await ready();
+    assert.equal((await ask(ctx, pageA))[0].username, "user-https://www.a.test/");
+    // The broker now answers b.test's request with a.test's complete result.
+    ctx.broker = answerCredentials(ctx.factory.last, { site: () => "a.test", username: () => "user-https://www.a.test/" });
+    assertBlackHole(await ask(ctx, pageB));
+    const before = credentialsRequests(ctx);
+    const again = ctx.controller.onRequest(pageB);
+    assert.ok(again instanceof Promise, "nothing was cached for b.test");
+    await settle();
+    assert.equal(credentialsRequests(ctx), before + 1, "asked again");
+    ctx.broker();
+    assertBlackHole(await again);
+    assert.equal(ctx.controller.onRequest(pageA)[0].username, "user-https://www.a.test/", "a.test's own entry stays");
+    assert.ok(ctx.logs.some((line) => /another site/.test(line)), "the refusal is logged");
+    for (const line of ctx.logs) {
+      assert.doesNotMatch(line, /[ab]\.test/);
+    }
+  });
+
+  it("accepts the first party's parent domain, refuses a look-alike suffix", async () => {
+    const ctx = await lyingReady(() => "a.test");
+    assert.equal((await ask(ctx, mailOfA))[0].username, "user-https://mail.a.test/");
+    const lookAlike = { ...pageB, url: "https://evila.test/" };
+    assertBlackHole(await ask(ctx, lookAlike));
+  });
+
+  it("gives the catch-all only --unknown--, and a site never --unknown--", async () => {
+    const liar = await lyingReady(() => "--unknown--");
+    assertBlackHole(await ask(liar, pageB));
+    assert.equal((await ask(liar, system))[0].username, "user-about:blank");
+    const other = await lyingReady(() => "b.test");
+    assertBlackHole(await ask(other, system));
+    assert.equal((await ask(other, pageB))[0].username, "user-https://b.test/");
+  });
+
+  it("checks per-tab credentials the same way", async () => {
+    const ctx = await ready();
+    ctx.broker = answerCredentials(ctx.factory.last, { perTab: () => true, site: () => "b.test" });
+    assertBlackHole(await ask(ctx, pageA));
+    assert.equal(ctx.controller.cache.size, 0);
+    assert.equal((await ask(ctx, pageB))[0].username, "user-https://b.test/@3");
+  });
+
+  it("checks IPv6 and trailing-dot first parties against the broker's site form", async () => {
+    const ctx = await lyingReady((url) => (url.includes("[") ? "[2001:db8::1]" : "example.com"));
+    const v6 = { ...pageB, url: "http://[2001:DB8::1]:8080/x" };
+    const dotted = { ...pageB, url: "https://www.example.com./" };
+    assert.equal((await ask(ctx, v6))[0].username, "user-http://[2001:db8::1]/");
+    assert.equal((await ask(ctx, dotted))[0].username, "user-https://www.example.com./");
+  });
+
+  it("does not show another site's circuit", async () => {
+    const ctx = await ready();
+    const pending = ctx.controller.circuit("https://www.b.test/", "firefox-default");
+    await settle();
+    const request = ctx.factory.last.lastOf("circuit");
+    ctx.factory.last.deliver({ id: request.id, result: { site: "a.test", container: "firefox-default", available: false, reason: "not_bootstrapped" } });
+    await assert.rejects(pending, (e) => e.name === "ProtocolError" && /another site/.test(e.message));
+  });
+
+  it("does not show another container's circuit", async () => {
+    const ctx = await ready();
+    const pending = ctx.controller.circuit("https://www.b.test/", "firefox-container-2");
+    await settle();
+    const request = ctx.factory.last.lastOf("circuit");
+    ctx.factory.last.deliver({ id: request.id, result: { site: "b.test", container: "firefox-default", available: false, reason: "not_bootstrapped" } });
+    await assert.rejects(pending, /another container/);
+  });
+
+  it("New circuit answered for another site fails and still drops the tab's site", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await ask(ctx, pageB);
+    const done = ctx.controller.newCircuit("https://www.a.test/", "firefox-default");
+    await settle();
+    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("new_circuit").id, result: { site: "b.test" } });
+    await assert.rejects(done, /another site/);
+    assert.ok(ctx.controller.onRequest(pageA) instanceof Promise, "a.test dropped");
+    assert.ok(Array.isArray(ctx.controller.onRequest(pageB)), "b.test untouched");
+  });
+});
+
 describe("Controller invalidation", () => {
   it("drops a site's entries on an invalidate push, leaving other sites", async () => {
     const ctx = await ready();

@@ -3,7 +3,9 @@ import { describe, it } from "node:test";
 
 import {
   BrokerError,
+  CATCH_ALL_SITE,
   ProtocolError,
+  checkReplyFor,
   circuitRequest,
   credentialsRequest,
   helloRequest,
@@ -18,6 +20,7 @@ import {
   parsePush,
   parseStatusResult,
   parseTorStatus,
+  siteMatchesHost,
   statusRequest,
 } from "../src/protocol.js";
 
@@ -348,5 +351,112 @@ describe("parseNewIdentityResult", () => {
     for (const bad of [null, {}, { epoch: "3" }, { epoch: 3, newnym: "maybe" }, { epoch: 3, newnym: "delayed" }, { epoch: 3, newnym: "delayed", newnym_delay_s: -1 }]) {
       assert.throws(() => parseNewIdentityResult(bad), ProtocolError, JSON.stringify(bad));
     }
+  });
+});
+
+describe("siteMatchesHost", () => {
+  /** The host as first-party.js gets it: the URL API's `hostname`. */
+  const hostOf = (url) => new URL(url).hostname;
+
+  it("accepts the host itself and its parent domains at a label boundary", () => {
+    assert.equal(siteMatchesHost("example.com", "example.com"), true);
+    assert.equal(siteMatchesHost("example.com", "www.example.com"), true);
+    assert.equal(siteMatchesHost("example.co.uk", "a.b.example.co.uk"), true);
+  });
+
+  it("refuses another site", () => {
+    assert.equal(siteMatchesHost("l1.test", "l2.test"), false);
+    assert.equal(siteMatchesHost("www.example.com", "example.com"), false, "a subdomain is not the site of its parent");
+    assert.equal(siteMatchesHost("other.example.com", "www.example.com"), false);
+  });
+
+  it("refuses a suffix that is not at a label boundary", () => {
+    assert.equal(siteMatchesHost("example.com", "evilexample.com"), false);
+    assert.equal(siteMatchesHost("example.com", "www.evilexample.com"), false);
+    assert.equal(siteMatchesHost("ample.com", "example.com"), false);
+    assert.equal(siteMatchesHost(".example.com", "www.example.com"), false, "not a site");
+  });
+
+  it("compares internationalised names in punycode, as both sides write them", () => {
+    const host = hostOf("https://www.bücher.de/");
+    assert.equal(host, "www.xn--bcher-kva.de");
+    assert.equal(siteMatchesHost("xn--bcher-kva.de", host), true);
+    assert.equal(siteMatchesHost("bücher.de", host), false, "the broker never writes Unicode");
+    assert.equal(siteMatchesHost("xn--bcher-kva.de", hostOf("https://xn--fcher-kva.de/")), false);
+  });
+
+  it("matches IP literals exactly, IPv6 bracketed on both sides", () => {
+    const v6 = hostOf("http://[2001:DB8::1]/");
+    assert.equal(v6, "[2001:db8::1]");
+    assert.equal(siteMatchesHost("[2001:db8::1]", v6), true);
+    assert.equal(siteMatchesHost("2001:db8::1", v6), false);
+    assert.equal(siteMatchesHost("[2001:db8::2]", v6), false);
+    const v4 = hostOf("http://0x7f.1/");
+    assert.equal(v4, "127.0.0.1");
+    assert.equal(siteMatchesHost("127.0.0.1", v4), true);
+    assert.equal(siteMatchesHost("0.0.1", v4), false, "no parent domains for an address");
+    assert.equal(siteMatchesHost("1", v4), false);
+  });
+
+  it("ignores the host's trailing dot, never the site's", () => {
+    const host = hostOf("https://www.example.com./");
+    assert.equal(host, "www.example.com.");
+    assert.equal(siteMatchesHost("example.com", host), true);
+    assert.equal(siteMatchesHost("example.com", "example.com."), true);
+    assert.equal(siteMatchesHost("example.com.", "www.example.com"), false);
+  });
+
+  it("gives the catch-all exactly --unknown--, and no host --unknown--", () => {
+    assert.equal(CATCH_ALL_SITE, "--unknown--");
+    assert.equal(siteMatchesHost("--unknown--", null), true);
+    assert.equal(siteMatchesHost("example.com", null), false);
+    assert.equal(siteMatchesHost("--unknown--", "example.com"), false);
+    assert.equal(siteMatchesHost("--unknown--", "--unknown--"), false, "not even a host spelled so");
+    assert.equal(siteMatchesHost("", "example.com"), false);
+    assert.equal(siteMatchesHost(undefined, "example.com"), false);
+  });
+
+  it("refuses a site in another case (the broker writes sites lowercase)", () => {
+    assert.equal(siteMatchesHost("Example.com", "www.example.com"), false);
+  });
+});
+
+describe("checkReplyFor", () => {
+  const credentials = (site, container = "firefox-default", perTab = false) =>
+    parseCredentialsResult({ site, container, username: "u", password: "p", expires_at: null, per_tab: perTab });
+  const firstParty = { host: "www.l2.test", container: "firefox-default" };
+
+  it("returns a reply for the first party", () => {
+    const reply = credentials("l2.test");
+    assert.equal(checkReplyFor(reply, firstParty, "credentials"), reply);
+  });
+
+  it("refuses another site's reply without naming either site", () => {
+    assert.throws(
+      () => checkReplyFor(credentials("l1.test"), firstParty, "credentials"),
+      (e) => e instanceof ProtocolError && /another site/.test(e.message) && !/l[12]\.test/.test(e.message),
+    );
+  });
+
+  it("refuses another container's reply", () => {
+    assert.throws(() => checkReplyFor(credentials("l2.test", "firefox-private"), firstParty, "credentials"), /another container/);
+  });
+
+  it("checks per-tab results the same way", () => {
+    assert.equal(checkReplyFor(credentials("l2.test", "firefox-default", true), firstParty, "credentials").perTab, true);
+    assert.throws(() => checkReplyFor(credentials("l1.test", "firefox-default", true), firstParty, "credentials"), ProtocolError);
+  });
+
+  it("checks the catch-all both ways", () => {
+    const catchAll = { host: null, container: "firefox-default" };
+    assert.equal(checkReplyFor(credentials("--unknown--"), catchAll, "credentials").site, "--unknown--");
+    assert.throws(() => checkReplyFor(credentials("l2.test"), catchAll, "credentials"), ProtocolError);
+    assert.throws(() => checkReplyFor(credentials("--unknown--"), firstParty, "credentials"), ProtocolError);
+  });
+
+  it("checks circuit results", () => {
+    const circuit = (site) => parseCircuitResult({ site, container: "firefox-default", available: false, reason: "not_bootstrapped" });
+    assert.equal(checkReplyFor(circuit("l2.test"), firstParty, "circuit").site, "l2.test");
+    assert.throws(() => checkReplyFor(circuit("l1.test"), firstParty, "circuit"), /circuit request for another site/);
   });
 });
