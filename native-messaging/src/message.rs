@@ -110,6 +110,70 @@ pub fn hello_request() -> Bytes {
     Bytes::from_static(br#"{"id":0,"type":"hello","protocol":1}"#)
 }
 
+/// Why a daemon reply cannot be relayed as the answer to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyProblem {
+    /// Not a UTF-8 JSON object: Firefox would fail to parse the frame and close the port,
+    /// failing every request in flight on it.
+    Unreadable,
+    /// A reply object whose `id` is not the request's: the browser would match it to another
+    /// request, or to none.
+    WrongId,
+}
+
+impl ReplyProblem {
+    /// The `internal` error message the host answers instead.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Unreadable => "the broker sent an unreadable reply",
+            Self::WrongId => "the broker answered with another request's id",
+        }
+    }
+}
+
+/// The part of a reply the host checks; every other field is only checked for syntax.
+#[derive(serde::Deserialize)]
+struct ReplyHead {
+    #[serde(default)]
+    id: Value,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+/// Checks that `reply` can be relayed as the answer to the request with id `request_id`: a
+/// UTF-8 JSON object (well-formed throughout, so the browser can parse it) whose `id` equals
+/// the request's. One exception: an error reply with `id: null` to a request whose `id` is not
+/// a number is the daemon saying it could not read that id (`docs/protocol.md` §2), and is
+/// relayed.
+///
+/// Only `id` is materialised (the rest is skipped with `IgnoredAny`), so this costs one syntax
+/// pass over the body, not a `Value` tree.
+pub fn check_reply(reply: &[u8], request_id: &Value) -> Result<(), ReplyProblem> {
+    let text = std::str::from_utf8(reply).map_err(|_| ReplyProblem::Unreadable)?;
+    // A struct also deserialises from a JSON array; only an object is a reply.
+    if !text.trim_start().starts_with('{') {
+        return Err(ReplyProblem::Unreadable);
+    }
+    let head: ReplyHead = serde_json::from_str(text).map_err(|_| ReplyProblem::Unreadable)?;
+    let same_id = ids_equal(&head.id, request_id)
+        || (head.id.is_null() && head.error.is_some() && !request_id.is_number());
+    if same_id {
+        Ok(())
+    } else {
+        Err(ReplyProblem::WrongId)
+    }
+}
+
+/// JSON equality of two ids; numbers compare by value (`7` and `7.0` are one id).
+fn ids_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || matches!((x.as_f64(), y.as_f64()), (Some(x), Some(y)) if x == y)
+        }
+        _ => a == b,
+    }
+}
+
 /// True when `data` is a JSON object (pushes must be, before they are relayed to the browser).
 pub fn is_json_object(data: &[u8]) -> bool {
     matches!(serde_json::from_slice::<Value>(data), Ok(Value::Object(_)))
@@ -179,6 +243,62 @@ mod tests {
         );
         assert!(hello_instance(br#"{"id":0,"error":{"code":"x"}}"#).is_err());
         assert!(hello_instance(b"nope").is_err());
+    }
+
+    #[test]
+    fn replies_must_be_json_objects() {
+        let id = json!(7);
+        for body in [
+            &b"}{ this is not JSON \x01"[..],
+            b"",
+            b"[1, 2]",
+            b"[{\"id\": 7}]",
+            b"\"id\"",
+            b"null",
+            b"{\"id\": 7, \"result\": 1",
+            b"{\"id\": 7, \"result\": 1} trailing",
+            b"{\"id\": 7, \"result\": [1,]}",
+            b"{\"id\": 7, \"result\": \"\xff\"}",
+            b"{\"id\": 7, \"id\": 7, \"result\": 1}",
+        ] {
+            assert_eq!(
+                check_reply(body, &id),
+                Err(ReplyProblem::Unreadable),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert_eq!(
+            check_reply(b" \n{\"id\": 7, \"result\": {\"a\": [1, \"x\"]}}\n", &id),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn replies_must_carry_the_request_id() {
+        let reply = br#"{"id":8,"result":{"site":"a.test"}}"#;
+        assert_eq!(check_reply(reply, &json!(8)), Ok(()));
+        assert_eq!(check_reply(reply, &json!(7)), Err(ReplyProblem::WrongId));
+        assert_eq!(check_reply(reply, &json!("8")), Err(ReplyProblem::WrongId));
+        assert_eq!(
+            check_reply(br#"{"result":1}"#, &json!(8)),
+            Err(ReplyProblem::WrongId)
+        );
+        assert_eq!(check_reply(br#"{"id":8.0,"result":1}"#, &json!(8)), Ok(()));
+        assert_eq!(
+            check_reply(br#"{"id":"x-3","result":1}"#, &json!("x-3")),
+            Ok(())
+        );
+        // The daemon could not read a non-numeric id: its null-id error is relayed.
+        let unread = br#"{"id":null,"error":{"code":"invalid_field","message":"id"}}"#;
+        assert_eq!(check_reply(unread, &json!("x-3")), Ok(()));
+        assert_eq!(check_reply(unread, &Value::Null), Ok(()));
+        // A numeric id is always readable: a null id then is another request's answer.
+        assert_eq!(check_reply(unread, &json!(8)), Err(ReplyProblem::WrongId));
+        assert_eq!(
+            check_reply(br#"{"id":null,"result":1}"#, &json!("x")),
+            Err(ReplyProblem::WrongId)
+        );
     }
 
     #[test]

@@ -130,7 +130,15 @@ fn writer_result(done: Result<std::io::Result<()>, tokio::task::JoinError>) -> s
 /// Relays one request and turns every failure into the reply the protocol prescribes.
 async fn relay_one(broker: &BrokerClient, id: Value, body: Bytes) -> Bytes {
     match broker.call(body).await {
-        Ok(reply) => reply,
+        // Checked before it reaches stdout: a frame Firefox cannot parse closes the port and
+        // fails every other request in flight on it.
+        Ok(reply) => match message::check_reply(&reply, &id) {
+            Ok(()) => reply,
+            Err(problem) => {
+                tracing::warn!(?problem, "answered a daemon reply that cannot be relayed");
+                message::error_reply(&id, code::INTERNAL, problem.message())
+            }
+        },
         Err(CallError::Unavailable(why)) => message::error_reply(
             &id,
             code::BROKER_UNAVAILABLE,

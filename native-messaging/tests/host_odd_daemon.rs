@@ -1,6 +1,6 @@
 //! The real host binary against a scripted daemon (axum over HTTP/2 on the Unix socket) that
-//! does what the real daemon never does: a reply above 1 MiB, a non-200 answer, a push that is
-//! not a JSON object. Everything the real daemon does is tested in `host_daemon.rs`.
+//! does what the real daemon never does: a reply above 1 MiB, a non-200 answer, a 200 answer
+//! that is not JSON or answers another id, a push that is not a JSON object. Everything the real daemon does is tested in `host_daemon.rs`.
 
 mod common;
 
@@ -29,6 +29,18 @@ async fn rpc(body: Bytes) -> Response {
             axum::Json(json!({"id": id, "result": filler})).into_response()
         }
         Some("teapot") => (StatusCode::IM_A_TEAPOT, "short and stout").into_response(),
+        // HTTP 200 with bodies that are no reply to this request.
+        Some("garbage") => (StatusCode::OK, "}{ this is not JSON \u{1}").into_response(),
+        Some("array") => {
+            (StatusCode::OK, format!("[{{\"id\": {id}, \"result\": 1}}]")).into_response()
+        }
+        Some("truncated") => {
+            (StatusCode::OK, format!("{{\"id\": {id}, \"result\": {{")).into_response()
+        }
+        Some("wrong_id") => {
+            let wrong = id.as_u64().map_or(json!(999_999), |n| json!(n + 1000));
+            axum::Json(json!({"id": wrong, "result": {"site": "other.test"}})).into_response()
+        }
         _ => axum::Json(json!({"id": id, "result": {"echo": request}})).into_response(),
     }
 }
@@ -91,6 +103,39 @@ fn odd_daemon_answers_become_protocol_errors_and_pushes_are_filtered() {
             .is_some_and(|m| m.contains("418")),
         "{reply}"
     );
+
+    // 200 bodies that Firefox could not parse, or that answer another id, become `internal`
+    // errors carrying the request's id; sent together with a good request, which still gets
+    // its own answer (the port stays up, so nothing else in flight is lost).
+    let odd = [
+        (10, "garbage", "the broker sent an unreadable reply"),
+        (11, "array", "the broker sent an unreadable reply"),
+        (12, "truncated", "the broker sent an unreadable reply"),
+        (
+            13,
+            "wrong_id",
+            "the broker answered with another request's id",
+        ),
+    ];
+    for (id, kind, _) in odd {
+        host.send(&json!({"id": id, "type": kind}));
+    }
+    host.send(&json!({"id": 14, "type": "status"}));
+    let mut replies = std::collections::BTreeMap::new();
+    for _ in 0..odd.len() + 1 {
+        let reply = host.recv_reply(&mut pushes);
+        let id = reply["id"].as_u64().expect("a numeric id");
+        assert!(replies.insert(id, reply).is_none(), "two replies for {id}");
+    }
+    for (id, kind, message) in odd {
+        assert_eq!(
+            replies[&id],
+            json!({"id": id, "error": {"code": "internal", "message": message}}),
+            "{kind}"
+        );
+    }
+    assert_eq!(replies[&14]["result"]["echo"]["type"], "status");
+    assert!(host.is_running(), "one bad reply must not end the host");
 
     // Still serving, and ids that are not numbers are echoed as sent.
     let reply = host.call(&json!({"id": "x-3", "type": "status"}), &mut pushes);
