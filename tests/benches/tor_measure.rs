@@ -188,6 +188,8 @@ fn run(args: &Args) -> Result<(), String> {
 struct TtfbSample {
     new_ms: f64,
     used_ms: f64,
+    /// A third request, to the first request's host again (the exit has its name cached).
+    same_host_ms: f64,
     /// The new site's circuit was launched after its request started (built for it), rather
     /// than taken from the clean circuits tor keeps ready.
     built_for_it: bool,
@@ -264,9 +266,20 @@ fn measure_ttfb(net: &TorNetwork, psl: &Arc<Psl>, samples: usize) -> Result<Valu
             )?;
             let used_ms = ms(t1.elapsed());
             let again = events.stream_of(second.source_addr, since, EVENT_TIMEOUT)?;
+            let t2 = Instant::now();
+            fetch(
+                &runtime,
+                net,
+                &client,
+                &format!("www.{site}"),
+                "/again",
+                &creds,
+            )?;
+            let same_host_ms = ms(t2.elapsed());
             taken.push(TtfbSample {
                 new_ms,
                 used_ms,
+                same_host_ms,
                 built_for_it,
                 build_ms,
                 same_circuit: again.circuit_id == attach.circuit_id,
@@ -290,6 +303,8 @@ fn measure_ttfb(net: &TorNetwork, psl: &Arc<Psl>, samples: usize) -> Result<Valu
                     summary_json(summarize(&pick(&|s| (!s.built_for_it).then_some(s.new_ms)))),
                 "circuit_build_ms": summary_json(summarize(&pick(&|s| s.build_ms))),
                 "used_site_ms": summary_json(summarize(&pick(&|s| Some(s.used_ms)))),
+                "used_site_same_host_ms":
+                    summary_json(summarize(&pick(&|s| Some(s.same_host_ms)))),
                 "built_for_it": taken.iter().filter(|s| s.built_for_it).count(),
                 "second_request_same_circuit": taken.iter().filter(|s| s.same_circuit).count(),
                 "raw_new_ms": pick(&|s| Some(s.new_ms)),
@@ -327,6 +342,10 @@ fn print_ttfb(ttfb: &Value) {
             ("new_site_built_for_it_ms", "new site, circuit built for it"),
             ("new_site_prebuilt_ms", "new site, pre-built clean circuit"),
             ("used_site_ms", "already-used site"),
+            (
+                "used_site_same_host_ms",
+                "already-used site, first request's host again",
+            ),
             ("circuit_build_ms", "circuit LAUNCHED→BUILT"),
         ] {
             let s = &v[key];
