@@ -487,14 +487,19 @@ impl Spread {
     }
 }
 
-/// The order in which `n` browsers load in round `round`: forwards on even rounds, backwards on
-/// odd ones (A B C, C B A, A B C …), so no browser always loads right after the same one and
-/// slow drift of the machine's load hits every browser alike.
+/// The order in which `n` browsers load in round `round`: a rotation that moves by one every
+/// two rounds, played forwards on even rounds and backwards on odd ones (A B C, C B A, B C A,
+/// A C B, …). Every browser takes every position equally often over `2n` rounds, and the one
+/// that loads twice in a row (at a round boundary) changes, so neither a position nor the
+/// previous browser's after-load work favours anyone; slow drift of the machine's load hits
+/// every browser alike.
 pub fn interleaved_order(n: usize, round: usize) -> Vec<usize> {
+    let shift = (round / 2) % n.max(1);
+    let forwards = (0..n).map(|i| (i + shift) % n);
     if round % 2 == 0 {
-        (0..n).collect()
+        forwards.collect()
     } else {
-        (0..n).rev().collect()
+        forwards.rev().collect()
     }
 }
 
@@ -515,10 +520,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn order_alternates_direction() {
+    fn order_alternates_direction_and_rotates() {
         assert_eq!(interleaved_order(3, 0), vec![0, 1, 2]);
         assert_eq!(interleaved_order(3, 1), vec![2, 1, 0]);
-        assert_eq!(interleaved_order(3, 2), vec![0, 1, 2]);
+        assert_eq!(interleaved_order(3, 2), vec![1, 2, 0]);
+        assert_eq!(interleaved_order(3, 3), vec![0, 2, 1]);
+        // Over 2n rounds every browser takes every position equally often.
+        let n = 4;
+        let mut seen = vec![vec![0; n]; n];
+        for round in 0..2 * n {
+            for (position, browser) in interleaved_order(n, round).into_iter().enumerate() {
+                seen[browser][position] += 1;
+            }
+        }
+        assert!(seen.iter().flatten().all(|count| *count == 2), "{seen:?}");
     }
 
     #[test]
