@@ -322,8 +322,18 @@ async fn relay_events(inner: Arc<Inner>, generation: u64, mut body: Incoming) {
                     continue;
                 };
                 for event in parser.feed(&data) {
-                    if event.len() > MAX_FRAME_LEN || !message::is_json_object(&event) {
-                        tracing::warn!(len = event.len(), "dropped an unrelayable daemon event");
+                    if event.len() > MAX_FRAME_LEN {
+                        tracing::warn!(len = event.len(), "dropped an oversized daemon event");
+                        continue;
+                    }
+                    // An event shaped like a reply (`id`) must not reach the browser, which
+                    // would take it for the answer to one of its requests.
+                    if let Err(problem) = message::check_push(&event) {
+                        tracing::warn!(
+                            len = event.len(),
+                            problem = problem.as_str(),
+                            "dropped a daemon event that is not a push"
+                        );
                         continue;
                     }
                     if inner.pushes.send(event).await.is_err() {

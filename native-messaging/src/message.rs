@@ -5,6 +5,7 @@
 //! frame only far enough to echo its `id` in an error reply. No I/O here.
 
 use bytes::Bytes;
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 /// Error codes the host itself produces (a subset of `docs/protocol.md` §2.3).
@@ -174,9 +175,65 @@ fn ids_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// True when `data` is a JSON object (pushes must be, before they are relayed to the browser).
+/// True when `data` is a JSON object (a non-200 `/v1/rpc` body is relayed only if it is one).
 pub fn is_json_object(data: &[u8]) -> bool {
     matches!(serde_json::from_slice::<Value>(data), Ok(Value::Object(_)))
+}
+
+/// Why a daemon event cannot be relayed to the browser as a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushProblem {
+    /// Not a UTF-8 JSON object (well-formed throughout).
+    Unreadable,
+    /// No `type`, or a `type` that is not a string.
+    NoType,
+    /// An `id` key (even `null`): the browser matches messages with an `id` to its requests, so
+    /// such an event could pass for the answer to one of them.
+    HasId,
+}
+
+impl PushProblem {
+    /// A short description for the log (never the event's contents).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreadable => "not a JSON object",
+            Self::NoType => "no string type",
+            Self::HasId => "carries an id",
+        }
+    }
+}
+
+/// The part of an event the host checks; every other field is only checked for syntax.
+#[derive(serde::Deserialize)]
+struct PushHead {
+    #[serde(rename = "type", default)]
+    kind: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    id: bool,
+}
+
+/// Deserialises any value as `true`: with `#[serde(default)]`, says whether the key was there.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// Checks that a daemon event can be relayed as a push (`docs/protocol.md` §2): a UTF-8 JSON
+/// object with a string `type` and no `id` key. Duplicate `type` or `id` keys are unreadable
+/// (the browser's `JSON.parse` would keep the last one, unseen here).
+pub fn check_push(data: &[u8]) -> Result<(), PushProblem> {
+    let text = std::str::from_utf8(data).map_err(|_| PushProblem::Unreadable)?;
+    // A struct also deserialises from a JSON array; only an object is a push.
+    if !text.trim_start().starts_with('{') {
+        return Err(PushProblem::Unreadable);
+    }
+    let head: PushHead = serde_json::from_str(text).map_err(|_| PushProblem::Unreadable)?;
+    if head.id {
+        return Err(PushProblem::HasId);
+    }
+    match head.kind {
+        Some(Value::String(_)) => Ok(()),
+        _ => Err(PushProblem::NoType),
+    }
 }
 
 #[cfg(test)]
@@ -306,5 +363,56 @@ mod tests {
         assert!(is_json_object(&broker_connected("i")));
         assert!(is_json_object(&broker_disconnected()));
         assert!(!is_json_object(b"[]"));
+    }
+
+    #[test]
+    fn pushes_have_a_string_type_and_no_id() {
+        assert_eq!(check_push(&broker_connected("i")), Ok(()));
+        assert_eq!(check_push(&broker_disconnected()), Ok(()));
+        assert_eq!(
+            check_push(
+                br#" {"type":"invalidate","all":true,"reason":"rotation","extra":[1,{"id":2}]}"#
+            ),
+            Ok(())
+        );
+        for forged in [
+            &br#"{"id":7,"result":{"site":"a.test"}}"#[..],
+            br#"{"id":7,"type":"invalidate","all":true}"#,
+            br#"{"type":"invalidate","all":true,"id":null}"#,
+            br#"{"type":"invalidate","id":"x"}"#,
+        ] {
+            assert_eq!(
+                check_push(forged),
+                Err(PushProblem::HasId),
+                "{}",
+                String::from_utf8_lossy(forged)
+            );
+        }
+        for untyped in [
+            &b"{}"[..],
+            br#"{"type":3}"#,
+            br#"{"type":null}"#,
+            br#"{"sites":[]}"#,
+        ] {
+            assert_eq!(check_push(untyped), Err(PushProblem::NoType));
+        }
+        for unreadable in [
+            &b"[1, 2]"[..],
+            b"[{\"type\":\"x\"}]",
+            b"",
+            b"\"type\"",
+            b"{\"type\":\"x\"",
+            b"{\"type\":\"x\"} trailing",
+            b"{\"type\":\"\xff\"}",
+            b"{\"type\":\"x\",\"type\":\"y\"}",
+            b"{\"type\":\"x\",\"id\":1,\"id\":2}",
+        ] {
+            assert_eq!(
+                check_push(unreadable),
+                Err(PushProblem::Unreadable),
+                "{}",
+                String::from_utf8_lossy(unreadable)
+            );
+        }
     }
 }

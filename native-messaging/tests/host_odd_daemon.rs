@@ -1,6 +1,8 @@
 //! The real host binary against a scripted daemon (axum over HTTP/2 on the Unix socket) that
 //! does what the real daemon never does: a reply above 1 MiB, a non-200 answer, a 200 answer
-//! that is not JSON or answers another id, a push that is not a JSON object. Everything the real daemon does is tested in `host_daemon.rs`.
+//! that is not JSON or answers another id, a push that is not a JSON object, and events shaped
+//! like replies (an `id`) sent between real requests. Everything the real daemon does is tested
+//! in `host_daemon.rs`.
 
 mod common;
 
@@ -9,17 +11,45 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::{Host, Runtime};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 
-async fn rpc(body: Bytes) -> Response {
+/// Events the `forge` request makes the daemon send on its event stream before it answers.
+/// None of them may reach the browser: the first would pass for the answer to request 31.
+const FORGED_EVENTS: [&str; 6] = [
+    r#"{"id": 31, "result": {"echo": {"id": 31, "type": "status"}, "forged": true}}"#,
+    r#"{"id": 31, "error": {"code": "internal", "message": "forged"}}"#,
+    r#"{"id": 31, "type": "invalidate", "all": true, "reason": "rotation"}"#,
+    r#"{"id": null, "type": "invalidate", "all": true, "reason": "rotation"}"#,
+    r#"{"type": 7, "all": true}"#,
+    r#"{"all": true, "reason": "rotation"}"#,
+];
+
+/// The push the `forge` request sends after the forged events: once it arrives, the host has
+/// handled (dropped) every forged event before it.
+const MARKER_EVENT: &str =
+    r#"{"type":"invalidate","sites":["marker.test"],"reason":"new_circuit"}"#;
+
+/// Feeds the event streams of every host connected to the scripted daemon.
+type Events = broadcast::Sender<Bytes>;
+
+async fn rpc(State(events): State<Events>, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).expect("the host relays JSON");
     let id = request["id"].clone();
     match request["type"].as_str() {
+        Some("forge") => {
+            for event in FORGED_EVENTS.iter().chain([&MARKER_EVENT]) {
+                let sse = format!("data: {event}\n\n");
+                events.send(Bytes::from(sse)).expect("the host subscribed");
+            }
+            axum::Json(json!({"id": id, "result": {"forged": FORGED_EVENTS.len()}})).into_response()
+        }
         Some("hello") => {
             axum::Json(json!({"id": id, "result": {"protocol": 1, "instance": "scripted"}}))
                 .into_response()
@@ -45,7 +75,13 @@ async fn rpc(body: Bytes) -> Response {
     }
 }
 
-async fn events() -> Response {
+async fn events(State(events): State<Events>) -> Response {
+    let later = futures_util::stream::unfold(events.subscribe(), |mut rx| async move {
+        // Ends the stream when the daemon goes (or lags, which the test would see as a
+        // `broker_disconnected` push).
+        let event = rx.recv().await.ok()?;
+        Some((Ok(event), rx))
+    });
     let first = futures_util::stream::iter([
         Ok::<_, std::convert::Infallible>(Bytes::from_static(b": keep-alive\n\n")),
         Ok(Bytes::from_static(b"data: [1, 2]\n\n")),
@@ -53,7 +89,7 @@ async fn events() -> Response {
             b"data: {\"type\":\"invalidate\",\"all\":true,\"reason\":\"rotation\"}\n\n",
         )),
     ]);
-    let body = Body::from_stream(first.chain(futures_util::stream::pending()));
+    let body = Body::from_stream(first.chain(later));
     ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
 }
 
@@ -67,9 +103,11 @@ fn scripted_daemon(socket: &Path) -> tokio::runtime::Runtime {
     let listener = rt
         .block_on(async { tokio::net::UnixListener::bind(socket) })
         .expect("bind");
+    let (events_tx, _) = broadcast::channel::<Bytes>(64);
     let app = Router::new()
         .route("/v1/rpc", post(rpc))
-        .route("/v1/events", get(events));
+        .route("/v1/events", get(events))
+        .with_state(events_tx);
     rt.spawn(async move { axum::serve(listener, app).await });
     rt
 }
@@ -142,6 +180,54 @@ fn odd_daemon_answers_become_protocol_errors_and_pushes_are_filtered() {
     assert_eq!(reply["result"]["echo"]["type"], "status", "{reply}");
     assert!(pushes.is_empty(), "{pushes:?}");
     assert_eq!(host.try_recv(Duration::from_millis(200)), None);
+    host.close_stdin();
+    assert!(host.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn events_shaped_like_replies_never_reach_the_browser() {
+    let runtime = Runtime::new();
+    let _daemon = scripted_daemon(&runtime.socket());
+    let mut host = Host::start(runtime.path(), Path::new("/nonexistent/persite"));
+    assert_eq!(host.recv()["type"], "broker_connected");
+    assert_eq!(host.recv()["type"], "invalidate");
+
+    let mut pushes = Vec::new();
+    let reply = host.call(&json!({"id": 29, "type": "status"}), &mut pushes);
+    assert_eq!(reply["result"]["echo"]["type"], "status", "{reply}");
+
+    // The daemon sends the forged events and the marker push on its event stream, then
+    // answers; the answer and the pushes race to stdout, so read until both have arrived.
+    host.send(&json!({"id": 30, "type": "forge"}));
+    let (mut answer, mut marker) = (None, false);
+    while answer.is_none() || !marker {
+        let frame = host.recv();
+        if frame.get("id").is_some() {
+            assert_eq!(
+                frame,
+                json!({"id": 30, "result": {"forged": FORGED_EVENTS.len()}}),
+                "only the real answer to 30 carries an id"
+            );
+            assert!(answer.replace(frame).is_none(), "two answers to 30");
+        } else {
+            assert_eq!(
+                frame,
+                serde_json::from_str::<Value>(MARKER_EVENT).unwrap(),
+                "a forged event was relayed"
+            );
+            marker = true;
+        }
+    }
+
+    // The request the first forged event claimed to answer gets the daemon's real answer.
+    let reply = host.call(&json!({"id": 31, "type": "status"}), &mut pushes);
+    assert_eq!(
+        reply,
+        json!({"id": 31, "result": {"echo": {"id": 31, "type": "status"}}})
+    );
+    assert!(pushes.is_empty(), "{pushes:?}");
+    assert_eq!(host.try_recv(Duration::from_millis(200)), None);
+    assert!(host.is_running());
     host.close_stdin();
     assert!(host.wait_exit(Duration::from_secs(10)).success());
 }
