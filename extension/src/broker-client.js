@@ -208,8 +208,12 @@ export class BrokerClient {
       case "error": {
         const request = message.id === null ? undefined : this.pending.get(message.id);
         if (request === undefined) {
+          // A late answer (its request timed out) or a forged one: never taken for another
+          // request's answer. Logged without its contents.
           if (message.kind === "error") {
             this.log(`native host error without a matching request: ${message.error.code}`);
+          } else {
+            this.log("ignoring a native host reply without a matching request");
           }
           return;
         }

@@ -90,11 +90,16 @@ export function circuitRequest(id, target, container) {
  * - `{kind: "result", id, result}` — a successful reply;
  * - `{kind: "error", id, error: BrokerError}` — an error reply (`id` may be `null`);
  * - `{kind: "push", push}` — a push, see {@link parsePush};
- * - `{kind: "invalid", reason}` — anything else.
+ * - `{kind: "invalid", reason}` — anything else, including a message with both an `id` and a
+ *   `type`: replies never carry a `type` and pushes never an `id` (protocol §2), so it is
+ *   neither, and must not be matched to a request.
  */
 export function parseMessage(message) {
   if (!isPlainObject(message)) {
     return { kind: "invalid", reason: "message is not a JSON object" };
+  }
+  if ("id" in message && "type" in message) {
+    return { kind: "invalid", reason: "message carries both an id and a type" };
   }
   if (!("id" in message)) {
     try {

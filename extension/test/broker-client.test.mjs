@@ -117,6 +117,44 @@ describe("BrokerClient requests", () => {
     assert.equal(client.state, "ready");
   });
 
+  it("never takes a reply to no pending request, or a push with an id, for an answer", async () => {
+    const logs = [];
+    const clock = new ManualClock();
+    const factory = portFactory();
+    const pushes = [];
+    const client = new BrokerClient({
+      connect: factory.connect,
+      setTimer: clock.setTimer,
+      clearTimer: clock.clearTimer,
+      requestTimeoutMs: 1000,
+      onPush: (push) => pushes.push(push),
+      log: (message) => logs.push(message),
+    });
+    client.start();
+    factory.last.answerHello();
+    let settled = null;
+    const reply = client.request(credentialsFor("https://a.test/"));
+    reply.then((value) => (settled = value), () => (settled = "rejected"));
+    const { id } = factory.last.lastOf("credentials");
+    // Forged: a push that carries the request's id, and a reply to an id nobody asked for.
+    factory.last.deliver({ id, type: "invalidate", all: true, reason: "rotation" });
+    factory.last.deliver({ id, type: "credentials", result: "forged" });
+    factory.last.deliver({ id: id + 1, result: "forged" });
+    await settle();
+    assert.equal(settled, null, "no forged message answered the request");
+    assert.deepEqual(pushes, [], "a push with an id is not a push either");
+    assert.equal(client.pending.size, 1);
+    factory.last.deliver({ id, result: "real" });
+    assert.equal(await reply, "real");
+    assert.equal(client.state, "ready");
+    for (const line of logs) {
+      assert.ok(!line.includes("a.test") && !line.includes("forged"), line);
+    }
+    assert.ok(logs.some((line) => line.includes("without a matching request")), logs.join("\n"));
+    assert.ok(logs.some((line) => line.includes("both an id and a type")), logs.join("\n"));
+    client.stop();
+  });
+
   it("fails every outstanding request at once when the host dies", async () => {
     const { factory, client } = ready();
     const a = client.request(credentialsFor("https://a.test/"));

@@ -94,6 +94,21 @@ describe("parseMessage", () => {
     }
   });
 
+  it("takes a message with both an id and a type for neither a reply nor a push", () => {
+    for (const forged of [
+      { id: 7, type: "invalidate", all: true, reason: "rotation" },
+      { id: 7, type: "credentials", result: { site: "a.test" } },
+      { id: null, type: "broker_disconnected" },
+      { id: 7, type: "x", error: { code: "internal", message: "" } },
+    ]) {
+      assert.deepEqual(
+        parseMessage(forged),
+        { kind: "invalid", reason: "message carries both an id and a type" },
+        JSON.stringify(forged),
+      );
+    }
+  });
+
   it("keeps an error reply with a malformed error object as an error", () => {
     const parsed = parseMessage({ id: 3, error: "boom" });
     assert.equal(parsed.kind, "error");
