@@ -29,6 +29,7 @@ import {
   parseNewCircuitResult,
   parseNewIdentityResult,
   parseStatusResult,
+  ProtocolError,
   statusRequest,
 } from "./protocol.js";
 import { blackHole, decide } from "./proxy-decision.js";
@@ -209,7 +210,13 @@ export class Controller {
     );
     // Checked here, once per reply, so the cache only ever holds credentials of the first
     // party they are stored under: a broker mixing up two sites' answers gets the black hole.
-    return checkReplyFor(parseCredentialsResult(result), firstParty, "credentials");
+    const credentials = checkReplyFor(parseCredentialsResult(result), firstParty, "credentials");
+    // Tor isolates by username and password alone: a pair already handed out for another
+    // site, container or tab would merge the two onto one circuit.
+    if (!this.cache.claim(credentials, tabId)) {
+      throw new ProtocolError("the broker answered credentials already given to another site, container or tab");
+    }
+    return credentials;
   }
 
   /**

@@ -18,7 +18,13 @@
  * turns out to be per-tab, waiters from other tabs ask again for their own tab, so no tab ever
  * uses another tab's per-tab credentials. Tabs are numbers; `-1` stands for "no tab" (Firefox's
  * own requests), which gets its own per-tab entry like any tab.
+ *
+ * The cache also keeps the owners of the credential pairs the broker handed out
+ * (credential-owners.js, checked through {@link CredentialsCache#claim} once per broker reply),
+ * cleared with the cache and rebuilt from a restored snapshot.
  */
+
+import { CredentialOwners } from "./credential-owners.js";
 
 /** Version tag of {@link CredentialsCache#snapshot}; a snapshot of another version is ignored. */
 export const SNAPSHOT_VERSION = 2;
@@ -68,6 +74,17 @@ export class CredentialsCache {
     this.inFlight = new Map();
     /** Increases on every invalidation; see the module comment. */
     this.generation = 0;
+    /** Owner of every credential pair handed out since the last clear. */
+    this.owners = new CredentialOwners(2 * maxEntries);
+  }
+
+  /**
+   * Records that the broker answered `entry` for `tab` (the request's `tabId`); `false` when
+   * its username and password were already handed out for another site, container or tab —
+   * the caller must then refuse the answer. Runs once per broker reply, not on hits.
+   */
+  claim(entry, tab = NO_TAB) {
+    return this.owners.claim(entry, ownerTabOf(entry, tab));
   }
 
   /** Number of stored credentials (shared and per-tab; expired ones until looked up). */
@@ -222,11 +239,12 @@ export class CredentialsCache {
     }
   }
 
-  /** Drops every entry. */
+  /** Drops every entry, and every pair's owner (a new key or epoch makes new pairs). */
   clear() {
     this.generation += 1;
     this.inFlight.clear();
     this.perTabSites.clear();
+    this.owners.clear();
     if (this.size > 0) {
       this.entries.clear();
       this.tabEntries.clear();
@@ -268,6 +286,7 @@ export class CredentialsCache {
     this.perTabSites.clear();
     this.tabEntries.clear();
     this.inFlight.clear();
+    this.owners.clear();
     this.generation += 1;
     if (
       snapshot?.version !== SNAPSHOT_VERSION ||
@@ -279,8 +298,16 @@ export class CredentialsCache {
     }
     const now = this.now();
     const isLive = (entry) => entry.expiresAt === null || entry.expiresAt > now;
+    // Restored entries claim their pairs again, so a broker cannot hand them to another site
+    // after an event-page wake; an entry whose pair another restored entry holds is dropped.
     for (const [key, entry] of pairs(snapshot.entries)) {
-      if (isEntry(entry) && !entry.perTab && isLive(entry) && this.entries.size < this.maxEntries) {
+      if (
+        isEntry(entry) &&
+        !entry.perTab &&
+        isLive(entry) &&
+        this.entries.size < this.maxEntries &&
+        this.claim(entry)
+      ) {
         this.entries.set(key, { ...entry });
       }
     }
@@ -296,12 +323,22 @@ export class CredentialsCache {
         Number.isSafeInteger(entry.tab) &&
         key.endsWith(`\n${entry.tab}`) &&
         isLive(entry) &&
-        this.tabEntries.size < this.maxEntries
+        this.tabEntries.size < this.maxEntries &&
+        this.claim(entry, entry.tab)
       ) {
         this.tabEntries.set(key, { ...entry });
       }
     }
   }
+}
+
+/**
+ * The tab a pair is handed out for: a per-tab answer's tab, `null` for shared credentials and
+ * for per-tab answers outside any tab (the broker derives those like the site's shared pair).
+ */
+function ownerTabOf(entry, tab) {
+  const ownTab = tabOf(tab);
+  return entry.perTab && ownTab !== NO_TAB ? ownTab : null;
 }
 
 /** Sets `map[key] = value` as the newest entry, dropping the oldest beyond `max`. */

@@ -340,6 +340,91 @@ describe("Controller refuses replies for another first party", () => {
   });
 });
 
+describe("Controller refuses one credential pair for two first parties", () => {
+  /** Plays a broker that gives every site, container and tab the same username and password. */
+  async function samePairReady(options) {
+    const ctx = await ready();
+    ctx.broker = answerCredentials(ctx.factory.last, { username: () => "one-pair", ...options });
+    return ctx;
+  }
+  const inContainer = (details, cookieStoreId) => ({ ...details, cookieStoreId });
+
+  it("black-holes, does not cache, and logs no domain when another site's pair comes back", async () => {
+    const ctx = await samePairReady();
+    assert.equal((await ask(ctx, pageA))[0].username, "one-pair");
+    assertBlackHole(await ask(ctx, pageB));
+    const again = ctx.controller.onRequest(pageB);
+    assert.ok(again instanceof Promise, "nothing was cached for b.test");
+    await settle();
+    ctx.broker();
+    assertBlackHole(await again);
+    assert.equal(ctx.controller.onRequest(pageA)[0].username, "one-pair", "a.test keeps its entry");
+    assert.ok(ctx.logs.some((line) => /already given to another site/.test(line)), ctx.logs.join("\n"));
+    for (const line of ctx.logs) {
+      assert.doesNotMatch(line, /[ab]\.test|one-pair|secret/);
+    }
+  });
+
+  it("refuses one site's pair in another container", async () => {
+    const ctx = await samePairReady();
+    await ask(ctx, pageA);
+    assertBlackHole(await ask(ctx, inContainer(pageA, "firefox-container-1")));
+  });
+
+  it("refuses one tab's per-tab pair in another tab", async () => {
+    const ctx = await ready();
+    const answered = new Set();
+    // A per-tab answer that ignores the tab: every tab gets the same pair.
+    ctx.broker = () => {
+      for (const message of ctx.factory.last.sent) {
+        if (message.type === "credentials" && !answered.has(message.id)) {
+          answered.add(message.id);
+          const result = { site: "a.test", container: message.container, username: "tab-pair", password: "secret", expires_at: null, per_tab: true };
+          ctx.factory.last.deliver({ id: message.id, result });
+        }
+      }
+    };
+    assert.equal((await ask(ctx, pageA))[0].username, "tab-pair");
+    assertBlackHole(await ask(ctx, { ...pageA, tabId: 7 }));
+    assert.equal(ctx.controller.onRequest(pageA)[0].username, "tab-pair", "tab 1 keeps its entry");
+  });
+
+  it("accepts the same site's pair again, for another host, and after the site is invalidated", async () => {
+    const ctx = await samePairReady();
+    await ask(ctx, pageA);
+    assert.equal((await ask(ctx, mailOfA))[0].username, "one-pair", "mail.a.test is the same site");
+    ctx.factory.last.deliver({ type: "invalidate", sites: ["a.test"], reason: "new_circuit" });
+    assert.equal((await ask(ctx, pageA))[0].username, "one-pair");
+    assertBlackHole(await ask(ctx, pageB), "the invalidated site still owns its pair");
+  });
+
+  it("forgets the owners with the cache: invalidate all, New identity, a new instance, a lost port", async () => {
+    const newIdentity = async (ctx) => {
+      const done = ctx.controller.newIdentity();
+      await settle();
+      ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("new_identity").id, result: { epoch: 2, newnym: "sent" } });
+      await done;
+    };
+    for (const event of [
+      async (ctx) => ctx.factory.last.deliver({ type: "invalidate", all: true, reason: "new_identity" }),
+      newIdentity,
+      async (ctx) => ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-2" }),
+      async (ctx) => {
+        ctx.factory.last.die(null);
+        ctx.clock.advance(10_000);
+        ctx.factory.last.answerHello("inst-1");
+        ctx.broker = answerCredentials(ctx.factory.last, { username: () => "one-pair" });
+      },
+    ]) {
+      const ctx = await samePairReady();
+      await ask(ctx, pageA);
+      await event(ctx);
+      assert.equal(ctx.controller.cache.owners.size, 0);
+      assert.equal((await ask(ctx, pageB))[0].username, "one-pair");
+    }
+  });
+});
+
 describe("Controller invalidation", () => {
   it("drops a site's entries on an invalidate push, leaving other sites", async () => {
     const ctx = await ready();

@@ -193,6 +193,61 @@ describe("CredentialsCache", () => {
   });
 });
 
+describe("CredentialsCache pair owners", () => {
+  it("claims pairs per (site, container, tab), a per-tab answer outside any tab as shared", () => {
+    const cache = new CredentialsCache();
+    assert.equal(cache.claim(entry("example.co.uk", "u"), 1), true, "shared: the tab does not matter");
+    assert.equal(cache.claim(entry("example.co.uk", "u"), 2), true);
+    assert.equal(cache.claim(entry("other.test", "u")), false);
+    assert.equal(cache.claim(entry("example.co.uk", "u", null, "firefox-container-1")), false);
+    assert.equal(cache.claim(tabEntry("example.co.uk", "t"), 5), true);
+    assert.equal(cache.claim(tabEntry("example.co.uk", "t"), 6), false);
+    assert.equal(cache.claim(tabEntry("example.co.uk", "u"), NO_TAB), true, "derived like the shared pair");
+    assert.equal(cache.claim(tabEntry("example.co.uk", "u"), 5), false);
+  });
+
+  it("forgets the owners on clear and restore, keeps them on a site's invalidation", () => {
+    const cache = new CredentialsCache();
+    cache.claim(entry("example.co.uk", "u"));
+    cache.invalidateSites(["example.co.uk"]);
+    assert.equal(cache.claim(entry("other.test", "u")), false, "the retired pair still belongs to its site");
+    assert.equal(cache.claim(entry("example.co.uk", "u")), true);
+    cache.clear();
+    assert.equal(cache.claim(entry("other.test", "u")), true);
+    cache.restore(null);
+    assert.equal(cache.owners.size, 0);
+  });
+
+  it("claims the pairs of a restored snapshot, dropping an entry whose pair another holds", () => {
+    const cache = new CredentialsCache();
+    const snapshot = {
+      version: SNAPSHOT_VERSION,
+      entries: [
+        [WWW, entry("example.co.uk", "u")],
+        [OTHER, entry("other.test", "u")],
+      ],
+      perTabSites: [[MAIL, "example.co.uk"]],
+      tabEntries: [[`${MAIL}\n4`, { ...tabEntry("example.co.uk", "t"), tab: 4 }]],
+    };
+    cache.restore(snapshot);
+    assert.equal(cache.get(WWW).username, "u");
+    assert.equal(cache.get(OTHER), undefined, "one pair, one site");
+    assert.equal(cache.get(MAIL, 4).username, "t");
+    assert.equal(cache.claim(entry("other.test", "u")), false);
+    assert.equal(cache.claim(tabEntry("example.co.uk", "t"), 9), false);
+  });
+
+  it("bounds the owners at twice the entry bound", () => {
+    const cache = new CredentialsCache({ maxEntries: 2 });
+    for (const name of ["1", "2", "3", "4", "5"]) {
+      assert.equal(cache.claim(entry(`s${name}.test`, name)), true);
+    }
+    assert.equal(cache.owners.size, 4);
+    assert.equal(cache.claim(entry("other.test", "1")), true, "the oldest went");
+    assert.equal(cache.claim(entry("other.test", "5")), false);
+  });
+});
+
 describe("CredentialsCache per-tab credentials", () => {
   it("keeps per-tab credentials for their tab only", async () => {
     const cache = new CredentialsCache();
