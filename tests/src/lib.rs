@@ -12,3 +12,5 @@ pub mod leak_audit;
 pub mod strace;
 pub mod wrappers;
 pub mod measure_page_load;
+pub mod popup;
+pub mod trial;

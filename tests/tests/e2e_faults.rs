@@ -18,11 +18,9 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use libtest_mimic::{Arguments, Failed, Trial};
 use persite_tests::binaries::{self, Binaries};
 use persite_tests::canary::DirectCanary;
 use persite_tests::fake_broker::{FakeBroker, FakeMode};
@@ -31,6 +29,7 @@ use persite_tests::fixtures::{FixtureServer, PageSpec};
 use persite_tests::leak_audit::{AuditReport, Marks, SiteMap, audit};
 use persite_tests::socks_recorder::{Credentials, SocksRecorder};
 use persite_tests::strace::{Endpoint, NetEvent, parse_log};
+use persite_tests::trial::{self, TrialRunner, trial};
 use persite_tests::wrappers;
 use serde_json::{Value, json};
 
@@ -47,39 +46,31 @@ const BLACK_HOLE_PORT: u16 = 9;
 
 /// Servers shared by every trial.
 struct Harness {
-    runtime: tokio::runtime::Runtime,
+    runner: TrialRunner,
     fixtures: FixtureServer,
     recorder: SocksRecorder,
     canary: DirectCanary,
-    binaries: OnceLock<Result<Binaries, String>>,
 }
 
 impl Harness {
     fn start() -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let (fixtures, recorder, canary) = runtime.block_on(async {
+        let runner = TrialRunner::new("faults", TRIAL_TIMEOUT)?;
+        let (fixtures, recorder, canary) = runner.runtime().block_on(async {
             let fixtures = FixtureServer::start().await?;
             let recorder = SocksRecorder::start(fixtures.addr()).await?;
             let canary = DirectCanary::start(CANARY_LISTENERS).await?;
             anyhow::Ok((fixtures, recorder, canary))
         })?;
         Ok(Self {
-            runtime,
+            runner,
             fixtures,
             recorder,
             canary,
-            binaries: OnceLock::new(),
         })
     }
 
     fn binaries(&self) -> anyhow::Result<Binaries> {
-        self.binaries
-            .get_or_init(|| binaries::ensure_built().map_err(|e| format!("{e:#}")))
-            .clone()
-            .map_err(anyhow::Error::msg)
+        self.runner.binaries()
     }
 
     fn marks(&self) -> Marks {
@@ -91,49 +82,10 @@ impl Harness {
     }
 }
 
-type Scenario = for<'a> fn(
-    &'a Harness,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = anyhow::Result<String>> + Send + 'a>,
->;
-
-fn trial(harness: &Arc<Harness>, name: &'static str, needs_persite: bool, run: Scenario) -> Trial {
-    let harness = Arc::clone(harness);
-    Trial::test(name, move || {
-        let mut started = Instant::now();
-        let result = (|| {
-            if needs_persite {
-                let build_started = Instant::now();
-                harness.binaries()?;
-                let build = build_started.elapsed();
-                if build > Duration::from_secs(1) {
-                    eprintln!(
-                        "[faults] built persite and persite-native-host in {:.1} s (not counted below)",
-                        build.as_secs_f64()
-                    );
-                }
-                binaries::extension_dir()?;
-            }
-            started = Instant::now();
-            harness.runtime.block_on(async {
-                match tokio::time::timeout(TRIAL_TIMEOUT, run(&harness)).await {
-                    Ok(result) => result,
-                    Err(_) => bail!("trial exceeded {TRIAL_TIMEOUT:?}"),
-                }
-            })
-        })();
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(summary) => {
-                eprintln!("[faults] {name}: ok in {secs:.1} s: {summary}");
-                Ok(())
-            }
-            Err(error) => {
-                eprintln!("[faults] {name}: FAILED in {secs:.1} s");
-                Err(Failed::from(format!("{error:#}")))
-            }
-        }
-    })
+impl AsRef<TrialRunner> for Harness {
+    fn as_ref(&self) -> &TrialRunner {
+        &self.runner
+    }
 }
 
 /// Re-run this binary with `$PERSITE_FIREFOX` set to the wrapper script (see the module doc).
@@ -166,77 +118,62 @@ fn main() {
     if std::env::var_os(CHILD_MARKER).is_none() {
         reexec_with_wrapper();
     }
-    let mut args = Arguments::from_args();
-    std::thread::spawn(|| {
-        std::thread::sleep(RUN_TIMEOUT);
-        eprintln!("e2e_faults: the run exceeded {RUN_TIMEOUT:?}; killing browsers and exiting");
-        persite_tests::firefox::kill_all_sessions();
-        std::process::exit(101);
-    });
-    args.test_threads = Some(1);
-    let harness = match Harness::start() {
-        Ok(harness) => Arc::new(harness),
-        Err(error) => {
-            eprintln!("e2e_faults harness failed to start: {error:#}");
-            std::process::exit(101);
-        }
-    };
-    let trials = vec![
-        trial(&harness, "canary_control_direct_load_is_seen", false, |h| {
-            Box::pin(canary_control(h))
-        }),
-        trial(
-            &harness,
-            "a_daemon_killed_mid_load_restarts_without_browser_restart",
-            true,
-            |h| Box::pin(daemon_killed(h)),
-        ),
-        trial(
-            &harness,
-            "b_native_host_killed_extension_reconnects",
-            true,
-            |h| Box::pin(host_killed(h)),
-        ),
-        trial(
-            &harness,
-            "c_slow_and_garbage_broker_fails_closed",
-            true,
-            |h| Box::pin(faulty_broker(h)),
-        ),
-        trial(
-            &harness,
-            "c_lying_broker_other_sites_credentials_are_refused",
-            true,
-            |h| Box::pin(lying_broker(h)),
-        ),
-        trial(
-            &harness,
-            "d_event_page_suspended_then_woken_by_requests",
-            true,
-            |h| Box::pin(event_page_suspended(h)),
-        ),
-        trial(
-            &harness,
-            "e_firefox_restart_holds_startup_requests",
-            true,
-            |h| Box::pin(firefox_restart(h)),
-        ),
-        trial(&harness, "f_twenty_four_sites_loading_at_once", true, |h| {
-            Box::pin(simultaneous_tabs(h))
-        }),
-        trial(
-            &harness,
-            "g_strace_no_dns_and_no_direct_connect",
-            true,
-            |h| Box::pin(strace_leaks(h)),
-        ),
-        trial(&harness, "h_webrtc_reveals_no_local_address", true, |h| {
-            Box::pin(webrtc(h))
-        }),
-    ];
-    let conclusion = libtest_mimic::run(&args, trials);
-    drop(harness);
-    conclusion.exit();
+    trial::spawn_run_watchdog("e2e_faults", RUN_TIMEOUT);
+    trial::run_with_harness("e2e_faults harness", Harness::start, |harness| {
+        vec![
+            trial(harness, "canary_control_direct_load_is_seen", false, |h| {
+                Box::pin(canary_control(h))
+            }),
+            trial(
+                harness,
+                "a_daemon_killed_mid_load_restarts_without_browser_restart",
+                true,
+                |h| Box::pin(daemon_killed(h)),
+            ),
+            trial(
+                harness,
+                "b_native_host_killed_extension_reconnects",
+                true,
+                |h| Box::pin(host_killed(h)),
+            ),
+            trial(
+                harness,
+                "c_slow_and_garbage_broker_fails_closed",
+                true,
+                |h| Box::pin(faulty_broker(h)),
+            ),
+            trial(
+                harness,
+                "c_lying_broker_other_sites_credentials_are_refused",
+                true,
+                |h| Box::pin(lying_broker(h)),
+            ),
+            trial(
+                harness,
+                "d_event_page_suspended_then_woken_by_requests",
+                true,
+                |h| Box::pin(event_page_suspended(h)),
+            ),
+            trial(
+                harness,
+                "e_firefox_restart_holds_startup_requests",
+                true,
+                |h| Box::pin(firefox_restart(h)),
+            ),
+            trial(harness, "f_twenty_four_sites_loading_at_once", true, |h| {
+                Box::pin(simultaneous_tabs(h))
+            }),
+            trial(
+                harness,
+                "g_strace_no_dns_and_no_direct_connect",
+                true,
+                |h| Box::pin(strace_leaks(h)),
+            ),
+            trial(harness, "h_webrtc_reveals_no_local_address", true, |h| {
+                Box::pin(webrtc(h))
+            }),
+        ]
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,17 +10,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use fantoccini::Locator;
-use fantoccini::wd::WindowHandle;
-use libtest_mimic::{Arguments, Failed, Trial};
 use persite_tests::binaries::{self, Binaries};
-use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
+use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT};
 use persite_tests::fixtures::{FixtureServer, HttpRecord, PageSpec};
+use persite_tests::popup::{click, open_popup, wait_popup_ok};
 use persite_tests::socks_recorder::{Auth, Credentials, Latency, SocksConnection, SocksRecorder};
+use persite_tests::trial::{self, TrialRunner, trial};
 use serde_json::json;
 
 /// Upper bound for one trial, Firefox start included.
@@ -30,171 +28,108 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 
 /// Servers shared by every trial.
 struct Harness {
-    runtime: tokio::runtime::Runtime,
+    runner: TrialRunner,
     fixtures: FixtureServer,
     recorder: SocksRecorder,
-    binaries: OnceLock<Result<Binaries, String>>,
 }
 
 impl Harness {
     fn start() -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let (fixtures, recorder) = runtime.block_on(async {
+        let runner = TrialRunner::new("e2e", TRIAL_TIMEOUT)?;
+        let (fixtures, recorder) = runner.runtime().block_on(async {
             let fixtures = FixtureServer::start().await?;
             let recorder = SocksRecorder::start(fixtures.addr()).await?;
             anyhow::Ok((fixtures, recorder))
         })?;
         Ok(Self {
-            runtime,
+            runner,
             fixtures,
             recorder,
-            binaries: OnceLock::new(),
         })
     }
 
     /// The Persite binaries, built once (outside the async runtime: it blocks).
     fn binaries(&self) -> anyhow::Result<Binaries> {
-        self.binaries
-            .get_or_init(|| binaries::ensure_built().map_err(|e| format!("{e:#}")))
-            .clone()
-            .map_err(anyhow::Error::msg)
+        self.runner.binaries()
     }
 }
 
-type Scenario = for<'a> fn(
-    &'a Harness,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = anyhow::Result<String>> + Send + 'a>,
->;
-
-fn trial(harness: &Arc<Harness>, name: &'static str, needs_persite: bool, run: Scenario) -> Trial {
-    let harness = Arc::clone(harness);
-    Trial::test(name, move || {
-        let mut started = Instant::now();
-        let result = (|| {
-            if needs_persite {
-                let build_started = Instant::now();
-                harness.binaries()?;
-                let build = build_started.elapsed();
-                if build > Duration::from_secs(1) {
-                    eprintln!(
-                        "[e2e] built persite and persite-native-host in {:.1} s (not counted below)",
-                        build.as_secs_f64()
-                    );
-                }
-                binaries::extension_dir()?;
-            }
-            started = Instant::now();
-            harness.runtime.block_on(async {
-                match tokio::time::timeout(TRIAL_TIMEOUT, run(&harness)).await {
-                    Ok(result) => result,
-                    Err(_) => bail!("trial exceeded {TRIAL_TIMEOUT:?}"),
-                }
-            })
-        })();
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(summary) => {
-                eprintln!("[e2e] {name}: ok in {secs:.1} s: {summary}");
-                Ok(())
-            }
-            Err(error) => {
-                eprintln!("[e2e] {name}: FAILED in {secs:.1} s");
-                Err(Failed::from(format!("{error:#}")))
-            }
-        }
-    })
+impl AsRef<TrialRunner> for Harness {
+    fn as_ref(&self) -> &TrialRunner {
+        &self.runner
+    }
 }
 
 fn main() {
-    let mut args = Arguments::from_args();
     // Whole-run bound: per-trial timeouts cannot interrupt a blocked thread.
-    std::thread::spawn(|| {
-        std::thread::sleep(RUN_TIMEOUT);
-        eprintln!("e2e_firefox: the run exceeded {RUN_TIMEOUT:?}; killing browsers and exiting");
-        persite_tests::firefox::kill_all_sessions();
-        std::process::exit(101);
-    });
-    // One browser at a time: the machine is small and trials share the servers' logs.
-    args.test_threads = Some(1);
-    let harness = match Harness::start() {
-        Ok(harness) => Arc::new(harness),
-        Err(error) => {
-            eprintln!("e2e harness failed to start: {error:#}");
-            std::process::exit(101);
-        }
-    };
-    let trials = vec![
-        trial(&harness, "harness_analysis_rejects_bad_logs", false, |_| {
-            Box::pin(async { harness_analysis_rejects_bad_logs() })
-        }),
-        trial(
-            &harness,
-            "harness_static_socks_routes_every_resource_through_the_recorder",
-            false,
-            |h| Box::pin(harness_static_socks(h)),
-        ),
-        trial(
-            &harness,
-            "harness_test_extension_credentials_are_seen_per_first_party",
-            false,
-            |h| Box::pin(harness_test_extension(h)),
-        ),
-        trial(
-            &harness,
-            "persite_a_site_a_resources_all_carry_site_a_credentials",
-            true,
-            |h| Box::pin(persite_site_a(h)),
-        ),
-        trial(
-            &harness,
-            "persite_b_sites_get_distinct_credentials_and_subdomains_share",
-            true,
-            |h| Box::pin(persite_distinct_sites(h)),
-        ),
-        trial(
-            &harness,
-            "persite_c_container_and_private_window_get_their_own_credentials",
-            true,
-            |h| Box::pin(persite_containers(h)),
-        ),
-        trial(
-            &harness,
-            "persite_d_new_circuit_from_the_popup_changes_only_that_site",
-            true,
-            |h| Box::pin(persite_new_circuit(h)),
-        ),
-        trial(
-            &harness,
-            "persite_e_new_identity_changes_every_site_and_clears_cookies",
-            true,
-            |h| Box::pin(persite_new_identity(h)),
-        ),
-        trial(
-            &harness,
-            "persite_g_twenty_sites_get_twenty_distinct_credentials",
-            true,
-            |h| Box::pin(persite_twenty_sites(h)),
-        ),
-        trial(
-            &harness,
-            "persite_h_fifty_resource_page_under_tor_like_latency",
-            true,
-            |h| Box::pin(persite_latency_page(h)),
-        ),
-        trial(
-            &harness,
-            "persite_f_every_connection_carries_credentials",
-            true,
-            |h| Box::pin(persite_every_connection_authenticated(h)),
-        ),
-    ];
-    let conclusion = libtest_mimic::run(&args, trials);
-    drop(harness);
-    conclusion.exit();
+    trial::spawn_run_watchdog("e2e_firefox", RUN_TIMEOUT);
+    trial::run_with_harness("e2e harness", Harness::start, |harness| {
+        vec![
+            trial(harness, "harness_analysis_rejects_bad_logs", false, |_| {
+                Box::pin(async { harness_analysis_rejects_bad_logs() })
+            }),
+            trial(
+                harness,
+                "harness_static_socks_routes_every_resource_through_the_recorder",
+                false,
+                |h| Box::pin(harness_static_socks(h)),
+            ),
+            trial(
+                harness,
+                "harness_test_extension_credentials_are_seen_per_first_party",
+                false,
+                |h| Box::pin(harness_test_extension(h)),
+            ),
+            trial(
+                harness,
+                "persite_a_site_a_resources_all_carry_site_a_credentials",
+                true,
+                |h| Box::pin(persite_site_a(h)),
+            ),
+            trial(
+                harness,
+                "persite_b_sites_get_distinct_credentials_and_subdomains_share",
+                true,
+                |h| Box::pin(persite_distinct_sites(h)),
+            ),
+            trial(
+                harness,
+                "persite_c_container_and_private_window_get_their_own_credentials",
+                true,
+                |h| Box::pin(persite_containers(h)),
+            ),
+            trial(
+                harness,
+                "persite_d_new_circuit_from_the_popup_changes_only_that_site",
+                true,
+                |h| Box::pin(persite_new_circuit(h)),
+            ),
+            trial(
+                harness,
+                "persite_e_new_identity_changes_every_site_and_clears_cookies",
+                true,
+                |h| Box::pin(persite_new_identity(h)),
+            ),
+            trial(
+                harness,
+                "persite_g_twenty_sites_get_twenty_distinct_credentials",
+                true,
+                |h| Box::pin(persite_twenty_sites(h)),
+            ),
+            trial(
+                harness,
+                "persite_h_fifty_resource_page_under_tor_like_latency",
+                true,
+                |h| Box::pin(persite_latency_page(h)),
+            ),
+            trial(
+                harness,
+                "persite_f_every_connection_carries_credentials",
+                true,
+                |h| Box::pin(persite_every_connection_authenticated(h)),
+            ),
+        ]
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -665,71 +600,6 @@ async fn persite_containers(h: &Harness) -> anyhow::Result<String> {
     ))
 }
 
-/// Open the popup page as a tab acting on extension tab `tab_id`, wait until it is ready.
-async fn open_popup(ff: &Firefox, tab_id: u64) -> anyhow::Result<WindowHandle> {
-    let handle = ff.open_tab().await?;
-    let url = format!("moz-extension://{PERSITE_EXTENSION_UUID}/popup/popup.html?tab={tab_id}");
-    ff.goto(&url).await?;
-    wait_for_script(
-        ff,
-        "return document.body.dataset.ready === 'true';",
-        "the popup to be ready",
-    )
-    .await?;
-    Ok(handle)
-}
-
-/// Poll `script` until it returns `true` (bounded by [`PAGE_TIMEOUT`]).
-async fn wait_for_script(ff: &Firefox, script: &str, what: &str) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        let value = ff.client().execute(script, vec![]).await?;
-        if value == json!(true) {
-            return Ok(());
-        }
-        ensure!(
-            started.elapsed() < PAGE_TIMEOUT,
-            "timed out waiting for {what} (last answer {value})"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn click(ff: &Firefox, id: &str) -> anyhow::Result<()> {
-    ff.client()
-        .find(Locator::Id(id))
-        .await
-        .with_context(|| format!("finding #{id}"))?
-        .click()
-        .await
-        .with_context(|| format!("clicking #{id}"))?;
-    Ok(())
-}
-
-/// Wait until the popup's `#message` reports success; its text on error.
-async fn wait_popup_ok(ff: &Firefox) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        let state = ff
-            .client()
-            .execute(
-                "const m = document.getElementById('message'); return [m.dataset.kind, m.textContent];",
-                vec![],
-            )
-            .await?;
-        match state[0].as_str() {
-            Some("ok") => return Ok(()),
-            Some("error") => bail!("the popup reported an error: {}", state[1]),
-            _ => {}
-        }
-        ensure!(
-            started.elapsed() < PAGE_TIMEOUT,
-            "the popup reported nothing within {PAGE_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn persite_new_circuit(h: &Harness) -> anyhow::Result<String> {
     let browser = start_persite(h).await?;
     let ff = &browser.firefox;
@@ -743,7 +613,7 @@ async fn persite_new_circuit(h: &Harness) -> anyhow::Result<String> {
     open_popup(ff, tab_a_id).await?;
     let http_mark = h.fixtures.mark();
     click(ff, "new-circuit").await?;
-    wait_popup_ok(ff).await?;
+    wait_popup_ok(ff, PAGE_TIMEOUT).await?;
     // The extension reloads the tab by itself: wait for site-a's document to be requested again.
     let started = Instant::now();
     while !h

@@ -28,15 +28,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
-use fantoccini::Locator;
+use anyhow::{Context as _, ensure};
 use fantoccini::wd::WindowHandle;
 use persite_tests::binaries::{self, Binaries};
 use persite_tests::control_probe::{CircuitInfo, ControlProbe, StreamEvent};
-use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
+use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT};
 use persite_tests::fixtures::{FixtureServer, PageSpec};
+use persite_tests::popup::{click, open_popup, show_popup_for, wait_popup_ok};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{TorNetwork, TorNetworkOptions};
+use persite_tests::trial;
 use serde_json::{Value, json};
 
 /// Upper bound for one trial, Firefox start and browsing through tor included.
@@ -54,12 +55,7 @@ const THIRD_PARTY: &str = "cdn.test";
 fn main() -> ExitCode {
     // Whole-run bound: per-trial timeouts cannot interrupt a blocked thread. Tor exits by itself
     // (`__OwningControllerProcess`) once this process is gone.
-    std::thread::spawn(|| {
-        std::thread::sleep(RUN_TIMEOUT);
-        eprintln!("e2e_tor: the run exceeded {RUN_TIMEOUT:?}; killing browsers and exiting");
-        persite_tests::firefox::kill_all_sessions();
-        std::process::exit(101);
-    });
+    trial::spawn_run_watchdog("e2e_tor", RUN_TIMEOUT);
     run_with_network(TorNetworkOptions::default(), |shared| {
         vec![
             tor_trial(
@@ -88,39 +84,29 @@ type Scenario = for<'a> fn(&'a Session<'a>) -> ScenarioFuture<'a>;
 /// Builds the binaries (not timed), runs `scenario` in a fresh Persite session with a bound, and
 /// prints `[e2e-tor] <label>: ok in <s> s: <summary>`.
 fn run_trial(label: &str, network: &TorNetwork, scenario: Scenario) -> Result<(), String> {
-    let result = (|| {
-        let binaries = binaries::ensure_built()?;
-        binaries::extension_dir()?;
-        let started = Instant::now();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let summary = runtime.block_on(async {
-            let session = Session::start(network, &binaries).await?;
-            let outcome = match tokio::time::timeout(TRIAL_TIMEOUT, scenario(&session)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(anyhow::anyhow!("trial exceeded {TRIAL_TIMEOUT:?}")),
-            };
-            let outcome = outcome.with_context(|| session.diagnostics());
-            session.shutdown().await;
-            outcome
-        })?;
-        anyhow::Ok((summary, started.elapsed()))
-    })();
-    match result {
-        Ok((summary, took)) => {
-            eprintln!(
-                "[e2e-tor] {label}: ok in {:.1} s: {summary}",
-                took.as_secs_f64()
-            );
-            Ok(())
-        }
-        Err(error) => {
-            eprintln!("[e2e-tor] {label}: FAILED");
-            Err(format!("{error:#}"))
-        }
-    }
+    trial::run_scenario(
+        "e2e-tor",
+        label,
+        || {
+            let binaries = binaries::ensure_built()?;
+            binaries::extension_dir()?;
+            Ok(binaries)
+        },
+        |binaries| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let session = Session::start(network, &binaries).await?;
+                let outcome = trial::within(TRIAL_TIMEOUT, scenario(&session))
+                    .await
+                    .with_context(|| session.diagnostics());
+                session.shutdown().await;
+                outcome
+            })
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,40 +434,6 @@ impl<'n> Session<'n> {
         Ok(self.network.client().control()?)
     }
 
-    /// Opens the popup as a tab acting on `tab_id`; waits until it is ready.
-    async fn open_popup(&self, tab_id: u64) -> anyhow::Result<WindowHandle> {
-        let handle = self.ff().open_tab().await?;
-        self.show_popup_for(tab_id).await?;
-        Ok(handle)
-    }
-
-    /// Points the current (popup) tab at `tab_id`'s popup and waits until it is ready.
-    async fn show_popup_for(&self, tab_id: u64) -> anyhow::Result<()> {
-        let url = format!("moz-extension://{PERSITE_EXTENSION_UUID}/popup/popup.html?tab={tab_id}");
-        self.ff().goto(&url).await?;
-        self.wait_script(
-            "return document.body.dataset.ready === 'true';",
-            "the popup",
-        )
-        .await
-    }
-
-    /// Polls `script` until it returns `true` (bounded by [`PAGE_TIMEOUT`]).
-    async fn wait_script(&self, script: &str, what: &str) -> anyhow::Result<()> {
-        let started = Instant::now();
-        loop {
-            let value = self.ff().client().execute(script, vec![]).await?;
-            if value == json!(true) {
-                return Ok(());
-            }
-            ensure!(
-                started.elapsed() < PAGE_TIMEOUT,
-                "timed out waiting for {what} (last answer {value})"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
     /// Reads the popup's circuit display until it is `shown` with guard, middle and exit rows
     /// whose fingerprints are `expected` (bounded by [`TOR_WAIT`]); returns the rows.
     async fn wait_popup_path(&self, site: &str, expected: &[String]) -> anyhow::Result<PopupView> {
@@ -544,18 +496,6 @@ impl<'n> Session<'n> {
             reason: text(2),
             rows,
         })
-    }
-
-    async fn click(&self, id: &str) -> anyhow::Result<()> {
-        self.ff()
-            .client()
-            .find(Locator::Id(id))
-            .await
-            .with_context(|| format!("finding #{id}"))?
-            .click()
-            .await
-            .with_context(|| format!("clicking #{id}"))?;
-        Ok(())
     }
 }
 
@@ -766,9 +706,9 @@ fn two_sites_two_circuits<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
 fn popup_shows_each_sites_relays<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
     Box::pin(async move {
         let (a, b) = browse_two_sites(s).await?;
-        let popup = s.open_popup(a.tab_id).await?;
+        let popup = open_popup(s.ff(), a.tab_id).await?;
         let shown_a = s.wait_popup_path(&a.site, &a.path).await?;
-        s.show_popup_for(b.tab_id).await?;
+        show_popup_for(s.ff(), b.tab_id).await?;
         let shown_b = s.wait_popup_path(&b.site, &b.path).await?;
         let shared = a.path.iter().filter(|fp| b.path.contains(fp)).count();
         let mut summary = format!(
@@ -803,7 +743,7 @@ fn popup_shows_each_sites_relays<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
             }
             let c = distinct.context("four more sites all got site-a's exact relays")?;
             s.ff().client().switch_to_window(popup).await?;
-            s.show_popup_for(c.tab_id).await?;
+            show_popup_for(s.ff(), c.tab_id).await?;
             let shown_c = s.wait_popup_path(&c.site, &c.path).await?;
             ensure!(
                 shown_c.relays() != shown_a.relays(),
@@ -833,7 +773,7 @@ const NEW_CIRCUIT_ROUNDS: usize = 4;
 fn popup_new_circuit<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
     Box::pin(async move {
         let (a, b) = browse_two_sites(s).await?;
-        let popup = s.open_popup(a.tab_id).await?;
+        let popup = open_popup(s.ff(), a.tab_id).await?;
         s.wait_popup_path(&a.site, &a.path).await?;
         // Marks this document: the new path must arrive in it (push or re-ask), not by a reload.
         s.ff()
@@ -911,8 +851,8 @@ async fn new_circuit_round(
             vec![],
         )
         .await?;
-    s.click("new-circuit").await?;
-    wait_popup_ok(s).await?;
+    click(s.ff(), "new-circuit").await?;
+    wait_popup_ok(s.ff(), PAGE_TIMEOUT).await?;
     // The extension reloads site-a's tab by itself; its new streams carry new credentials.
     let mut events = s.wait_stream_with_new_password(&current.site, &current.creds.password)?;
     // Let the reload finish so the third party's streams are in too.
@@ -950,29 +890,4 @@ fn only_new(events: &[StreamEvent], old_passwords: &BTreeSet<String>) -> Vec<Str
         .filter(|e| !old.contains(&e.stream_id))
         .cloned()
         .collect()
-}
-
-/// Waits until the popup's `#message` reports success (bounded by [`PAGE_TIMEOUT`]).
-async fn wait_popup_ok(s: &Session<'_>) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        let state = s
-            .ff()
-            .client()
-            .execute(
-                "const m = document.getElementById('message'); return [m.dataset.kind || '', m.textContent];",
-                vec![],
-            )
-            .await?;
-        match state[0].as_str() {
-            Some("ok") => return Ok(()),
-            Some("error") => bail!("the popup reported an error: {}", state[1]),
-            _ => {}
-        }
-        ensure!(
-            started.elapsed() < PAGE_TIMEOUT,
-            "the popup reported nothing within {PAGE_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
