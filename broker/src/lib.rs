@@ -12,9 +12,9 @@ pub mod container;
 pub mod credentials;
 pub mod isolation_error;
 pub mod isolator;
+pub mod managed_tor;
 pub mod policy;
 pub mod policy_store;
-pub mod managed_tor;
 pub mod psl;
 pub mod rotation;
 pub mod site;
@@ -22,6 +22,6 @@ pub mod tor;
 
 pub use container::Container;
 pub use isolation_error::{IsolationError, UrlProblem};
-pub use isolator::{IssuedCredentials, Isolator};
+pub use isolator::{Isolator, IssuedCredentials};
 pub use psl::{Psl, PslError, PslSource};
 pub use site::Site;
