@@ -203,6 +203,10 @@ async fn run(options: &Options, binaries: &binaries::Binaries) -> anyhow::Result
     let probe_new = persite.read_perf_probe().await?;
     print_new_sites(&new_sites);
     print_decisions(&decisions);
+    let (local, broker) = persite
+        .message_round_trips(options.new_sites.max(20))
+        .await?;
+    print_round_trips(&local, &broker);
     print_probe(&[
         ("loopback page loads", &probe_loopback),
         ("latency page loads", &probe_latency),
@@ -544,6 +548,30 @@ fn print_decisions(samples: &DecisionSamples) {
             diff.median,
             diff.p10,
             diff.p90
+        );
+    }
+    println!();
+}
+
+fn print_round_trips(local: &[f64], broker: &[f64]) {
+    println!("### Persite options page → background messages (one broker round trip apart)\n");
+    println!("| message | count | p10 ms | median ms | p90 ms |");
+    println!("|---|---|---|---|---|");
+    for (what, values) in [
+        ("`persite:perf-reset` (no broker)", local),
+        ("`persite:circuit` (+ broker round trip)", broker),
+    ] {
+        if let Some(s) = Spread::of(values) {
+            println!(
+                "| {what} | {} | {:.3} | {:.3} | {:.3} |",
+                s.n, s.p10, s.median, s.p90
+            );
+        }
+    }
+    if let Some(diff) = Spread::of(&paired_differences(broker, local)) {
+        println!(
+            "| difference (median of pairs) | {} | {:+.3} | {:+.3} | {:+.3} |",
+            diff.n, diff.p10, diff.median, diff.p90
         );
     }
     println!();

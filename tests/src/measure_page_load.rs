@@ -244,6 +244,45 @@ impl MeasuredBrowser {
         result
     }
 
+    /// In Persite's options page, `rounds` times each (alternating): `persite:perf-reset`
+    /// (page ⇄ background only) and `persite:circuit` for the first tab showing a web page
+    /// (page ⇄ background ⇄ native host ⇄ daemon: one broker `circuit` round trip more). Returns their durations in ms, in that order. Call
+    /// it after reading the probe: it resets the probe's samples.
+    pub async fn message_round_trips(&self, rounds: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+        let script = format!(
+            r#"return (async () => {{
+                 const local = [], broker = [];
+                 const tab = (await b.tabs.query({{}})).find((t) => /^http:/.test(t.url || ""));
+                 if (!tab) {{ throw new Error("no tab shows a web page"); }}
+                 for (let i = 0; i < {rounds}; i += 1) {{
+                   const pair = [[{{ type: "persite:perf-reset" }}, local],
+                                 [{{ type: "persite:circuit", tabId: tab.id }}, broker]];
+                   if (i % 2 === 1) {{ pair.reverse(); }}
+                   for (const [message, out] of pair) {{
+                     const started = performance.now();
+                     const answer = await b.runtime.sendMessage(message);
+                     const ms = performance.now() - started;
+                     if (!answer || answer.ok !== true) {{
+                       throw new Error(message.type + " answered " + JSON.stringify(answer));
+                     }}
+                     out.push(ms);
+                   }}
+                 }}
+                 return {{ local, broker }};
+               }})();"#
+        );
+        let value = self.in_persite_page(&script).await?;
+        let list = |key: &str| -> anyhow::Result<Vec<f64>> {
+            value[key]
+                .as_array()
+                .with_context(|| format!("message round trips answered {value}"))?
+                .iter()
+                .map(|v| v.as_f64().context("not a number"))
+                .collect()
+        };
+        Ok((list("local")?, list("broker")?))
+    }
+
     /// Switch Persite's listener probe on (`storage.local` `perfProbe`) and forget old samples.
     pub async fn enable_perf_probe(&self) -> anyhow::Result<()> {
         let answer = self
