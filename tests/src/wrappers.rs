@@ -90,7 +90,10 @@ pub fn write_host_wrapper(dir: &Path, real_host: &Path, pid_log: &Path) -> anyho
 
 /// The pids logged by a host wrapper, oldest first.
 pub fn host_pids(pid_log: &Path) -> Vec<u32> {
-    host_starts(pid_log).into_iter().map(|(pid, _)| pid).collect()
+    host_starts(pid_log)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 /// The hosts logged by a host wrapper, oldest first: pid and start time.
