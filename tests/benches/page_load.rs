@@ -15,8 +15,15 @@
 //!    fixture server before each response.
 //! 3. Persite's listener probe (`persite:perf`): cache hits from 1 and 2.
 //! 4. New sites: per round, each browser loads a tiny `no-store` document (`/cookies`) under a
-//!    never-seen first party and under a cached one (order alternating); the miss costs the
-//!    difference.
+//!    never-seen first party and under a cached one (order alternating); then, with less noise,
+//!    the proxy decision of one request under a new and a cached first party is timed in the
+//!    parent process (`nsIProtocolProxyService.asyncResolve`, which runs the extension's
+//!    listener across the process boundary). The miss costs the difference.
+//! 5. Persite's options page times messages to its background with and without one broker
+//!    round trip (an in-browser upper bound for native messaging at the machine's load).
+//!
+//! Method, results and their reading: `docs/performance.md`, "Page-load cost in real Firefox".
+//! Pass `PERSITE_BIN_DIR=target/release` to measure release binaries (else debug ones are built).
 //!
 //! `cargo bench -p persite-tests --bench page_load -- [--loads N] [--warmup N] [--latency-ms MS]
 //! [--new-sites N] [--parent-process]` prints Markdown tables (stdout) and progress (stderr).
