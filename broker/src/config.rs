@@ -17,6 +17,13 @@
 //! tor_binary = "tor"                  # managed mode, looked up on PATH
 //! data_dir = "/home/u/.local/share/persite/tor"   # managed mode
 //! torrc_extra = ["UseBridges 1"]      # managed mode: extra torrc lines
+//!
+//! [policy]                 # circuit-lifetime default (docs/protocol.md §2.5); keep-alive if empty
+//! max_age = "10m"          # or seconds (600), or "none"
+//! max_bytes = "50MiB"      # or bytes, or "none"
+//! per_tab = false
+//! [policy.sites."example.com"]   # a site's whole policy (absent keys are off)
+//! per_tab = true
 //! ```
 //!
 //! `docs/tor.md` explains the modes and every control-port command Persite sends.
@@ -26,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::policy::{PolicyError, PolicySection};
 use crate::tor::ControlAddr;
 
 /// Name of the configuration file inside the `persite` config directory.
@@ -38,6 +46,9 @@ pub struct Config {
     pub socks: SocksEndpoint,
     /// How the daemon finds (or runs) tor and its control port.
     pub tor: TorConfig,
+    /// Circuit-lifetime default and admin overrides (`[policy]`); sites are reduced to their
+    /// first-party site when the daemon starts.
+    pub policy: PolicySection,
 }
 
 /// Whether Persite uses a tor someone else runs or starts its own.
@@ -141,6 +152,14 @@ pub enum ConfigError {
         /// What is wrong and what is allowed.
         message: String,
     },
+    /// A `[policy]` value is invalid (the error names the dotted key).
+    #[error("config file {path}: {source}")]
+    Policy {
+        /// The file.
+        path: PathBuf,
+        /// The bad key and why.
+        source: PolicyError,
+    },
 }
 
 /// The file as written, before validation; unknown keys are rejected so typos are caught.
@@ -151,6 +170,8 @@ struct RawConfig {
     socks: RawSocks,
     #[serde(default)]
     tor: RawTor,
+    /// Validated by [`PolicySection::from_toml`], which names bad keys with their full path.
+    policy: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -217,9 +238,19 @@ impl Config {
                 }
             },
         };
+        let policy = match &raw.policy {
+            None => PolicySection::default(),
+            Some(table) => {
+                PolicySection::from_toml(table, "policy").map_err(|source| ConfigError::Policy {
+                    path: path.to_owned(),
+                    source,
+                })?
+            }
+        };
         Ok(Config {
             socks: SocksEndpoint { host, port },
             tor: parse_tor(raw.tor, &invalid)?,
+            policy,
         })
     }
 
@@ -515,6 +546,25 @@ mod tests {
         assert!(e.contains("torrc_extra"), "{e}");
         let e = err("[tor]\ncookie = \"/x\"");
         assert!(e.contains("cookie"), "{e}");
+    }
+
+    #[test]
+    fn reads_the_policy_section_and_names_bad_keys() {
+        let c = parse(
+            "[policy]\nmax_age = \"10m\"\n[policy.sites.\"www.example.com\"]\nper_tab = true\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.policy.default.max_age,
+            Some(std::time::Duration::from_secs(600))
+        );
+        assert_eq!(c.policy.sites.len(), 1);
+        assert!(c.policy.sites[0].1.per_tab);
+        assert_eq!(parse("").expect("empty").policy, PolicySection::default());
+        let e = err("[policy.sites.\"example.com\"]\nmax_bytes = 12\n");
+        assert!(e.contains("policy.sites.\"example.com\".max_bytes"), "{e}");
+        let e = err("[policy]\nmax_age = \"soon\"\n");
+        assert!(e.contains("`policy.max_age`"), "{e}");
     }
 
     #[test]

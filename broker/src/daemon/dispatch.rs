@@ -15,6 +15,8 @@ use crate::config::SocksEndpoint;
 use crate::container::Container;
 use crate::isolation_error::IsolationError;
 use crate::isolator::Isolator;
+use crate::policy::{self, Policy, PolicyError};
+use crate::policy_store::{PolicySetError, PolicyStore};
 use crate::site::Site;
 use crate::tor::{CircEvent, Event};
 
@@ -28,6 +30,8 @@ pub struct Broker {
     tor: TorStatus,
     circuits: CircuitTracker,
     newnym: NewnymLimiter,
+    /// Circuit-lifetime policies: `config.toml`'s and the API overrides file's.
+    policies: PolicyStore,
 }
 
 /// The moment a request is handled, on both clocks the broker uses; passed in so tests can
@@ -70,6 +74,29 @@ impl From<IsolationError> for RpcError {
     }
 }
 
+impl From<PolicyError> for RpcError {
+    fn from(e: PolicyError) -> Self {
+        RpcError::new(e.code(), e.to_string())
+    }
+}
+
+/// Most sites named in one `invalidate` push; beyond it (e.g. a new default policy after a long
+/// session) the push says `all`, which keeps it far below the 1 MiB frame limit.
+const MAX_SITES_PER_PUSH: usize = 512;
+
+/// The `invalidate` push, reason `rotation`, for `sites`.
+fn rotation_push(sites: &[Site]) -> Push {
+    if sites.len() > MAX_SITES_PER_PUSH {
+        return Push::InvalidateAll {
+            reason: InvalidateReason::Rotation,
+        };
+    }
+    Push::InvalidateSites {
+        sites: sites.iter().map(ToString::to_string).collect(),
+        reason: InvalidateReason::Rotation,
+    }
+}
+
 impl Broker {
     /// A broker for one daemon run identified by `instance`.
     pub fn new(isolator: Isolator, socks: SocksEndpoint, instance: String, now: Instant) -> Self {
@@ -81,7 +108,16 @@ impl Broker {
             tor: TorStatus::new(ControlState::None, false),
             circuits: CircuitTracker::new(),
             newnym: NewnymLimiter::default(),
+            policies: PolicyStore::default(),
         }
+    }
+
+    /// Uses `store`'s circuit-lifetime policies (the default is keep-alive for every site,
+    /// not persisted).
+    pub fn with_policies(mut self, store: PolicyStore) -> Self {
+        self.isolator.set_policies(store.effective());
+        self.policies = store;
+        self
     }
 
     /// The tor status (§2.4) the daemon reports.
@@ -97,29 +133,59 @@ impl Broker {
         if status.control != ControlState::Connected && self.tor.control == ControlState::Connected
         {
             self.circuits.disconnected();
+            self.isolator.forget_streams();
         }
         self.tor = status;
         Some(Push::TorStatus(self.tor.to_json()))
     }
 
-    /// Feeds a tor event to the circuit bookkeeping (and bootstrap progress to the status);
-    /// returns a `tor_status` push when the status changed.
-    pub fn on_tor_event(&mut self, event: &Event) -> Option<Push> {
+    /// Feeds a tor event to the circuit bookkeeping, the max-bytes meter (and bootstrap
+    /// progress to the status); returns a `tor_status` push when the status changed, an
+    /// `invalidate` (`rotation`) push when a site's credentials reached their max-bytes.
+    pub fn on_tor_event(&mut self, event: &Event) -> Vec<Push> {
         if let Event::StatusClient(status) = event
             && let Some(progress) = status.bootstrap_progress()
         {
             let mut next = self.tor.clone();
             next.bootstrap_progress = Some(progress);
             next.bootstrap_summary = status.arg("SUMMARY");
-            return self.set_tor_status(next);
+            return self.set_tor_status(next).into_iter().collect();
         }
         self.circuits.on_event(event, &self.isolator);
-        None
+        match self.isolator.on_tor_event(event) {
+            Some(site) => {
+                tracing::debug!(%site, "credentials rotated: max-bytes reached");
+                self.circuits.credentials_changed(&site);
+                vec![rotation_push(&[site])]
+            }
+            None => Vec::new(),
+        }
     }
 
-    /// Re-learns every circuit from `GETINFO circuit-status` (after (re)connecting).
+    /// Re-learns every circuit from `GETINFO circuit-status` (after (re)connecting). A
+    /// restarted tor reuses stream ids, so the byte meter forgets its streams.
     pub fn resync_circuits(&mut self, status: &[CircEvent]) {
         self.circuits.resync(status, &self.isolator);
+        self.isolator.forget_streams();
+    }
+
+    /// Rotates the credentials whose max-age passed at `now_ms`; the `invalidate` push
+    /// (`rotation`) for their sites, so the browser drops them on time with no request.
+    pub fn rotate_due(&mut self, now_ms: u64) -> Option<Push> {
+        let sites = self.isolator.rotate_due(now_ms);
+        if sites.is_empty() {
+            return None;
+        }
+        tracing::debug!(sites = sites.len(), "credentials rotated: max-age reached");
+        for site in &sites {
+            self.circuits.credentials_changed(site);
+        }
+        Some(rotation_push(&sites))
+    }
+
+    /// When [`Broker::rotate_due`] next has work (Unix ms).
+    pub fn next_rotation_at(&self) -> Option<u64> {
+        self.isolator.next_rotation_at()
     }
 
     /// The circuit bookkeeping (relay details, bridges, resync flag).
@@ -154,9 +220,13 @@ impl Broker {
                 "instance": self.instance,
                 "socks": self.socks,
             })),
-            Request::Credentials { url, container, .. } => {
-                self.credentials(&url, &container, now.unix_ms, &mut push)
-            }
+            Request::Credentials {
+                url,
+                container,
+                tab,
+            } => self.credentials(&url, &container, tab, now.unix_ms, &mut push),
+            Request::PolicyGet => Ok(self.isolator.policies().to_json()),
+            Request::PolicySet { site, policy } => self.policy_set(site, &policy, &mut push),
             Request::NewCircuit(target) => self.new_circuit(&target).map(|site| {
                 push = Some(Push::InvalidateSites {
                     sites: vec![site.clone()],
@@ -240,17 +310,22 @@ impl Broker {
         &mut self,
         url: &str,
         container: &str,
+        tab: Option<i64>,
         now_ms: u64,
         push: &mut Option<Push>,
     ) -> Result<Value, RpcError> {
-        let issued = self.isolator.credentials_at(url, container, now_ms)?;
-        tracing::debug!(site = %issued.site, container, "credentials");
+        let issued = self
+            .isolator
+            .credentials_in_tab_at(url, container, tab, now_ms)?;
+        tracing::debug!(site = %issued.site, container, tab = ?issued.tab, "credentials");
         if issued.rotated {
-            tracing::info!("catch-all credentials rotated");
-            *push = Some(Push::InvalidateSites {
-                sites: vec![issued.site.to_string()],
-                reason: InvalidateReason::Rotation,
-            });
+            if issued.site.is_catch_all() {
+                tracing::info!("catch-all credentials rotated");
+            } else {
+                tracing::debug!(site = %issued.site, "credentials rotated by policy");
+                self.circuits.credentials_changed(&issued.site);
+            }
+            *push = Some(rotation_push(std::slice::from_ref(&issued.site)));
         }
         Ok(json!({
             "site": issued.site,
@@ -258,9 +333,39 @@ impl Broker {
             "username": issued.username,
             "password": issued.password,
             "expires_at": issued.expires_at_ms,
-            // No per-tab policy exists yet: every tab of a site shares its credentials.
-            "per_tab": false,
+            "per_tab": issued.per_tab,
         }))
+    }
+
+    /// `policy_set`: validates, saves the overrides file, applies; the sites whose policy
+    /// changed get an `invalidate` push (`rotation`) so the extension re-asks (and learns
+    /// `per_tab` and `expires_at`).
+    fn policy_set(
+        &mut self,
+        site: Option<String>,
+        policy: &Value,
+        push: &mut Option<Push>,
+    ) -> Result<Value, RpcError> {
+        let site = site
+            .map(|s| policy::parse_site(&s, self.isolator.psl(), "site"))
+            .transpose()?;
+        let policy = match policy {
+            Value::Null => None,
+            v => Some(Policy::from_json(v, "policy")?),
+        };
+        let table = self.policies.set(site, policy).map_err(|e| match e {
+            PolicySetError::Invalid(e) => RpcError::from(e),
+            PolicySetError::Save(e) => RpcError::new("internal", e.to_string()),
+        })?;
+        let affected = self.isolator.set_policies(table);
+        tracing::info!(
+            sites_affected = affected.len(),
+            "circuit-lifetime policy changed"
+        );
+        if !affected.is_empty() {
+            *push = Some(rotation_push(&affected));
+        }
+        Ok(self.isolator.policies().to_json())
     }
 
     fn new_circuit(&mut self, target: &SiteRef) -> Result<String, RpcError> {
@@ -342,6 +447,209 @@ mod tests {
         // The next use within the new lifetime does not rotate again.
         let out = b.handle(creds("about:blank"), later);
         assert_eq!(out.push, None);
+    }
+
+    fn set_policy(b: &mut Broker, site: Option<&str>, policy: Value, now: Now) -> Outcome {
+        b.handle(
+            Request::PolicySet {
+                site: site.map(str::to_owned),
+                policy,
+            },
+            now,
+        )
+    }
+
+    fn creds_in_tab(url: &str, tab: Option<i64>) -> Request {
+        Request::Credentials {
+            url: url.into(),
+            container: "firefox-default".into(),
+            tab,
+        }
+    }
+
+    #[test]
+    fn per_tab_policy_gives_each_tab_its_credentials() {
+        let (mut b, now) = broker();
+        let shared = b.handle(creds_in_tab("https://example.com/", Some(1)), now);
+        let shared = shared.result.expect("creds");
+        assert_eq!(shared["per_tab"], false);
+        let out = set_policy(
+            &mut b,
+            Some("www.example.com"),
+            json!({"per_tab": true}),
+            now,
+        );
+        assert_eq!(
+            out.result.expect("set")["sites"]["example.com"],
+            json!({"max_age_s": null, "max_bytes": null, "per_tab": true})
+        );
+        assert_eq!(
+            out.push,
+            Some(Push::InvalidateSites {
+                sites: vec!["example.com".into()],
+                reason: InvalidateReason::Rotation
+            })
+        );
+        let one = b
+            .handle(creds_in_tab("https://example.com/", Some(1)), now)
+            .result
+            .expect("1");
+        let two = b
+            .handle(creds_in_tab("https://example.com/", Some(2)), now)
+            .result
+            .expect("2");
+        let one_again = b
+            .handle(creds_in_tab("https://example.com/x", Some(1)), now)
+            .result
+            .expect("1");
+        assert_eq!(one["per_tab"], true);
+        assert_ne!(one["username"], two["username"]);
+        assert_ne!(one["password"], two["password"]);
+        assert_ne!(one["username"], shared["username"]);
+        assert_eq!(one, one_again);
+        let got = b.handle(Request::PolicyGet, now).result.expect("get");
+        assert_eq!(got["default"]["per_tab"], false);
+        assert_eq!(got["sites"]["example.com"]["per_tab"], true);
+    }
+
+    #[test]
+    fn max_age_rotation_is_pushed_by_the_timer_and_on_request() {
+        let (mut b, now) = broker();
+        set_policy(&mut b, Some("example.com"), json!({"max_age_s": 2}), now)
+            .result
+            .expect("set");
+        let first = b
+            .handle(creds("https://example.com/"), now)
+            .result
+            .expect("first");
+        assert_eq!(first["expires_at"], now.unix_ms + 2000);
+        assert_eq!(b.next_rotation_at(), Some(now.unix_ms + 2000));
+        assert_eq!(b.rotate_due(now.unix_ms + 1999), None);
+        assert_eq!(
+            b.rotate_due(now.unix_ms + 2000),
+            Some(Push::InvalidateSites {
+                sites: vec!["example.com".into()],
+                reason: InvalidateReason::Rotation
+            })
+        );
+        let later = Now {
+            instant: now.instant + Duration::from_secs(3),
+            unix_ms: now.unix_ms + 3000,
+        };
+        let second = b.handle(creds("https://example.com/"), later);
+        assert_eq!(second.push, None, "already rotated by the timer");
+        let second = second.result.expect("second");
+        assert_eq!(second["username"], first["username"]);
+        assert_ne!(second["password"], first["password"]);
+        assert_eq!(second["expires_at"], later.unix_ms + 2000);
+        let much_later = Now {
+            instant: now.instant + Duration::from_secs(9),
+            unix_ms: now.unix_ms + 9000,
+        };
+        let out = b.handle(creds("https://example.com/"), much_later);
+        assert!(
+            out.push.is_some(),
+            "a request past the expiry rotates and pushes"
+        );
+    }
+
+    #[test]
+    fn max_bytes_from_tor_stream_events_rotates_and_pushes() {
+        use crate::tor::events::{StreamBwEvent, StreamEvent};
+        let (mut b, now) = broker();
+        set_policy(&mut b, Some("example.com"), json!({"max_bytes": 4096}), now)
+            .result
+            .expect("set");
+        let first = b
+            .handle(creds("https://example.com/"), now)
+            .result
+            .expect("first");
+        let attach = format!(
+            "9 SUCCEEDED 4 example.com:443 SOCKS_USERNAME=\"{}\" SOCKS_PASSWORD=\"{}\"",
+            first["username"].as_str().expect("username"),
+            first["password"].as_str().expect("password")
+        );
+        let attach = Event::Stream(StreamEvent::parse_body(&attach).expect("STREAM"));
+        assert!(b.on_tor_event(&attach).is_empty());
+        let bw = |read: u64| {
+            Event::StreamBw(StreamBwEvent::parse_body(&format!("9 100 {read}")).expect("BW"))
+        };
+        assert!(b.on_tor_event(&bw(3000)).is_empty(), "3,100 bytes < 4,096");
+        assert_eq!(
+            b.on_tor_event(&bw(900)),
+            vec![Push::InvalidateSites {
+                sites: vec!["example.com".into()],
+                reason: InvalidateReason::Rotation
+            }]
+        );
+        assert!(
+            b.on_tor_event(&bw(100_000)).is_empty(),
+            "the old stream no longer counts"
+        );
+        let second = b
+            .handle(creds("https://example.com/"), now)
+            .result
+            .expect("second");
+        assert_ne!(second["password"], first["password"]);
+        assert_eq!(second["username"], first["username"]);
+    }
+
+    #[test]
+    fn a_new_default_affecting_many_sites_invalidates_all() {
+        let (mut b, now) = broker();
+        for i in 0..=MAX_SITES_PER_PUSH {
+            b.handle(creds(&format!("https://site{i}.example/")), now);
+        }
+        let out = set_policy(&mut b, None, json!({"max_age_s": 600}), now);
+        assert_eq!(out.result.expect("set")["default"]["max_age_s"], 600);
+        assert_eq!(
+            out.push,
+            Some(Push::InvalidateAll {
+                reason: InvalidateReason::Rotation
+            })
+        );
+    }
+
+    #[test]
+    fn bad_policies_are_invalid_field_and_change_nothing() {
+        let (mut b, now) = broker();
+        let before = b.handle(Request::PolicyGet, now).result.expect("get");
+        for (site, policy, field) in [
+            (
+                Some("example.com"),
+                json!({"max_age_s": 0}),
+                "policy.max_age_s",
+            ),
+            (
+                Some("example.com"),
+                json!({"max_bytes": 10}),
+                "policy.max_bytes",
+            ),
+            (
+                Some("example.com"),
+                json!({"per_tab": "yes"}),
+                "policy.per_tab",
+            ),
+            (
+                Some("example.com"),
+                json!({"max_age": 60}),
+                "policy.max_age",
+            ),
+            (Some("example.com"), json!(5), "policy"),
+            (Some("--unknown--"), json!({"per_tab": true}), "site"),
+            (Some("a/b"), json!({"per_tab": true}), "site"),
+            (None, Value::Null, "policy"),
+        ] {
+            let out = set_policy(&mut b, site, policy.clone(), now);
+            let e = out.result.expect_err("invalid");
+            assert_eq!(e.code, "invalid_field", "{policy}");
+            assert!(e.message.contains(&format!("`{field}`")), "{}", e.message);
+            assert_eq!(out.push, None);
+        }
+        assert_eq!(
+            b.handle(Request::PolicyGet, now).result.expect("get"),
+            before
+        );
     }
 
     #[test]

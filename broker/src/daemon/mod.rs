@@ -25,9 +25,10 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError, ControlSetting, TorMode};
 use crate::isolator::Isolator;
 use crate::managed_tor::{ManagedSpec, ManagedTor};
+use crate::policy_store::{PolicyStore, default_policy_path};
 use crate::psl::Psl;
 use crate::tor::{ControlAddr, ControlConfig, TorControl};
-use dispatch::Broker;
+use dispatch::{Broker, Now};
 use events::{BUS_CAPACITY, EventBus};
 use instance::Acquired;
 use persite_native_messaging::runtime::{RuntimeDirError, broker_socket_path};
@@ -37,6 +38,10 @@ const STARTING_DAEMON_WAIT: Duration = Duration::from_secs(5);
 
 /// How long open connections (event streams, slow clients) may delay exit after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// How often max-age rotations are checked, so their `invalidate` push leaves at most this
+/// late even when no request comes (`docs/protocol.md` §2.5).
+const ROTATION_TICK: Duration = Duration::from_millis(250);
 
 /// Options of `persite serve`.
 #[derive(Debug, Clone, Default)]
@@ -89,6 +94,9 @@ pub enum DaemonError {
     /// Managed tor's files could not be prepared.
     #[error("cannot prepare managed tor: {0}")]
     ManagedTor(String),
+    /// The circuit-lifetime policies (`[policy]`, `site-policies.toml`) are unusable.
+    #[error("circuit-lifetime policies: {0}")]
+    Policy(String),
     /// A system call failed.
     #[error("{what}: {source}")]
     Io {
@@ -135,16 +143,18 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
         // deleted); starting a second one would split the user's state.
         return Ok(ServeOutcome::AlreadyRunning { socket, pid: None });
     }
-    let psl = Psl::load().map_err(|e| DaemonError::Psl(e.to_string()))?;
+    let psl = Arc::new(Psl::load().map_err(|e| DaemonError::Psl(e.to_string()))?);
+    let policies = load_policies(&config, &psl)?;
     let instance = new_instance_id().map_err(io_err("cannot generate the instance id"))?;
-    let isolator = Isolator::try_new(Arc::new(psl))
+    let isolator = Isolator::try_new(psl)
         .map_err(|e| io_err("cannot create the secret key")(io::Error::other(e.to_string())))?;
     if config.tor.mode != TorMode::System {
         // Before probing [socks]: a tor orphaned by a killed daemon would look like a system tor.
         crate::managed_tor::stop_orphan(&runtime_dir);
     }
     let tor_plan = plan_tor(&config, &runtime_dir)?;
-    let broker = Broker::new(isolator, config.socks, instance.clone(), Instant::now());
+    let broker = Broker::new(isolator, config.socks, instance.clone(), Instant::now())
+        .with_policies(policies);
     let listener = lock
         .bind()
         .map_err(io_err("cannot bind the daemon socket"))?;
@@ -166,6 +176,33 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
     drop(lock);
     tracing::info!("persite daemon stopped");
     Ok(ServeOutcome::Stopped)
+}
+
+/// `config.toml`'s `[policy]` with the API overrides file over it.
+fn load_policies(config: &Config, psl: &Psl) -> Result<PolicyStore, DaemonError> {
+    let base = config
+        .policy
+        .resolve(psl, "policy")
+        .map_err(|e| DaemonError::Policy(format!("config file: {e}")))?;
+    let path = default_policy_path();
+    if path.is_none() {
+        tracing::warn!("no $XDG_CONFIG_HOME or $HOME: policy changes are not kept across restarts");
+    }
+    PolicyStore::open(base, path, psl).map_err(|e| DaemonError::Policy(e.to_string()))
+}
+
+/// Rotates credentials whose max-age passed and pushes their `invalidate`, until `shutdown`.
+async fn rotation_timer(state: server::AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(ROTATION_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = tick.tick() => {
+                state.with_broker(|b| ((), b.rotate_due(Now::current().unix_ms).into_iter().collect()));
+            }
+        }
+    }
 }
 
 /// How the daemon reaches tor, decided before serving.
@@ -296,6 +333,7 @@ async fn serve(
         shutdown_tx.clone(),
         control.clone(),
     );
+    let rotation = tokio::spawn(rotation_timer(state.clone(), shutdown_rx.clone()));
     let link = control.map(|control| {
         tokio::spawn(tor_link::run(
             state.clone(),
@@ -332,6 +370,7 @@ async fn serve(
             Ok(())
         }
     };
+    rotation.abort();
     if let Some(link) = link {
         link.abort();
     }

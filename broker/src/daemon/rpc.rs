@@ -29,6 +29,10 @@ pub enum RequestType {
     Status,
     /// `circuit`: a site's circuit display.
     Circuit,
+    /// `policy_get`: the circuit-lifetime policies.
+    PolicyGet,
+    /// `policy_set`: change the default or a site's circuit-lifetime policy.
+    PolicySet,
 }
 
 impl RequestType {
@@ -41,6 +45,8 @@ impl RequestType {
             "new_identity" => Self::NewIdentity,
             "status" => Self::Status,
             "circuit" => Self::Circuit,
+            "policy_get" => Self::PolicyGet,
+            "policy_set" => Self::PolicySet,
             _ => return None,
         })
     }
@@ -81,6 +87,16 @@ pub enum Request {
         target: SiteRef,
         /// Cookie store id; [`DEFAULT_CONTAINER`] when absent.
         container: String,
+    },
+    /// `policy_get`.
+    PolicyGet,
+    /// `policy_set`: `site` `None` changes the default; `policy` is the wire object or `null`
+    /// (checked by [`crate::policy::Policy::from_json`] in the dispatcher).
+    PolicySet {
+        /// The site (any host; reduced to its first-party site), or `None` for the default.
+        site: Option<String>,
+        /// The policy object, or `Value::Null` to remove the site's override.
+        policy: Value,
     },
 }
 
@@ -142,7 +158,7 @@ pub fn parse_rpc(body: &[u8]) -> (Option<Number>, Result<Request, RpcError>) {
                         "unknown_type",
                         format!(
                             "unknown request type {:?}; expected one of hello, credentials, \
-                             new_circuit, new_identity, status, circuit",
+                             new_circuit, new_identity, status, circuit, policy_get, policy_set",
                             truncate(s, 64)
                         ),
                     )),
@@ -217,6 +233,14 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
         }),
         RequestType::NewIdentity => Ok(Request::NewIdentity),
         RequestType::Status => Ok(Request::Status),
+        RequestType::PolicyGet => Ok(Request::PolicyGet),
+        RequestType::PolicySet => Ok(Request::PolicySet {
+            site: optional_string(obj, "site")?,
+            policy: obj
+                .get("policy")
+                .cloned()
+                .ok_or_else(|| RpcError::missing("policy"))?,
+        }),
     }
 }
 
@@ -408,6 +432,46 @@ mod tests {
         assert_eq!(
             code(r#"{"id":6,"type":"circuit","site":"a","container":1}"#),
             (Some(6), "invalid_field")
+        );
+    }
+
+    #[test]
+    fn parses_policy_requests() {
+        assert_eq!(
+            rpc(r#"{"id":7,"type":"policy_get"}"#).1,
+            Ok(Request::PolicyGet)
+        );
+        assert_eq!(
+            rpc(
+                r#"{"id":8,"type":"policy_set","site":"www.example.com","policy":{"per_tab":true}}"#
+            )
+            .1,
+            Ok(Request::PolicySet {
+                site: Some("www.example.com".into()),
+                policy: json!({"per_tab": true})
+            })
+        );
+        assert_eq!(
+            rpc(r#"{"id":9,"type":"policy_set","site":"example.com","policy":null}"#).1,
+            Ok(Request::PolicySet {
+                site: Some("example.com".into()),
+                policy: Value::Null
+            })
+        );
+        assert_eq!(
+            rpc(r#"{"id":10,"type":"policy_set","policy":{"max_age_s":600}}"#).1,
+            Ok(Request::PolicySet {
+                site: None,
+                policy: json!({"max_age_s": 600})
+            })
+        );
+        assert_eq!(
+            code(r#"{"id":11,"type":"policy_set","site":"example.com"}"#),
+            (Some(11), "missing_field")
+        );
+        assert_eq!(
+            code(r#"{"id":12,"type":"policy_set","site":5,"policy":null}"#),
+            (Some(12), "invalid_field")
         );
     }
 

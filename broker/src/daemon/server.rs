@@ -144,6 +144,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/new-circuit", post(new_circuit_route))
         .route("/v1/new-identity", post(new_identity_route))
         .route("/v1/status", get(status_route))
+        .route(
+            "/v1/policies",
+            get(policies_get_route).put(policies_put_route),
+        )
         // Bodies are read by `read_body`, which answers oversize with a protocol error.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -244,4 +248,12 @@ async fn new_identity_route(State(state): State<AppState>, body: Body) -> Respon
 
 async fn status_route(State(state): State<AppState>) -> Response {
     rest_reply(state.execute(Request::Status).await)
+}
+
+async fn policies_get_route(State(state): State<AppState>) -> Response {
+    rest_reply(state.execute(Request::PolicyGet).await)
+}
+
+async fn policies_put_route(State(state): State<AppState>, body: Body) -> Response {
+    rest(&state, RequestType::PolicySet, body).await
 }
