@@ -138,11 +138,12 @@ fn serve(socket: &UdpSocket, queries: &Mutex<Vec<DnsQuery>>, stop: &AtomicBool) 
             continue;
         };
         if let Some((reply, log)) = answer(&buf[..len]) {
-            let _ = socket.send_to(&reply, peer);
+            // Log before replying: whoever has seen the reply must also see the query logged.
             queries
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .extend(log);
+            let _ = socket.send_to(&reply, peer);
         }
     }
 }
