@@ -4,8 +4,9 @@
 //!
 //! Data flow, as in Tor Browser (`TorProvider.sys.mjs`, `TorDomainIsolator.sys.mjs`): a
 //! `STREAM … SENTCONNECT|SUCCEEDED <circuit>` event carries the stream's `SOCKS_USERNAME` and
-//! `SOCKS_PASSWORD`; [`CredentialOwners`] names the (site, container) that username was issued
-//! to and says whether the password is still the current one. Only current credentials move a
+//! `SOCKS_PASSWORD`; [`CredentialOwners`] names the credential set (site, container, and the tab
+//! for a per-tab site) that username was issued to and says whether the password is still the
+//! current one. A tab's streams move its own display and the site-wide one. Only current credentials move a
 //! site's display, so after "new circuit" the display switches when the first stream with the new
 //! password attaches. `CIRC` events (and `GETINFO circuit-status` on (re)connect) give each
 //! circuit's path and `CONFLUX_ID`; legs of one conflux set are shown together; `CLOSED`/`FAILED`
@@ -23,11 +24,14 @@ use serde_json::{Value, json};
 
 use crate::container::Container;
 use crate::isolator::Isolator;
+use crate::rotation::TabId;
 use crate::site::Site;
 use crate::tor::{CircEvent, CircStatus, Event, PathHop, StreamBwEvent, StreamEvent, StreamStatus};
 
-/// A site in one container: the unit that has its own credentials and circuit.
-pub type SiteKey = (Site, Container);
+/// A display: a site in one container, and the tab for a per-tab site's credential set (as in
+/// [`crate::rotation::CredentialSet`]). `None` is the site-wide display, which for a per-tab
+/// site shows the circuit any of its tabs used last.
+pub type SiteKey = (Site, Container, Option<TabId>);
 
 /// Most relays whose details are cached; beyond it the cache starts over (a private network has
 /// 8, the real one about 8,000).
@@ -39,8 +43,9 @@ const CLOSED_STREAMS_KEPT: usize = 1024;
 
 /// Names the owner of SOCKS credentials seen in tor's events.
 pub trait CredentialOwners {
-    /// The (site, container) `username` was issued to, and whether `password` is its current
-    /// password; `None` for credentials this broker did not issue (or forgot at a new identity).
+    /// The credential set (site, container, tab of a per-tab site) `username` was issued to,
+    /// and whether `password` is its current password; `None` for credentials this broker did
+    /// not issue (or forgot at a new identity).
     fn owner(&self, username: &[u8], password: &[u8]) -> Option<(SiteKey, bool)>;
 }
 
@@ -48,10 +53,20 @@ impl CredentialOwners for Isolator {
     fn owner(&self, username: &[u8], password: &[u8]) -> Option<(SiteKey, bool)> {
         let username = std::str::from_utf8(username).ok()?;
         let password = std::str::from_utf8(password).ok()?;
-        let (site, container) = self.owner_of_username(username)?;
-        let current = self.is_current_password(site, &container, password);
-        Some(((site.clone(), container), current))
+        let (set, current) = self.owner_of_credentials(username, password)?;
+        Some(((set.site.clone(), set.container, set.tab), current))
     }
+}
+
+/// The displays a stream of credential set `key` moves: its own and, for a tab of a per-tab
+/// site, also the site-wide one (so a `circuit` request without a tab still shows the circuit
+/// the site used last).
+fn displays_of(key: &SiteKey) -> Vec<SiteKey> {
+    let mut keys = vec![key.clone()];
+    if key.2.is_some() {
+        keys.push((key.0.clone(), key.1, None));
+    }
+    keys
 }
 
 /// What the circuit display shows about one relay.
@@ -254,7 +269,9 @@ impl CircuitTracker {
             return;
         }
         self.streams.insert(s.id.clone(), key.clone());
-        self.show(key, circuit);
+        for display in displays_of(&key) {
+            self.show(display, circuit);
+        }
         if !self.circuits.contains_key(circuit) {
             self.resync_due = true;
         }
@@ -296,12 +313,14 @@ impl CircuitTracker {
         if bw.read == 0 && bw.written == 0 {
             return;
         }
-        let state = self.sites.entry(key.clone()).or_default();
-        // From the application's side, as control-spec words it: `read` = bytes the browser
-        // received from the site, `written` = bytes it sent.
-        state.read = state.read.saturating_add(bw.read);
-        state.written = state.written.saturating_add(bw.written);
-        self.bytes_changed.insert(key.clone());
+        for display in displays_of(key) {
+            let state = self.sites.entry(display.clone()).or_default();
+            // From the application's side, as control-spec words it: `read` = bytes the browser
+            // received from the site, `written` = bytes it sent.
+            state.read = state.read.saturating_add(bw.read);
+            state.written = state.written.saturating_add(bw.written);
+            self.bytes_changed.insert(display);
+        }
     }
 
     /// Replaces what is known about circuits with `GETINFO circuit-status` (after connecting or
@@ -348,9 +367,12 @@ impl CircuitTracker {
             }
             if let Some((key, true)) = owners.owner(user.as_bytes(), pass.as_bytes())
                 && !key.0.is_catch_all()
-                && self.sites.get(&key).is_none_or(|s| s.circuit.is_none())
             {
-                self.show(key, &c.id);
+                for display in displays_of(&key) {
+                    if self.sites.get(&display).is_none_or(|s| s.circuit.is_none()) {
+                        self.show(display, &c.id);
+                    }
+                }
             }
         }
         let shown: Vec<String> = self.showing.keys().cloned().collect();
@@ -386,7 +408,7 @@ impl CircuitTracker {
         let keys: Vec<SiteKey> = self
             .sites
             .keys()
-            .filter(|(s, _)| s == site)
+            .filter(|(s, _, _)| s == site)
             .cloned()
             .collect();
         for key in keys {
@@ -525,9 +547,17 @@ impl CircuitTracker {
         ids
     }
 
-    /// The circuit result of §2.4 for `key`.
+    /// The circuit result of §2.4 for `key`; a per-tab display also carries its `tab`.
     pub fn result(&self, key: &SiteKey, availability: Availability) -> Value {
-        let (site, container) = key;
+        let mut result = self.result_body(key, availability);
+        if let (Some(tab), Some(obj)) = (key.2, result.as_object_mut()) {
+            obj.insert("tab".to_owned(), json!(tab));
+        }
+        result
+    }
+
+    fn result_body(&self, key: &SiteKey, availability: Availability) -> Value {
+        let (site, container, _) = key;
         let onion = site.as_str().ends_with(".onion");
         let unavailable = |reason: &str| {
             json!({
@@ -643,7 +673,7 @@ mod tests {
 
     fn creds(iso: &mut Isolator, url: &str, container: &str) -> (String, String, SiteKey) {
         let c = iso.credentials_at(url, container, 0).expect("creds");
-        (c.username, c.password, (c.site, c.container))
+        (c.username, c.password, (c.site, c.container, c.tab))
     }
 
     fn stream(id: u32, status: &str, circ: u32, user: &str, pass: &str) -> Event {
@@ -759,6 +789,72 @@ mod tests {
         // Credentials the broker never issued are ignored.
         t.on_event(&stream(15, "SUCCEEDED", 2, "someone", "else"), &iso);
         assert!(t.take_changed(10, true).is_empty());
+    }
+
+    #[test]
+    fn tabs_of_a_per_tab_site_have_their_own_displays_and_other_sites_keep_one() {
+        let mut iso = isolator();
+        let mut policies = crate::policy::PolicyTable::new(crate::policy::Policy::KEEP_ALIVE);
+        let per_tab = crate::policy::Policy::new(None, None, true, "policy").expect("policy");
+        let site = iso.parse_site("a.example").expect("site");
+        policies.set_site(site, Some(per_tab)).expect("set");
+        iso.set_policies(policies);
+        let mut t = CircuitTracker::new();
+        let tab_creds = |iso: &mut Isolator, url: &str, tab: i64| {
+            let c = iso
+                .credentials_in_tab_at(url, "firefox-default", Some(tab), 0)
+                .expect("creds");
+            (c.username, c.password, (c.site, c.container, c.tab))
+        };
+        let (u1, p1, tab1) = tab_creds(&mut iso, "https://a.example/", 1);
+        let (u2, p2, tab2) = tab_creds(&mut iso, "https://a.example/", 2);
+        let (ub, pb, b) = tab_creds(&mut iso, "https://b.example/", 1);
+        assert_eq!((tab1.2, tab2.2), (Some(1), Some(2)));
+        assert_eq!(b.2, None, "the tab counts only for per-tab sites");
+        let site_wide: SiteKey = (tab1.0.clone(), tab1.1, None);
+        for (id, exit) in [(5, X), (9, X2), (3, X)] {
+            t.on_event(&built(id, exit, ""), &iso);
+        }
+        t.on_event(&stream(1, "SUCCEEDED", 5, &u1, &p1), &iso);
+        t.on_event(&stream(2, "SUCCEEDED", 9, &u2, &p2), &iso);
+        t.on_event(&stream(3, "SUCCEEDED", 3, &ub, &pb), &iso);
+        let r = |t: &CircuitTracker, k: &SiteKey| t.result(k, Availability::Available);
+        assert_eq!(ids(&r(&t, &tab1)), ["5"]);
+        assert_eq!(ids(&r(&t, &tab2)), ["9"]);
+        assert_eq!(r(&t, &tab1)["tab"], 1);
+        assert_eq!(r(&t, &tab2)["tab"], 2);
+        // Without a tab: the circuit the site used last, as before per-tab displays.
+        assert_eq!(ids(&r(&t, &site_wide)), ["9"]);
+        assert!(r(&t, &site_wide).get("tab").is_none());
+        // A site without the per-tab policy keeps one display, with no tab field.
+        assert_eq!(ids(&r(&t, &b)), ["3"]);
+        assert!(r(&t, &b).get("tab").is_none());
+        let mut changed = t.take_changed(10, true);
+        changed.sort();
+        let mut expected = vec![tab1.clone(), tab2.clone(), site_wide.clone(), b.clone()];
+        expected.sort();
+        assert_eq!(changed, expected);
+
+        // Bytes count per tab, and site-wide for the site.
+        t.on_event(&event("STREAM_BW 1 10 100"), &iso);
+        t.on_event(&event("STREAM_BW 2 1 20"), &iso);
+        assert_eq!(r(&t, &tab1)["bytes"], json!({"read": 100, "written": 10}));
+        assert_eq!(r(&t, &tab2)["bytes"], json!({"read": 20, "written": 1}));
+        assert_eq!(
+            r(&t, &site_wide)["bytes"],
+            json!({"read": 120, "written": 11})
+        );
+
+        // Tab 2's circuit closing empties only tab 2's (and the site-wide) display.
+        t.take_changed(10, true);
+        t.on_event(&event("CIRC 9 CLOSED REASON=FINISHED"), &iso);
+        let mut changed = t.take_changed(10, true);
+        changed.sort();
+        let mut expected = vec![tab2.clone(), site_wide.clone()];
+        expected.sort();
+        assert_eq!(changed, expected);
+        assert_eq!(ids(&r(&t, &tab1)), ["5"]);
+        assert!(ids(&r(&t, &tab2)).is_empty());
     }
 
     #[test]

@@ -161,15 +161,16 @@ export function unavailableText(code) {
 }
 
 /**
- * Whether a `circuit` push concerns the circuit on display: same site and container. When the
- * site is not known yet (no answer so far), any push for the container may be it, so the popup
- * asks again.
+ * Whether a `circuit` push concerns the circuit on display: same site, container and tab (a
+ * push with a `tab` is one tab's display of a per-tab site; the popup shows the site-wide one,
+ * whose pushes have no tab). When the site is not known yet (no answer so far), any push for the
+ * container may be it, so the popup asks again.
  *
- * @param {{site: string|null, container: string}} shown
- * @param {{site: string, container: string}} pushed
+ * @param {{site: string|null, container: string, tab?: number|null}} shown
+ * @param {{site: string, container: string, tab?: number|null}} pushed
  */
 export function circuitPushApplies(shown, pushed) {
-  if (pushed.container !== shown.container) {
+  if (pushed.container !== shown.container || (pushed.tab ?? null) !== (shown.tab ?? null)) {
     return false;
   }
   return shown.site === null || shown.site === pushed.site;

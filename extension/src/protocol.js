@@ -363,6 +363,8 @@ export function parseCircuitResult(result) {
     onion: result.onion === true,
     circuits: available ? circuits.map(parseCircuit) : [],
     bytes: parseBytes(result.bytes),
+    // Only a per-tab site's per-tab display carries its tab; `null` for the site-wide one.
+    tab: Number.isSafeInteger(result.tab) ? result.tab : null,
   };
 }
 

@@ -154,6 +154,15 @@ describe("circuit display helpers", () => {
     assert.equal(circuitPushApplies({ site: null, container: "firefox-default" }, { site: "b.test", container: "firefox-default" }), true);
   });
 
+  it("ignores another tab's circuit push for a per-tab site", () => {
+    const shown = { site: "a.test", container: "firefox-default" };
+    assert.equal(circuitPushApplies(shown, { site: "a.test", container: "firefox-default", tab: 2 }), false);
+    assert.equal(circuitPushApplies(shown, { site: "a.test", container: "firefox-default", tab: null }), true);
+    assert.equal(circuitPushApplies({ site: null, container: "firefox-default" }, { site: "a.test", container: "firefox-default", tab: 1 }), false);
+    assert.equal(circuitPushApplies({ ...shown, tab: 1 }, { site: "a.test", container: "firefox-default", tab: 1 }), true);
+    assert.equal(circuitPushApplies({ ...shown, tab: 1 }, { site: "a.test", container: "firefox-default", tab: 2 }), false);
+  });
+
   it("formats byte counts and leaves them out when unknown", () => {
     assert.equal(formatBytes(0), "0 B");
     assert.equal(formatBytes(999), "999 B");

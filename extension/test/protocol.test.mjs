@@ -278,6 +278,9 @@ describe("parseCircuitResult", () => {
       bridgeType: null,
     });
     assert.equal(parsed.circuits[0].hops[2].country, "nl");
+    assert.equal(parsed.tab, null);
+    assert.equal(parseCircuitResult({ ...circuitResult, tab: 4 }).tab, 4);
+    assert.equal(parseCircuitResult({ ...circuitResult, tab: "4" }).tab, null);
     assert.equal(parseCircuitResult({ ...circuitResult, circuits: [{ id: 7, hops: [hop("guard", "a")] }] }).circuits[0].hops[0].fingerprint, "A".repeat(40));
   });
 

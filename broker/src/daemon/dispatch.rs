@@ -267,7 +267,11 @@ impl Broker {
                     Ok(json!({"epoch": epoch, "newnym": "unavailable"}))
                 }
             }
-            Request::Circuit { target, container } => self.circuit(&target, &container),
+            Request::Circuit {
+                target,
+                container,
+                tab,
+            } => self.circuit(&target, &container, tab),
             Request::Status => Ok(json!({
                 "broker_version": env!("CARGO_PKG_VERSION"),
                 "instance": self.instance,
@@ -296,13 +300,20 @@ impl Broker {
         self.newnym.reset();
     }
 
-    fn circuit(&self, target: &SiteRef, container: &str) -> Result<Value, RpcError> {
+    fn circuit(
+        &self,
+        target: &SiteRef,
+        container: &str,
+        tab: Option<i64>,
+    ) -> Result<Value, RpcError> {
         let container = Container::parse(container)?;
         let site: Site = match target {
             SiteRef::Site(s) => self.isolator.parse_site(s)?,
             SiteRef::Url(u) => self.isolator.site_of(u)?,
         };
-        let key: SiteKey = (site, container);
+        // The tab counts only for a per-tab site, exactly as when its credentials were issued.
+        let set = self.isolator.rotation().set_of(site, container, tab);
+        let key: SiteKey = (set.site, set.container, set.tab);
         Ok(self.circuits.result(&key, self.tor.availability()))
     }
 
@@ -747,6 +758,7 @@ mod tests {
         let circuit = |site: &str, container: &str| Request::Circuit {
             target: SiteRef::Site(site.into()),
             container: container.into(),
+            tab: None,
         };
         let r = b
             .handle(circuit("example.com", "firefox-default"), now)
@@ -762,6 +774,7 @@ mod tests {
                 Request::Circuit {
                     target: SiteRef::Url("https://www.example.com/x".into()),
                     container: "firefox-private".into(),
+                    tab: None,
                 },
                 now,
             )

@@ -87,6 +87,8 @@ pub enum Request {
         target: SiteRef,
         /// Cookie store id; [`DEFAULT_CONTAINER`] when absent.
         container: String,
+        /// Tab whose circuit to show (used only for sites with a per-tab policy).
+        tab: Option<i64>,
     },
     /// `policy_get`.
     PolicyGet,
@@ -211,18 +213,10 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
             let url = required_string(obj, "url")?;
             let container =
                 optional_string(obj, "container")?.unwrap_or_else(|| DEFAULT_CONTAINER.to_owned());
-            let tab = match obj.get("tab") {
-                None | Some(Value::Null) => None,
-                Some(Value::Number(n)) => Some(
-                    n.as_i64()
-                        .ok_or_else(|| RpcError::wrong_type("tab", "an integer"))?,
-                ),
-                Some(_) => return Err(RpcError::wrong_type("tab", "a number")),
-            };
             Ok(Request::Credentials {
                 url,
                 container,
-                tab,
+                tab: optional_tab(obj)?,
             })
         }
         RequestType::NewCircuit => site_ref(obj).map(Request::NewCircuit),
@@ -230,6 +224,7 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
             target: site_ref(obj)?,
             container: optional_string(obj, "container")?
                 .unwrap_or_else(|| DEFAULT_CONTAINER.to_owned()),
+            tab: optional_tab(obj)?,
         }),
         RequestType::NewIdentity => Ok(Request::NewIdentity),
         RequestType::Status => Ok(Request::Status),
@@ -268,6 +263,18 @@ fn optional_string(obj: &Map<String, Value>, field: &str) -> Result<Option<Strin
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(RpcError::wrong_type(field, "a string")),
+    }
+}
+
+/// The optional integer `tab` of `credentials` and `circuit`.
+fn optional_tab(obj: &Map<String, Value>) -> Result<Option<i64>, RpcError> {
+    match obj.get("tab") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| RpcError::wrong_type("tab", "an integer")),
+        Some(_) => Err(RpcError::wrong_type("tab", "a number")),
     }
 }
 
@@ -415,15 +422,33 @@ mod tests {
             rpc(r#"{"id":6,"type":"circuit","site":"example.com"}"#).1,
             Ok(Request::Circuit {
                 target: SiteRef::Site("example.com".into()),
-                container: DEFAULT_CONTAINER.into()
+                container: DEFAULT_CONTAINER.into(),
+                tab: None
             })
         );
         assert_eq!(
             rpc(r#"{"id":6,"type":"circuit","url":"https://a.example/","container":"firefox-private"}"#).1,
             Ok(Request::Circuit {
                 target: SiteRef::Url("https://a.example/".into()),
-                container: "firefox-private".into()
+                container: "firefox-private".into(),
+                tab: None
             })
+        );
+        assert_eq!(
+            rpc(r#"{"id":6,"type":"circuit","site":"a.example","tab":7}"#).1,
+            Ok(Request::Circuit {
+                target: SiteRef::Site("a.example".into()),
+                container: DEFAULT_CONTAINER.into(),
+                tab: Some(7)
+            })
+        );
+        assert_eq!(
+            code(r#"{"id":6,"type":"circuit","site":"a.example","tab":"7"}"#),
+            (Some(6), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":6,"type":"circuit","site":"a.example","tab":7.5}"#),
+            (Some(6), "invalid_field")
         );
         assert_eq!(
             code(r#"{"id":6,"type":"circuit"}"#),
