@@ -14,7 +14,7 @@
 //! | `b_max_bytes_…` | `max_bytes = "256KiB"` for one site in `config.toml`: small fetches keep credentials and circuit; after a 1 MiB download the daemon pushes `invalidate` `rotation` for that site only, its next stream has a new password on a new circuit; another site keeps credentials and circuit |
 //! | `c_max_age_…` | `policy_set` `max_age_s: 3`: `expires_at` = issue + 3 s, same credentials and circuit before it, the `rotation` push arrives at expiry (not before, at most 5 s late), the next stream has new credentials on a new circuit |
 //! | `d_invalid_…` | `policy_set` with `max_age_s` 0, -1, `"10m"`, 604801, 1.5, `max_bytes` 10 or `"50MiB"` (a string over JSON), `per_tab` not a bool, unknown fields (`max_age`, `rotate_every`) → `invalid_field` naming the field, policies unchanged, daemon keeps serving with the same credentials; `persite serve` with a bad `[policy]` value (bad duration, too small, unknown key, a site's too-small `max_bytes`) exits non-zero naming the key and leaves no socket |
-//! | `e_per_tab_…` | Firefox: `per_tab = true` for site-a in `config.toml`; site-a in two tabs → two credential pairs (the daemon's per-tab answers) on two circuits; keep-alive site-b in both tabs → one pair, one circuit |
+//! | `e_per_tab_…` | Firefox: `per_tab = true` for site-a in `config.toml`; site-a in two tabs → two credential pairs (the daemon's per-tab answers) on two circuits, and `circuit` with each tab's id answers that tab's circuit (without a tab: the one used last); keep-alive site-b in both tabs → one pair, one circuit |
 //!
 //! The large body comes from a small axum server in this file ([`BigOrigin`]): the network's
 //! `LoopbackOrigin` answers one line of text only.
@@ -1198,6 +1198,36 @@ impl FirefoxSession {
         .map_err(anyhow::Error::msg)
     }
 
+    /// Waits (bounded) until the daemon's `circuit` answer for `site` (in `tab`, or without a
+    /// tab) shows circuit `expected`, and checks a per-tab answer names its tab.
+    fn wait_circuit_shown(
+        &self,
+        site: &str,
+        tab: Option<u64>,
+        expected: &str,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let mut request = json!({"id": 1, "type": "circuit", "site": site});
+            if let Some(tab) = tab {
+                request["tab"] = json!(tab);
+            }
+            let answer = self.rpc(request)?;
+            if answer["circuits"][0]["id"] == expected {
+                anyhow::ensure!(
+                    answer.get("tab") == tab.map(|t| json!(t)).as_ref(),
+                    "circuit answer for {site} tab {tab:?} has the wrong tab: {answer}"
+                );
+                return Ok(());
+            }
+            anyhow::ensure!(
+                started.elapsed() < TOR_WAIT,
+                "circuit answer for {site} tab {tab:?} never showed circuit {expected}: {answer}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The extension's hello started the daemon; wait until it sees tor bootstrapped.
     async fn wait_daemon_on_tor(&self) -> anyhow::Result<()> {
         let started = Instant::now();
@@ -1388,6 +1418,14 @@ async fn two_tabs(s: &FirefoxSession) -> anyhow::Result<String> {
         a_circuit1 != a_circuit2,
         "{site_a}'s two tabs share circuit {a_circuit1}"
     );
+    // The `circuit` request shows each tab its own circuit; without a tab, the one used last.
+    for (tab, expected) in [
+        (Some(tab1), &a_circuit1),
+        (Some(tab2), &a_circuit2),
+        (None, &a_circuit2),
+    ] {
+        s.wait_circuit_shown(site_a, tab, expected)?;
+    }
 
     // site-b is keep-alive: both tabs share one pair and one circuit.
     let (tab2b, b_streams2) = s.load(site_b).await?;
