@@ -146,7 +146,7 @@ async function handleMessage(message) {
     }
     case MESSAGE.circuit: {
       const tab = await browser.tabs.get(checkTabId(message.tabId));
-      return controller.circuit(tab.url, tab.cookieStoreId);
+      return controller.circuit(tab.url, tab.cookieStoreId, tab.id);
     }
     case MESSAGE.perf:
       return perfProbe?.report() ?? { enabled: false };

@@ -265,17 +265,20 @@ export class Controller {
    * (protocol.parseCircuitResult). Rejects with the broker's error (e.g. `unknown_type` from a
    * broker that has no circuit display).
    */
-  async circuit(url, cookieStoreId) {
+  async circuit(url, cookieStoreId, tabId = null) {
     await this.ensureReady();
     const firstParty = firstPartyOfTab(url, cookieStoreId, this.options);
     if (firstParty.host === null) {
       return { host: null, container: firstParty.container, circuit: null };
     }
     const result = await this.client.request((id) =>
-      circuitRequest(id, { url: firstParty.url }, firstParty.container),
+      circuitRequest(id, { url: firstParty.url }, firstParty.container, tabId),
     );
-    // The popup must never show another site's (or container's) relays as this tab's.
+    // The popup must never show another site's (or container's, or tab's) relays as this tab's.
     const circuit = checkReplyFor(parseCircuitResult(result), firstParty, "circuit");
+    if (circuit.tab !== null && circuit.tab !== tabId) {
+      throw new ProtocolError("the broker answered circuit with another tab's circuit");
+    }
     return { host: firstParty.host, container: firstParty.container, circuit };
   }
 

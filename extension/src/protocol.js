@@ -72,13 +72,18 @@ export function statusRequest(id) {
   return { id, type: "status" };
 }
 
-/** Builds a `circuit` request; `target` is `{url}` or `{site}`, `container` a cookie store id. */
-export function circuitRequest(id, target, container) {
+/**
+ * Builds a `circuit` request; `target` is `{url}` or `{site}`, `container` a cookie store id,
+ * `tab` the browser tab whose circuit to show (sent when it is a tab id ≥ 0: for sites with a
+ * per-tab policy each tab has its own circuit; the broker ignores it for other sites).
+ */
+export function circuitRequest(id, target, container, tab = null) {
+  const withTab = Number.isInteger(tab) && tab >= 0 ? { tab } : {};
   if (typeof target?.url === "string") {
-    return { id, type: "circuit", url: target.url, container };
+    return { id, type: "circuit", url: target.url, container, ...withTab };
   }
   if (typeof target?.site === "string") {
-    return { id, type: "circuit", site: target.site, container };
+    return { id, type: "circuit", site: target.site, container, ...withTab };
   }
   throw new TypeError("circuit needs a url or a site");
 }

@@ -318,6 +318,22 @@ describe("Controller refuses replies for another first party", () => {
     await assert.rejects(pending, (e) => e.name === "ProtocolError" && /another site/.test(e.message));
   });
 
+  it("asks for the tab's own circuit and refuses another tab's", async () => {
+    const ctx = await ready();
+    const pending = ctx.controller.circuit("https://www.b.test/", "firefox-default", 4);
+    await settle();
+    const request = ctx.factory.last.lastOf("circuit");
+    assert.equal(request.tab, 4);
+    ctx.factory.last.deliver({ id: request.id, result: { site: "b.test", container: "firefox-default", tab: 5, available: false, reason: "not_bootstrapped" } });
+    await assert.rejects(pending, (e) => e.name === "ProtocolError" && /another tab/.test(e.message));
+
+    const again = ctx.controller.circuit("https://www.b.test/", "firefox-default", 4);
+    await settle();
+    const second = ctx.factory.last.lastOf("circuit");
+    ctx.factory.last.deliver({ id: second.id, result: { site: "b.test", container: "firefox-default", tab: 4, available: false, reason: "not_bootstrapped" } });
+    assert.equal((await again).circuit.tab, 4);
+  });
+
   it("does not show another container's circuit", async () => {
     const ctx = await ready();
     const pending = ctx.controller.circuit("https://www.b.test/", "firefox-container-2");

@@ -53,6 +53,9 @@ describe("request builders", () => {
     });
     assert.deepEqual(circuitRequest(13, { site: "a.test" }, "firefox-default"), { id: 13, type: "circuit", site: "a.test", container: "firefox-default" });
     assert.throws(() => circuitRequest(14, {}, "firefox-default"), TypeError);
+    assert.deepEqual(circuitRequest(15, { url: "https://a.test/" }, "firefox-default", 7), { id: 15, type: "circuit", url: "https://a.test/", container: "firefox-default", tab: 7 });
+    assert.equal("tab" in circuitRequest(16, { url: "https://a.test/" }, "firefox-default", -1), false, "no tab id, no tab field");
+    assert.equal("tab" in circuitRequest(17, { url: "https://a.test/" }, "firefox-default", null), false);
   });
 
   it("sends the tab of a credentials request only when it is a tab id", () => {
