@@ -3,7 +3,7 @@
 # extension's tests, the real-Firefox end-to-end suite and the private-Tor-network suite.
 #
 # It installs what the tests need when it is missing (never skips a test for a missing tool):
-#   - Debian packages: firefox-esr, tor (with tor-gencert), strace
+#   - Debian packages: firefox-esr, tor (with tor-gencert), strace, and nodejs/npm if absent
 #   - geckodriver, built from crates.io into $PERSITE_CACHE/tools (cached after the first run)
 #   - the extension's npm dev dependencies (web-ext), from its package-lock.json
 set -euo pipefail
@@ -25,6 +25,7 @@ missing=()
 command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 { command -v tor >/dev/null && command -v tor-gencert >/dev/null; } || missing+=(tor)
 command -v strace >/dev/null || missing+=(strace)
+{ command -v node >/dev/null && command -v npm >/dev/null; } || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -q
@@ -32,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v firefox-esr >/dev/null || die "firefox-esr is still missing after apt-get install"
 command -v tor >/dev/null || die "tor is still missing after apt-get install"
-command -v node >/dev/null || die "node is required for the extension's tests (Node.js >= 20)"
+command -v node >/dev/null || die "node is still missing after apt-get install"
 echo "firefox: $(firefox-esr --version 2>/dev/null)"
 echo "tor:     $(tor --version | head -n 1)"
 
