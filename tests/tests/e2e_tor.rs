@@ -22,8 +22,6 @@
 //! Run: `cargo test -p persite-tests --test e2e_tor`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read as _, Write as _};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -32,9 +30,11 @@ use anyhow::{Context as _, ensure};
 use fantoccini::wd::WindowHandle;
 use persite_tests::binaries::{self, Binaries};
 use persite_tests::control_probe::{CircuitInfo, ControlProbe, StreamEvent};
+use persite_tests::daemon_http;
 use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT};
 use persite_tests::fixtures::{FixtureServer, PageSpec};
 use persite_tests::popup::{click, open_popup, show_popup_for, wait_popup_ok};
+use persite_tests::stream_trace::{Creds, TracedStream, traced_streams};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{TorNetwork, TorNetworkOptions};
 use persite_tests::trial;
@@ -499,13 +499,6 @@ impl<'n> Session<'n> {
     }
 }
 
-/// SOCKS credentials as tor reports them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Creds {
-    username: String,
-    password: String,
-}
-
 /// One site's page load tied to tor's view.
 #[derive(Debug, Clone)]
 struct SiteVisit {
@@ -554,62 +547,6 @@ fn same_path(shown: &[String], tor: &[String]) -> bool {
             .all(|(a, b)| a.len() == 40 && a.eq_ignore_ascii_case(b))
 }
 
-/// A stream as tor reported it over its events.
-#[derive(Debug, Clone)]
-struct TracedStream {
-    id: String,
-    /// Host name the stream asked for (from its first event: later ones may show the exit's
-    /// resolved address instead).
-    host: String,
-    /// The circuit of its `SUCCEEDED` event.
-    circuit: Option<String>,
-    creds: Option<Creds>,
-    /// `status circuit target` of each event, for failure messages.
-    log: Vec<String>,
-}
-
-/// Groups stream events by stream id, in order of first appearance.
-fn traced_streams(events: &[StreamEvent]) -> Vec<TracedStream> {
-    let mut out: Vec<TracedStream> = Vec::new();
-    for e in events {
-        let index = match out.iter().position(|s| s.id == e.stream_id) {
-            Some(i) => i,
-            None => {
-                let host = e
-                    .target
-                    .rsplit_once(':')
-                    .map_or(e.target.as_str(), |(h, _)| h)
-                    .to_owned();
-                out.push(TracedStream {
-                    id: e.stream_id.clone(),
-                    host,
-                    circuit: None,
-                    creds: None,
-                    log: Vec::new(),
-                });
-                out.len() - 1
-            }
-        };
-        let stream = &mut out[index];
-        stream
-            .log
-            .push(format!("{} {} {}", e.status, e.circuit_id, e.target));
-        if e.status == "SUCCEEDED" {
-            stream.circuit = Some(e.circuit_id.clone());
-        }
-        if let (Some(u), Some(p)) = (
-            e.fields.get("SOCKS_USERNAME"),
-            e.fields.get("SOCKS_PASSWORD"),
-        ) {
-            stream.creds = Some(Creds {
-                username: u.clone(),
-                password: p.clone(),
-            });
-        }
-    }
-    out
-}
-
 /// `circuit_id` in `GETINFO circuit-status`, polled until it is listed (bounded).
 fn tor_circuit(probe: &mut ControlProbe, circuit_id: &str) -> anyhow::Result<CircuitInfo> {
     let started = Instant::now();
@@ -626,26 +563,9 @@ fn tor_circuit(probe: &mut ControlProbe, circuit_id: &str) -> anyhow::Result<Cir
     }
 }
 
-/// One HTTP/1.1 request over the daemon's Unix socket (`Connection: close`), bounded.
-///
-/// By hand rather than hyper: one blocking request with a JSON body is all the checks need.
+/// A `POST` to the daemon's API (see [`daemon_http::request`]).
 fn http(socket: &Path, path: &str, body: &str) -> anyhow::Result<Value> {
-    let mut stream =
-        UnixStream::connect(socket).with_context(|| format!("connecting {}", socket.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: persite\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let (_, json) = answer
-        .split_once("\r\n\r\n")
-        .with_context(|| format!("no HTTP body in {answer:?}"))?;
-    serde_json::from_str(json).with_context(|| format!("not JSON: {json:?}"))
+    daemon_http::request(socket, "POST", path, body).map_err(anyhow::Error::msg)
 }
 
 fn short(fp: &[String]) -> String {

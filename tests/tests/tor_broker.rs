@@ -6,14 +6,14 @@
 //! issued, and compares the daemon's `circuit` answers with what tor itself reports in
 //! `GETINFO circuit-status` for those credentials.
 
-use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use persite_tests::binaries;
 use persite_tests::control_probe::{CircuitInfo, ControlProbe, StreamEvent};
+use persite_tests::daemon_http::{self, EventStream};
 use persite_tests::tornet::fetch::{SocksAuth, http_get_via_socks_blocking};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{TorClient, TorNetwork, TorNetworkOptions};
@@ -107,7 +107,7 @@ impl BrokerDaemon {
 
     /// `POST /v1/rpc`; returns the reply's `result`, or the error as text.
     fn rpc(&self, request: Value) -> Result<Value, String> {
-        let reply = http(&self.socket(), "POST", "/v1/rpc", &request.to_string())?;
+        let reply = daemon_http::request(&self.socket(), "POST", "/v1/rpc", &request.to_string())?;
         match reply.get("result") {
             Some(result) => Ok(result.clone()),
             None => Err(format!("{request} failed: {reply}")),
@@ -181,81 +181,6 @@ impl Drop for BrokerDaemon {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-/// One HTTP/1.1 request over the daemon's Unix socket (`Connection: close`), bounded.
-fn http(socket: &Path, method: &str, path: &str, body: &str) -> Result<Value, String> {
-    let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: persite\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| format!("write: {e}"))?;
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .map_err(|e| format!("read: {e}"))?;
-    let (_, json) = answer
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("no HTTP body in {answer:?}"))?;
-    serde_json::from_str(json).map_err(|e| format!("not JSON ({e}): {json:?}"))
-}
-
-/// The daemon's `GET /v1/events` stream, read line by line (SSE over chunked HTTP/1.1: each
-/// push is one `data: {…}` line inside one chunk).
-struct EventStream {
-    reader: std::io::BufReader<UnixStream>,
-}
-
-impl EventStream {
-    fn subscribe(socket: &Path) -> Result<Self, String> {
-        let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
-        write!(stream, "GET /v1/events HTTP/1.1\r\nHost: persite\r\n\r\n")
-            .map_err(|e| format!("write: {e}"))?;
-        stream
-            .set_read_timeout(Some(Duration::from_millis(500)))
-            .map_err(|e| e.to_string())?;
-        Ok(Self {
-            reader: std::io::BufReader::new(stream),
-        })
-    }
-
-    /// The next push for which `wanted` holds, within `timeout`.
-    fn wait_for(
-        &mut self,
-        timeout: Duration,
-        wanted: impl Fn(&Value) -> bool,
-    ) -> Result<Value, String> {
-        use std::io::BufRead as _;
-        let deadline = Instant::now() + timeout;
-        let mut line = String::new();
-        while Instant::now() < deadline {
-            line.clear();
-            match self.reader.read_line(&mut line) {
-                Ok(0) => return Err("event stream ended".into()),
-                Ok(_) => {
-                    if let Some(data) = line.trim_end().strip_prefix("data: ")
-                        && let Ok(push) = serde_json::from_str::<Value>(data)
-                        && wanted(&push)
-                    {
-                        return Ok(push);
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => return Err(format!("reading events: {e}")),
-            }
-        }
-        Err(format!("no matching push within {timeout:?}"))
     }
 }
 
@@ -392,7 +317,7 @@ fn circuit_display(network: &TorNetwork) -> Result<(), String> {
     let b = daemon.credentials("http://site-b.test/page")?;
     fetch(network, "www.site-a.test", &a)?;
     // The display is pushed, not only answered: a `circuit` push names the site and its circuit.
-    let pushed = events.wait_for(DISPLAY_WAIT, |p| {
+    let pushed = events.expect(DISPLAY_WAIT, |p| {
         p["type"] == "circuit" && p["site"] == "site-a.test" && shown_id(p).is_some()
     })?;
     fetch(network, "site-b.test", &b)?;
@@ -484,7 +409,7 @@ fn reconnects_after_restart(network: &TorNetwork) -> Result<(), String> {
     let before = daemon.wait_tor("connected", |t| t["control"] == "connected")?;
     let mut events = EventStream::subscribe(&daemon.socket())?;
     client.stop();
-    events.wait_for(DISPLAY_WAIT, |p| {
+    events.expect(DISPLAY_WAIT, |p| {
         p["type"] == "tor_status" && p["control"] == "connecting"
     })?;
     daemon.wait_tor("connecting after tor stopped", |t| {
@@ -499,7 +424,7 @@ fn reconnects_after_restart(network: &TorNetwork) -> Result<(), String> {
     ensure(after["version"] == before["version"], || {
         format!("{before} → {after}")
     })?;
-    events.wait_for(DISPLAY_WAIT, |p| {
+    events.expect(DISPLAY_WAIT, |p| {
         p["type"] == "tor_status" && p["control"] == "connected"
     })?;
     // Events flow on the new connection: a fresh stream shows up in the display.

@@ -22,7 +22,6 @@
 //! Run: `cargo test -p persite-tests --test tor_policies`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -31,8 +30,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use persite_tests::binaries;
 use persite_tests::control_probe::{ControlProbe, StreamEvent};
+use persite_tests::daemon_http::{self, EventStream, is_invalidate_of};
 use persite_tests::firefox::{Firefox, FirefoxConfig};
 use persite_tests::fixtures::{FixtureServer, PageSpec};
+use persite_tests::stream_trace::{Creds, TracedStream, traced_streams};
 use persite_tests::tornet::ClientOptions;
 use persite_tests::tornet::fetch::{SocksAuth, SocksFetch, http_get_via_socks_blocking};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
@@ -209,7 +210,7 @@ impl BrokerDaemon {
 
     /// `POST /v1/rpc`; the whole reply object (`result` or `error`).
     fn rpc_reply(&self, request: &Value) -> Result<Value, String> {
-        http(&self.socket(), "POST", "/v1/rpc", &request.to_string())
+        daemon_http::request(&self.socket(), "POST", "/v1/rpc", &request.to_string())
     }
 
     /// `POST /v1/rpc`; the reply's `result`, or the error as text.
@@ -314,123 +315,6 @@ impl Issued {
             per_tab,
         })
     }
-}
-
-/// SOCKS credentials.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Creds {
-    username: String,
-    password: String,
-}
-
-/// One HTTP/1.1 request over the daemon's Unix socket (`Connection: close`), bounded.
-///
-/// By hand rather than hyper: one blocking request with a JSON body is all the checks need.
-fn http(socket: &Path, method: &str, path: &str, body: &str) -> Result<Value, String> {
-    let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: persite\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| format!("write: {e}"))?;
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .map_err(|e| format!("read: {e}"))?;
-    let (_, json) = answer
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("no HTTP body in {answer:?}"))?;
-    serde_json::from_str(json).map_err(|e| format!("not JSON ({e}): {json:?}"))
-}
-
-/// The daemon's `GET /v1/events` stream, read line by line (SSE over chunked HTTP/1.1: each
-/// push is one `data: {…}` line inside one chunk). Every push read is kept with its arrival
-/// time, so a trial can also check what did *not* come.
-struct EventStream {
-    reader: std::io::BufReader<UnixStream>,
-    seen: Vec<(u64, Value)>,
-}
-
-impl EventStream {
-    fn subscribe(socket: &Path) -> Result<Self, String> {
-        let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
-        write!(stream, "GET /v1/events HTTP/1.1\r\nHost: persite\r\n\r\n")
-            .map_err(|e| format!("write: {e}"))?;
-        stream
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .map_err(|e| e.to_string())?;
-        Ok(Self {
-            reader: std::io::BufReader::new(stream),
-            seen: Vec::new(),
-        })
-    }
-
-    /// Reads pushes for up to `timeout`, stopping at the first one for which `wanted` holds;
-    /// returns it with its arrival time (Unix ms).
-    fn wait_for(
-        &mut self,
-        timeout: Duration,
-        wanted: impl Fn(&Value) -> bool,
-    ) -> Result<Option<(u64, Value)>, String> {
-        use std::io::BufRead as _;
-        let deadline = Instant::now() + timeout;
-        let mut line = String::new();
-        while Instant::now() < deadline {
-            line.clear();
-            match self.reader.read_line(&mut line) {
-                Ok(0) => return Err("event stream ended".into()),
-                Ok(_) => {
-                    if let Some(data) = line.trim_end().strip_prefix("data: ")
-                        && let Ok(push) = serde_json::from_str::<Value>(data)
-                    {
-                        let at = now_ms();
-                        self.seen.push((at, push.clone()));
-                        if wanted(&push) {
-                            return Ok(Some((at, push)));
-                        }
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => return Err(format!("reading events: {e}")),
-            }
-        }
-        Ok(None)
-    }
-
-    /// Reads whatever arrives within `quiet` (to check later for pushes that must not exist).
-    fn drain(&mut self, quiet: Duration) -> Result<(), String> {
-        self.wait_for(quiet, |_| false).map(|_| ())
-    }
-
-    /// Every `invalidate` push seen so far that names `site`.
-    fn invalidations_of(&self, site: &str) -> Vec<&(u64, Value)> {
-        self.seen
-            .iter()
-            .filter(|(_, p)| is_invalidate_of(p, site, None))
-            .collect()
-    }
-}
-
-/// Whether `push` is an `invalidate` naming `site` (or `all`), with `reason` if given.
-fn is_invalidate_of(push: &Value, site: &str, reason: Option<&str>) -> bool {
-    push["type"] == "invalidate"
-        && reason.is_none_or(|r| push["reason"] == r)
-        && (push["all"] == true
-            || push["sites"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|x| x == site)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -808,7 +692,7 @@ fn max_bytes(network: &TorNetwork) -> Result<String, String> {
             format!(
                 "no invalidate rotation for {site_a} within {BYTES_ROTATION_WAIT:?} after a \
                  {BIG_BODY}-byte download (pushes seen: {:?}); circuit answer: {:?}\n{}",
-                events.seen,
+                events.seen(),
                 daemon.rpc(json!({"id": 5, "type": "circuit", "site": site_a})),
                 daemon.log()
             )
@@ -929,7 +813,7 @@ fn max_age(network: &TorNetwork) -> Result<String, String> {
         .ok_or_else(|| {
             format!(
                 "no invalidate rotation for {site} by {MAX_AGE_LATE:?} after expires_at (pushes: {:?})\n{}",
-                events.seen,
+                events.seen(),
                 daemon.log()
             )
         })?;
@@ -1182,8 +1066,8 @@ impl FirefoxSession {
 
     fn rpc(&self, request: Value) -> anyhow::Result<Value> {
         let socket = self.runtime_dir.path().join("broker.sock");
-        let reply =
-            http(&socket, "POST", "/v1/rpc", &request.to_string()).map_err(anyhow::Error::msg)?;
+        let reply = daemon_http::request(&socket, "POST", "/v1/rpc", &request.to_string())
+            .map_err(anyhow::Error::msg)?;
         reply
             .get("result")
             .cloned()
@@ -1303,55 +1187,6 @@ impl FirefoxSession {
             .collect();
         Ok((tab, streams))
     }
-}
-
-/// A stream as tor reported it over its events.
-#[derive(Debug, Clone)]
-struct TracedStream {
-    id: String,
-    /// Host name the stream asked for (from its first event).
-    host: String,
-    /// The circuit of its `SUCCEEDED` event.
-    circuit: Option<String>,
-    creds: Option<Creds>,
-}
-
-/// Groups stream events by stream id, in order of first appearance.
-fn traced_streams(events: &[StreamEvent]) -> Vec<TracedStream> {
-    let mut out: Vec<TracedStream> = Vec::new();
-    for e in events {
-        let index = match out.iter().position(|s| s.id == e.stream_id) {
-            Some(i) => i,
-            None => {
-                let host = e
-                    .target
-                    .rsplit_once(':')
-                    .map_or(e.target.as_str(), |(h, _)| h)
-                    .to_owned();
-                out.push(TracedStream {
-                    id: e.stream_id.clone(),
-                    host,
-                    circuit: None,
-                    creds: None,
-                });
-                out.len() - 1
-            }
-        };
-        let stream = &mut out[index];
-        if e.status == "SUCCEEDED" {
-            stream.circuit = Some(e.circuit_id.clone());
-        }
-        if let (Some(u), Some(p)) = (
-            e.fields.get("SOCKS_USERNAME"),
-            e.fields.get("SOCKS_PASSWORD"),
-        ) {
-            stream.creds = Some(Creds {
-                username: u.clone(),
-                password: p.clone(),
-            });
-        }
-    }
-    out
 }
 
 /// Checks that every succeeded stream of a load carried `issued` and ran on one circuit;
