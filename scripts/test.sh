@@ -35,16 +35,21 @@ command -v firefox-esr >/dev/null || die "firefox-esr is still missing after apt
 command -v tor >/dev/null || die "tor is still missing after apt-get install"
 command -v node >/dev/null || die "node is still missing after apt-get install"
 echo "firefox: $(firefox-esr --version 2>/dev/null)"
-echo "tor:     $(tor --version | head -n 1)"
+# First line of a tool's --version. `sed -n 1p` reads all of the output: `head -n 1` would close
+# the pipe early, and geckodriver panics (exit 101) when its next line meets the closed pipe.
+first_line() { "$@" | sed -n 1p; }
+echo "tor:     $(first_line tor --version)"
 
 step "geckodriver $geckodriver_version"
 geckodriver="$cache/tools/bin/geckodriver"
-if ! { [ -x "$geckodriver" ] && "$geckodriver" --version | head -n 1 | grep -qF "$geckodriver_version"; }; then
+installed_version=""
+if [ -x "$geckodriver" ]; then installed_version=$(first_line "$geckodriver" --version || true); fi
+if [[ "$installed_version" != *"$geckodriver_version"* ]]; then
     echo "building geckodriver from crates.io into $cache/tools (once; several minutes)"
     cargo install geckodriver --version "$geckodriver_version" --locked --root "$cache/tools"
 fi
 export PERSITE_GECKODRIVER="$geckodriver"
-"$geckodriver" --version | head -n 1
+first_line "$geckodriver" --version
 
 step "Extension dependencies (npm)"
 (cd extension && npm ci --no-audit --no-fund --loglevel=error)
