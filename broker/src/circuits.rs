@@ -431,6 +431,21 @@ impl CircuitTracker {
         self.changed.extend(keys);
     }
 
+    /// Drops the per-tab displays of the tabs `gone` selects (a closed tab; every tab when the
+    /// browser's tab ids start over), with their streams. Nothing is pushed: no popup shows a
+    /// closed tab, and the site-wide displays stay.
+    pub fn forget_tabs(&mut self, gone: impl Fn(TabId) -> bool) {
+        let is_gone = |key: &SiteKey| key.2.is_some_and(&gone);
+        self.sites.retain(|key, _| !is_gone(key));
+        self.streams.retain(|_, key| !is_gone(key));
+        for keys in self.showing.values_mut() {
+            keys.retain(|key| !is_gone(key));
+        }
+        self.showing.retain(|_, keys| !keys.is_empty());
+        self.changed.retain(|key| !is_gone(key));
+        self.bytes_changed.retain(|key| !is_gone(key));
+    }
+
     /// Records the bridges tor is configured with.
     pub fn set_bridges(&mut self, bridges: Vec<BridgeLine>) {
         self.bridges = bridges

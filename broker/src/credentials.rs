@@ -54,6 +54,12 @@ enum FieldTag {
     Tab = 5,
     /// The credential set's policy rotation counter (max-age / max-bytes), when ≥ 1.
     Rotation = 6,
+    /// How often the browser's tab ids started over (`hello` with `tabs_reset`), when ≥ 1;
+    /// per-tab passwords only.
+    TabEra = 7,
+    /// How often this tab id was closed (`tab_closed`) in the current tab era, when ≥ 1;
+    /// per-tab passwords only.
+    TabLife = 8,
 }
 
 const USERNAME_PURPOSE: &[u8] = b"user";
@@ -112,6 +118,10 @@ pub struct PasswordCounters {
     pub tab: Option<i64>,
     /// The credential set's policy rotation counter (0: never rotated, field left out).
     pub rotation: u64,
+    /// The tab era (0: tab ids never started over, field left out); only with `tab`.
+    pub tab_era: u64,
+    /// How often `tab` was closed in this era (0: never, field left out); only with `tab`.
+    pub tab_life: u64,
 }
 
 /// The password hash of (site, container, counters).
@@ -130,6 +140,14 @@ pub fn password_digest(
     }
     if counters.rotation != 0 {
         fields.number(FieldTag::Rotation, counters.rotation);
+    }
+    if counters.tab.is_some() {
+        if counters.tab_era != 0 {
+            fields.number(FieldTag::TabEra, counters.tab_era);
+        }
+        if counters.tab_life != 0 {
+            fields.number(FieldTag::TabLife, counters.tab_life);
+        }
     }
     fields.finish()
 }
@@ -320,6 +338,39 @@ mod tests {
         assert_eq!(
             password_digest(&key, &site, &container, counters),
             *blake3::keyed_hash(&[7; 32], &tlv(&fields)).as_bytes()
+        );
+
+        // A tab in its second era, closed once before: TAB_ERA (7) then TAB_LIFE (8).
+        fields.extend([(7u8, &[2u8][..]), (8, &[1u8][..])]);
+        let counters = PasswordCounters {
+            tab_era: 2,
+            tab_life: 1,
+            ..counters
+        };
+        assert_eq!(
+            password_digest(&key, &site, &container, counters),
+            *blake3::keyed_hash(&[7; 32], &tlv(&fields)).as_bytes()
+        );
+
+        // The tab counters mean nothing without a tab: left out.
+        let shared = PasswordCounters {
+            tab: None,
+            tab_era: 2,
+            tab_life: 1,
+            ..counters
+        };
+        assert_eq!(
+            password_digest(&key, &site, &container, shared),
+            password_digest(
+                &key,
+                &site,
+                &container,
+                PasswordCounters {
+                    tab_era: 0,
+                    tab_life: 0,
+                    ..shared
+                }
+            )
         );
     }
 

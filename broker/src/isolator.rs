@@ -68,6 +68,10 @@ pub struct Isolator {
     rotation: RotationEngine,
     /// Open tor streams on current credentials → (set, serial of its credentials), for bytes.
     streams: HashMap<String, (CredentialSet, u64)>,
+    /// How often the browser's tab ids started over (`hello` with `tabs_reset`).
+    tab_era: u64,
+    /// How often each tab id that had per-tab credentials was closed in this era.
+    tab_lives: HashMap<TabId, u64>,
 }
 
 impl std::fmt::Debug for Isolator {
@@ -109,6 +113,8 @@ impl Isolator {
             catch_all_since_ms: None,
             rotation: RotationEngine::default(),
             streams: HashMap::new(),
+            tab_era: 0,
+            tab_lives: HashMap::new(),
         }
     }
 
@@ -194,6 +200,11 @@ impl Isolator {
             epoch: self.epoch,
             tab: set.tab,
             rotation,
+            tab_era: self.tab_era,
+            tab_life: set
+                .tab
+                .and_then(|tab| self.tab_lives.get(&tab).copied())
+                .unwrap_or(0),
         };
         credentials::password_digest(&self.key, &set.site, &set.container, counters)
     }
@@ -250,7 +261,39 @@ impl Isolator {
         self.catch_all_since_ms = None;
         self.rotation.reset_all();
         self.streams = HashMap::new();
+        self.tab_lives = HashMap::new();
         self.epoch
+    }
+
+    /// Browser tab `tab` was closed: its per-tab credential sets are forgotten, and should the
+    /// tab id ask again (a late request of the closing tab), it gets credentials never issued
+    /// before. Returns the sites whose sets were forgotten (sorted, each once; empty when the
+    /// tab had none).
+    pub fn tab_closed(&mut self, tab: TabId) -> Vec<Site> {
+        let sites = self.rotation.forget_tab(tab);
+        if !sites.is_empty() {
+            *self.tab_lives.entry(tab).or_insert(0) += 1;
+            self.forget_tab_sets(|set_tab| set_tab == Some(tab));
+        }
+        sites
+    }
+
+    /// The browser's tab ids start over (a new browser session: Firefox numbers tabs anew and
+    /// would hand out ids that tabs of the last session had). Every per-tab credential set is
+    /// forgotten and per-tab passwords change, so no new tab gets an old tab's circuit.
+    /// Returns the sites whose per-tab sets were forgotten, for an `invalidate` push.
+    pub fn reset_tabs(&mut self) -> Vec<Site> {
+        let sites = self.rotation.forget_tabs();
+        self.tab_era += 1;
+        self.tab_lives = HashMap::new();
+        self.forget_tab_sets(|set_tab| set_tab.is_some());
+        sites
+    }
+
+    /// Drops the username and stream entries of per-tab sets that `gone` selects by tab.
+    fn forget_tab_sets(&mut self, gone: impl Fn(Option<TabId>) -> bool) {
+        self.usernames.retain(|_, set| !gone(set.tab));
+        self.streams.retain(|_, (set, _)| !gone(set.tab));
     }
 
     /// The current "new identity" counter (0 until the first new identity).

@@ -241,6 +241,33 @@ impl RotationEngine {
         }
     }
 
+    /// Tab `tab` was closed: forgets its sets (of every site and container); returns their
+    /// sites (sorted, each once). The isolator changes the tab's passwords through its
+    /// `tab_life`, so a set made again for the tab never gets the forgotten credentials.
+    pub fn forget_tab(&mut self, tab: TabId) -> Vec<Site> {
+        self.forget_where(|set| set.tab == Some(tab))
+    }
+
+    /// The browser's tab ids started over: forgets every per-tab set; returns their sites
+    /// (sorted, each once). The isolator changes per-tab passwords through its `tab_era`.
+    pub fn forget_tabs(&mut self) -> Vec<Site> {
+        self.forget_where(|set| set.tab.is_some())
+    }
+
+    fn forget_where(&mut self, forget: impl Fn(&CredentialSet) -> bool) -> Vec<Site> {
+        let mut sites = Vec::new();
+        self.sets.retain(|set, _| {
+            let gone = forget(set);
+            if gone {
+                sites.push(set.site.clone());
+            }
+            !gone
+        });
+        sites.sort();
+        sites.dedup();
+        sites
+    }
+
     /// "New identity": everything is forgotten (the epoch changes every password).
     pub fn reset_all(&mut self) {
         self.sets.clear();
@@ -385,6 +412,31 @@ mod tests {
             e.set_of(Site::catch_all(), Container::Default, Some(4)).tab,
             None
         );
+    }
+
+    #[test]
+    fn closing_a_tab_forgets_its_sets_and_only_its_sets() {
+        let per_tab = Policy::new(None, None, true, "p").expect("ok");
+        let mut e = engine(per_tab);
+        let in_tab =
+            |site_name: &str, tab| e.set_of(site(site_name), Container::Default, Some(tab));
+        let (a3, a4) = (in_tab("example.com", 3), in_tab("example.com", 4));
+        let shared = set("example.org");
+        for s in [&a3, &a4, &shared] {
+            e.grant(s, T0);
+        }
+        assert_eq!(e.len(), 3);
+        assert_eq!(e.forget_tab(3), vec![site("example.com")]);
+        assert_eq!(e.issue_of(&a3), None);
+        assert!(e.issue_of(&a4).is_some() && e.issue_of(&shared).is_some());
+        assert_eq!(
+            e.forget_tab(3),
+            Vec::<Site>::new(),
+            "closing twice forgets nothing more"
+        );
+        assert_eq!(e.forget_tabs(), vec![site("example.com")]);
+        assert_eq!(e.len(), 1, "only the shared set is left");
+        assert!(e.issue_of(&shared).is_some());
     }
 
     #[test]

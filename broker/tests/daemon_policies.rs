@@ -66,6 +66,59 @@ async fn per_tab_policy_gives_tabs_their_own_credentials() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_tabs_and_a_new_browser_session_never_get_old_per_tab_credentials() {
+    let env = Env::new();
+    let _daemon = env.start();
+    let mut c = Client::connect(&env.socket()).await;
+    c.rpc(json!({"id": 1, "type": "policy_set", "site": "example.com",
+                 "policy": {"per_tab": true}}))
+        .await;
+    let shared = credentials(&mut c, "https://example.org/", Some(1)).await;
+    let one = credentials(&mut c, "https://example.com/", Some(1)).await;
+    let two = credentials(&mut c, "https://example.com/", Some(2)).await;
+
+    let closed = c
+        .rpc(json!({"id": 2, "type": "tab_closed", "tab": 1}))
+        .await;
+    assert_eq!(result(&closed), &json!({"sites": 1}));
+    let late = credentials(&mut c, "https://example.com/", Some(1)).await;
+    assert_eq!(late["username"], one["username"]);
+    assert_ne!(
+        late["password"], one["password"],
+        "a closed tab's credentials never come back"
+    );
+    assert_eq!(
+        credentials(&mut c, "https://example.com/", Some(2)).await,
+        two
+    );
+    let refused = c
+        .rpc(json!({"id": 3, "type": "tab_closed", "tab": "1"}))
+        .await;
+    assert_eq!(refused["error"]["code"], "invalid_field", "{refused}");
+
+    // The browser restarted: its first hello says tab ids start over.
+    let mut events = Events::subscribe(&env.socket()).await;
+    let hello = c
+        .rpc(json!({"id": 4, "type": "hello", "protocol": 1, "tabs_reset": true}))
+        .await;
+    assert_eq!(result(&hello)["protocol"], 1);
+    assert_eq!(
+        events.next().await,
+        json!({"type": "invalidate", "sites": ["example.com"], "reason": "rotation"})
+    );
+    let new_two = credentials(&mut c, "https://example.com/", Some(2)).await;
+    assert_eq!(new_two["username"], two["username"]);
+    assert_ne!(
+        new_two["password"], two["password"],
+        "the new session's tab 2 is a new tab"
+    );
+    assert_eq!(
+        credentials(&mut c, "https://example.org/", Some(1)).await,
+        shared
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_age_rotation_is_pushed_and_changes_credentials() {
     let env = Env::new();
     let _daemon = env.start();

@@ -200,6 +200,77 @@ fn per_tab_separates_tabs_and_keeps_each_stable() {
 }
 
 #[test]
+fn closing_a_tab_forgets_it_and_its_id_never_gets_old_credentials_back() {
+    let mut iso = isolator_with(policy(Some(60), None, true));
+    let one = creds(&mut iso, "https://example.com/", Some(1), T0);
+    let two = creds(&mut iso, "https://example.com/", Some(2), T0);
+    let other = creds(&mut iso, "https://example.org/", Some(1), T0);
+    assert_eq!(iso.rotation().len(), 3);
+
+    assert_eq!(iso.tab_closed(1), vec![site("example.com")]);
+    assert_eq!(
+        iso.rotation().len(),
+        2,
+        "tab 1's set is gone, tab 2's and the shared one stay"
+    );
+    assert_eq!(iso.owner_of_username(&one.username), None);
+    assert!(iso.owner_of_username(&two.username).is_some());
+    // A late request of the closed tab gets credentials never issued before; tab 2 and the
+    // site without a per-tab policy keep theirs.
+    let late = creds(&mut iso, "https://example.com/", Some(1), T0 + 1_000);
+    assert_eq!(late.username, one.username);
+    assert_ne!(late.password, one.password);
+    assert_eq!(
+        pair(&creds(
+            &mut iso,
+            "https://example.com/",
+            Some(2),
+            T0 + 1_000
+        )),
+        pair(&two)
+    );
+    assert_eq!(
+        pair(&creds(
+            &mut iso,
+            "https://example.org/",
+            Some(1),
+            T0 + 1_000
+        )),
+        pair(&other)
+    );
+    // A tab that never had per-tab credentials forgets nothing.
+    assert_eq!(iso.tab_closed(9), Vec::<Site>::new());
+}
+
+#[test]
+fn tab_ids_starting_over_change_every_per_tab_password_and_nothing_else() {
+    let mut iso = isolator_with(policy(None, None, true));
+    let one = creds(&mut iso, "https://example.com/", Some(1), T0);
+    let shared = creds(&mut iso, "https://example.org/", Some(1), T0);
+    let no_tab = creds(&mut iso, "https://example.com/", None, T0);
+    iso.tab_closed(1);
+    let closed_once = creds(&mut iso, "https://example.com/", Some(1), T0);
+
+    assert_eq!(iso.reset_tabs(), vec![site("example.com")]);
+    // The new session's tab 1 is a new tab: not the old tab 1, in any of its lives.
+    let new_one = creds(&mut iso, "https://example.com/", Some(1), T0 + 1);
+    assert_eq!(new_one.username, one.username);
+    assert!(![one.password.clone(), closed_once.password.clone()].contains(&new_one.password));
+    assert_eq!(
+        pair(&creds(&mut iso, "https://example.org/", Some(1), T0 + 1)),
+        pair(&shared)
+    );
+    assert_eq!(
+        pair(&creds(&mut iso, "https://example.com/", None, T0 + 1)),
+        pair(&no_tab)
+    );
+    // Closing the new tab 1 after the reset also never comes back to an old password.
+    iso.tab_closed(1);
+    let new_closed = creds(&mut iso, "https://example.com/", Some(1), T0 + 2);
+    assert!(![one.password, closed_once.password, new_one.password].contains(&new_closed.password));
+}
+
+#[test]
 fn per_tab_with_max_age_rotates_each_tab_on_its_own_clock() {
     let mut iso = isolator_with(policy(Some(60), None, true));
     let one = creds(&mut iso, "https://example.com/", Some(1), T0);

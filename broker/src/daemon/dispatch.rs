@@ -214,12 +214,22 @@ impl Broker {
         let mut push = None;
         let mut newnym = false;
         let result = match request {
-            Request::Hello => Ok(json!({
+            Request::Hello { tabs_reset } => {
+                if tabs_reset {
+                    push = self.reset_tabs();
+                }
+                Ok(json!({
                 "protocol": super::rpc::PROTOCOL_VERSION,
                 "broker_version": env!("CARGO_PKG_VERSION"),
                 "instance": self.instance,
                 "socks": self.socks,
-            })),
+                }))
+            }
+            Request::TabClosed { tab } => {
+                let sites = self.isolator.tab_closed(tab);
+                self.circuits.forget_tabs(|t| t == tab);
+                Ok(json!({"sites": sites.len()}))
+            }
             Request::Credentials {
                 url,
                 container,
@@ -287,6 +297,19 @@ impl Broker {
             push,
             newnym,
         }
+    }
+
+    /// The browser's tab ids start over: per-tab credentials and displays are forgotten; the
+    /// `invalidate` push (`rotation`) for the sites that had some, so another browser sharing
+    /// this daemon drops its cached per-tab credentials too.
+    fn reset_tabs(&mut self) -> Option<Push> {
+        let sites = self.isolator.reset_tabs();
+        self.circuits.forget_tabs(|_| true);
+        tracing::debug!(
+            sites = sites.len(),
+            "tab ids start over: per-tab credentials forgotten"
+        );
+        (!sites.is_empty()).then(|| rotation_push(&sites))
     }
 
     /// Tor answered NEWNYM with an error (or the link dropped meanwhile): tor never took it.
@@ -476,6 +499,58 @@ mod tests {
             container: "firefox-default".into(),
             tab,
         }
+    }
+
+    #[test]
+    fn tab_closed_and_tabs_reset_forget_per_tab_credentials() {
+        let (mut b, now) = broker();
+        set_policy(&mut b, Some("example.com"), json!({"per_tab": true}), now);
+        let password = |b: &mut Broker, tab| {
+            let out = b.handle(creds_in_tab("https://example.com/", Some(tab)), now);
+            out.result.expect("creds")["password"].clone()
+        };
+        let (one, two) = (password(&mut b, 1), password(&mut b, 2));
+
+        let out = b.handle(Request::TabClosed { tab: 1 }, now);
+        assert_eq!(
+            (out.result.expect("closed"), out.push),
+            (json!({"sites": 1}), None)
+        );
+        let out = b.handle(Request::TabClosed { tab: 1 }, now);
+        assert_eq!(out.result.expect("closed again"), json!({"sites": 0}));
+        assert_ne!(
+            password(&mut b, 1),
+            one,
+            "a closed tab's credentials never come back"
+        );
+        assert_eq!(password(&mut b, 2), two);
+
+        let out = b.handle(Request::Hello { tabs_reset: false }, now);
+        assert_eq!(out.push, None);
+        assert_eq!(password(&mut b, 2), two, "a plain hello changes nothing");
+        let out = b.handle(Request::Hello { tabs_reset: true }, now);
+        assert_eq!(out.result.expect("hello")["instance"], "test-instance");
+        assert_eq!(
+            out.push,
+            Some(Push::InvalidateSites {
+                sites: vec!["example.com".into()],
+                reason: InvalidateReason::Rotation
+            })
+        );
+        assert_ne!(
+            password(&mut b, 2),
+            two,
+            "tab 2 of the new session is a new tab"
+        );
+        let out = b.handle(creds("https://example.org/"), now);
+        let shared = out.result.expect("creds")["password"].clone();
+        b.handle(Request::Hello { tabs_reset: true }, now);
+        let out = b.handle(creds("https://example.org/"), now);
+        assert_eq!(
+            out.result.expect("creds")["password"],
+            shared,
+            "sites without per-tab keep theirs"
+        );
     }
 
     #[test]

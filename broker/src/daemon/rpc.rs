@@ -33,6 +33,8 @@ pub enum RequestType {
     PolicyGet,
     /// `policy_set`: change the default or a site's circuit-lifetime policy.
     PolicySet,
+    /// `tab_closed`: a browser tab was closed; its per-tab credentials go.
+    TabClosed,
 }
 
 impl RequestType {
@@ -47,6 +49,7 @@ impl RequestType {
             "circuit" => Self::Circuit,
             "policy_get" => Self::PolicyGet,
             "policy_set" => Self::PolicySet,
+            "tab_closed" => Self::TabClosed,
             _ => return None,
         })
     }
@@ -65,7 +68,11 @@ pub enum SiteRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// `hello`; the protocol number has been checked to be [`PROTOCOL_VERSION`].
-    Hello,
+    Hello {
+        /// The sender's tab ids start over (a new browser session): forget every per-tab
+        /// credential set and change per-tab passwords.
+        tabs_reset: bool,
+    },
     /// `credentials` for a first-party URL in a container.
     Credentials {
         /// First party's URL.
@@ -99,6 +106,11 @@ pub enum Request {
         site: Option<String>,
         /// The policy object, or `Value::Null` to remove the site's override.
         policy: Value,
+    },
+    /// `tab_closed`: the tab's per-tab credential sets are forgotten.
+    TabClosed {
+        /// The closed tab's id.
+        tab: i64,
     },
 }
 
@@ -202,7 +214,9 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
     match kind {
         RequestType::Hello => match obj.get("protocol") {
             None | Some(Value::Null) => Err(RpcError::missing("protocol")),
-            Some(Value::Number(n)) if n.as_u64() == Some(PROTOCOL_VERSION) => Ok(Request::Hello),
+            Some(Value::Number(n)) if n.as_u64() == Some(PROTOCOL_VERSION) => Ok(Request::Hello {
+                tabs_reset: optional_bool(obj, "tabs_reset")?.unwrap_or(false),
+            }),
             Some(Value::Number(n)) => Err(RpcError::new(
                 "unsupported_protocol",
                 format!("this broker speaks protocol {PROTOCOL_VERSION}, not {n}"),
@@ -236,6 +250,10 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
                 .cloned()
                 .ok_or_else(|| RpcError::missing("policy"))?,
         }),
+        RequestType::TabClosed => match optional_tab(obj)? {
+            Some(tab) => Ok(Request::TabClosed { tab }),
+            None => Err(RpcError::missing("tab")),
+        },
     }
 }
 
@@ -266,7 +284,15 @@ fn optional_string(obj: &Map<String, Value>, field: &str) -> Result<Option<Strin
     }
 }
 
-/// The optional integer `tab` of `credentials` and `circuit`.
+fn optional_bool(obj: &Map<String, Value>, field: &str) -> Result<Option<bool>, RpcError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(RpcError::wrong_type(field, "true or false")),
+    }
+}
+
+/// The integer `tab` of `credentials`, `circuit` and `tab_closed`.
 fn optional_tab(obj: &Map<String, Value>) -> Result<Option<i64>, RpcError> {
     match obj.get("tab") {
         None | Some(Value::Null) => Ok(None),
@@ -385,7 +411,15 @@ mod tests {
     fn parses_every_request_type() {
         assert_eq!(
             rpc(r#"{"id":1,"type":"hello","protocol":1}"#).1,
-            Ok(Request::Hello)
+            Ok(Request::Hello { tabs_reset: false })
+        );
+        assert_eq!(
+            rpc(r#"{"id":1,"type":"hello","protocol":1,"tabs_reset":true}"#).1,
+            Ok(Request::Hello { tabs_reset: true })
+        );
+        assert_eq!(
+            rpc(r#"{"id":8,"type":"tab_closed","tab":12}"#).1,
+            Ok(Request::TabClosed { tab: 12 })
         );
         assert_eq!(
             rpc(r#"{"id":2,"type":"credentials","url":"https://a.example/"}"#).1,
@@ -571,6 +605,18 @@ mod tests {
         );
         assert_eq!(
             code(r#"{"id":7,"type":"new_circuit","site":1}"#),
+            (Some(7), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"hello","protocol":1,"tabs_reset":"yes"}"#),
+            (Some(7), "invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"tab_closed"}"#),
+            (Some(7), "missing_field")
+        );
+        assert_eq!(
+            code(r#"{"id":7,"type":"tab_closed","tab":2.5}"#),
             (Some(7), "invalid_field")
         );
     }
