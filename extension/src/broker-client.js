@@ -23,6 +23,7 @@ export class BrokerClient {
   /**
    * @param {object} options
    * @param {() => object} options.connect opens a port (`browser.runtime.connectNative`)
+   * @param {(id: number) => object} [options.buildHello] builds the handshake's `hello` request
    * @param {(info: object) => void} [options.onHello] a handshake succeeded: parsed `hello` result
    * @param {(push: object) => void} [options.onPush] a push arrived (protocol.parsePush shape)
    * @param {(state: string, lastError: string|null) => void} [options.onStateChange]
@@ -34,6 +35,7 @@ export class BrokerClient {
    */
   constructor({
     connect,
+    buildHello = helloRequest,
     onHello = () => {},
     onPush = () => {},
     onStateChange = () => {},
@@ -46,6 +48,7 @@ export class BrokerClient {
     clearTimer = (id) => clearTimeout(id),
   }) {
     this.connect = connect;
+    this.buildHello = buildHello;
     this.onHello = onHello;
     this.onPush = onPush;
     this.onStateChange = onStateChange;
@@ -139,7 +142,7 @@ export class BrokerClient {
       }
     });
     const hello = {
-      build: helloRequest,
+      build: (id) => this.buildHello(id),
       id: null,
       timer: null,
       resolve: (result) => {

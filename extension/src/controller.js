@@ -31,6 +31,7 @@ import {
   parseStatusResult,
   ProtocolError,
   statusRequest,
+  tabClosedRequest,
 } from "./protocol.js";
 import { blackHole, decide } from "./proxy-decision.js";
 
@@ -109,6 +110,11 @@ export class Controller {
     this.isReady = false;
     /** True once the session mirror has been read, so writing it cannot erase it. */
     this.restored = false;
+    /**
+     * True from a start without a session mirror (a new browser session, or the extension
+     * (re)installed) until a handshake told the broker that tab ids start over.
+     */
+    this.tabsResetPending = false;
     this.readyPromise = null;
     this.persistQueued = false;
     this.cache = new CredentialsCache({ now, onChange: (kind) => this.schedulePersist(kind === "removed") });
@@ -119,7 +125,11 @@ export class Controller {
       clearTimer,
       requestTimeoutMs,
       backoff,
-      onHello: (info) => this.handleHello(info),
+      buildHello: (id) => helloRequest(id, { tabsReset: this.tabsResetPending }),
+      onHello: (info) => {
+        this.tabsResetPending = false;
+        this.handleHello(info);
+      },
       onPush: (push) => this.handlePush(push),
       onStateChange: (state) => this.handleClientState(state),
     });
@@ -320,11 +330,18 @@ export class Controller {
     return this.torStatusRequest;
   }
 
-  /** A tab was closed: its per-tab credentials go. */
+  /**
+   * A tab was closed: its per-tab credentials go, here and in the broker (`tab_closed`).
+   * Rejects when the broker could not be told (it then keeps the tab's state until the next
+   * new identity or browser session; nothing is sent with those credentials again).
+   */
   async tabRemoved(tabId) {
     // Before the restore, dropping would be undone by it.
     await this.ensureReady();
     this.cache.dropTab(tabId);
+    if (Number.isSafeInteger(tabId) && tabId >= 0) {
+      await this.client.request((id) => tabClosedRequest(id, tabId));
+    }
   }
 
   /**
@@ -469,6 +486,8 @@ export class Controller {
   restore(session) {
     if (typeof session !== "object" || session === null || typeof session.instance !== "string") {
       this.cache.restore(null);
+      // Firefox may give this session's tabs ids that the broker knows from another session.
+      this.tabsResetPending = true;
       return;
     }
     this.cache.restore(session.cache);

@@ -34,9 +34,24 @@ export class BrokerError extends Error {
   }
 }
 
-/** Builds a `hello` request. */
-export function helloRequest(id) {
+/**
+ * Builds a `hello` request. With `tabsReset`, it tells the broker that this browser's tab ids
+ * start over (a new browser session: protocol §2.1 "Tabs end"), so per-tab credentials of the
+ * last session's tabs are never handed to this session's tabs.
+ */
+export function helloRequest(id, { tabsReset = false } = {}) {
+  if (tabsReset === true) {
+    return { id, type: "hello", protocol: PROTOCOL_VERSION, tabs_reset: true };
+  }
   return { id, type: "hello", protocol: PROTOCOL_VERSION };
+}
+
+/** Builds a `tab_closed` request: the broker forgets the tab's per-tab credentials. */
+export function tabClosedRequest(id, tab) {
+  if (!Number.isSafeInteger(tab) || tab < 0) {
+    throw new TypeError("tab_closed needs a tab id");
+  }
+  return { id, type: "tab_closed", tab };
 }
 
 /**

@@ -474,6 +474,33 @@ describe("Controller invalidation", () => {
     assert.equal(ctx.controller.cache.size, 1);
   });
 
+  it("tells the broker that tab ids start over on its first handshake of a new session only", async () => {
+    const ctx = setup();
+    const reconnect = () => {
+      const before = ctx.factory.ports.length;
+      ctx.factory.last.die(null);
+      while (ctx.factory.ports.length === before) {
+        ctx.clock.advance(100);
+      }
+    };
+    await ctx.controller.ensureReady();
+    assert.equal(ctx.factory.last.lastOf("hello").tabs_reset, true, "no session mirror: a new session");
+    reconnect();
+    assert.equal(ctx.factory.last.lastOf("hello").tabs_reset, true, "the first handshake failed: asked again");
+    ctx.factory.last.answerHello("inst-1");
+    reconnect();
+    assert.equal(ctx.factory.last.lastOf("hello").tabs_reset, undefined, "done once: a reconnect keeps the tabs");
+    ctx.factory.last.answerHello("inst-1");
+    ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-2" });
+    assert.equal(ctx.factory.last.lastOf("hello").tabs_reset, undefined, "a restarted daemon has a new key anyway");
+  });
+
+  it("keeps the tabs when it wakes with its session mirror", async () => {
+    const ctx = setup({ session: { instance: "inst-1", brokerSocks: { host: "127.0.0.1", port: 9050 }, cache: null } });
+    await ctx.controller.ensureReady();
+    assert.deepEqual(Object.keys(ctx.factory.last.lastOf("hello")).sort(), ["id", "protocol", "type"]);
+  });
+
   it("drops a restored cache when the broker turns out to be a new instance", async () => {
     const ctx = setup({
       session: {
@@ -695,8 +722,26 @@ describe("Controller per-tab credentials", () => {
     await ctx.controller.tabNavigated(1, "https://b.test/", "firefox-default");
     assert.ok(ctx.controller.onRequest(pageA) instanceof Promise, "another site: dropped");
     assert.ok(Array.isArray(ctx.controller.onRequest(inTab(pageA, 7))), "tab 7 untouched");
-    await ctx.controller.tabRemoved(7);
-    assert.ok(ctx.controller.onRequest(inTab(pageA, 7)) instanceof Promise, "closed tab: dropped");
+    const removed = ctx.controller.tabRemoved(7);
+    await settle();
+    assert.ok(ctx.controller.onRequest(inTab(pageA, 7)) instanceof Promise, "closed tab: dropped at once");
+    const closed = ctx.factory.last.lastOf("tab_closed");
+    assert.deepEqual(closed, { id: closed.id, type: "tab_closed", tab: 7 });
+    ctx.factory.last.deliver({ id: closed.id, result: { sites: 1 } });
+    await removed;
+  });
+
+  it("tells the broker of every closed tab, and reports when it cannot", async () => {
+    const ctx = await ready();
+    const removed = ctx.controller.tabRemoved(4);
+    await settle();
+    const closed = ctx.factory.last.lastOf("tab_closed");
+    assert.equal(closed.tab, 4, "even a tab without per-tab credentials here: the broker may have some");
+    ctx.factory.last.deliver({ id: closed.id, error: { code: "internal", message: "boom" } });
+    await assert.rejects(removed, /boom/);
+    const sent = ctx.factory.last.sent.length;
+    await ctx.controller.tabRemoved(-1);
+    assert.equal(ctx.factory.last.sent.length, sent, "TAB_ID_NONE is no tab");
   });
 
   it("drops every tab's per-tab credentials of an invalidated site", async () => {

@@ -22,6 +22,7 @@ import {
   parseTorStatus,
   siteMatchesHost,
   statusRequest,
+  tabClosedRequest,
 } from "../src/protocol.js";
 
 const goodCredentials = {
@@ -35,6 +36,12 @@ const goodCredentials = {
 describe("request builders", () => {
   it("build the protocol's request objects", () => {
     assert.deepEqual(helloRequest(1), { id: 1, type: "hello", protocol: 1 });
+    assert.deepEqual(helloRequest(1, { tabsReset: false }), { id: 1, type: "hello", protocol: 1 });
+    assert.deepEqual(helloRequest(2, { tabsReset: true }), { id: 2, type: "hello", protocol: 1, tabs_reset: true });
+    assert.deepEqual(tabClosedRequest(3, 12), { id: 3, type: "tab_closed", tab: 12 });
+    for (const notATab of [-1, 1.5, "3", null]) {
+      assert.throws(() => tabClosedRequest(4, notATab), TypeError);
+    }
     assert.deepEqual(credentialsRequest(7, "https://www.example.co.uk/", "firefox-default"), {
       id: 7,
       type: "credentials",
