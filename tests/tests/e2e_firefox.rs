@@ -124,6 +124,12 @@ fn main() {
             ),
             trial(
                 harness,
+                "persite_i_per_tab_credentials_end_with_their_tab_and_browser_session",
+                true,
+                |h| Box::pin(persite_per_tab_lifetime(h)),
+            ),
+            trial(
+                harness,
                 "persite_f_every_connection_carries_credentials",
                 true,
                 |h| Box::pin(persite_every_connection_authenticated(h)),
@@ -476,11 +482,33 @@ struct PersiteBrowser {
 }
 
 async fn start_persite(h: &Harness) -> anyhow::Result<PersiteBrowser> {
+    start_persite_in(h, new_runtime_dir()?).await
+}
+
+fn new_runtime_dir() -> anyhow::Result<tempfile::TempDir> {
+    Ok(tempfile::Builder::new()
+        .prefix("persite-rt-")
+        .tempdir_in("/tmp")?)
+}
+
+/// The daemon's `config.toml` for this suite: the recorder stands in for tor's SocksPort;
+/// `control = "none"` keeps the daemon away from any system tor the machine may run (this suite
+/// tests the browser side).
+fn daemon_config(h: &Harness) -> String {
+    format!(
+        "[socks]\nhost = \"127.0.0.1\"\nport = {}\n\n[tor]\nmode = \"system\"\ncontrol = \"none\"\n",
+        h.recorder.addr().port()
+    )
+}
+
+/// Firefox with Persite whose native host uses the daemon of `runtime_dir` (started by the
+/// host unless one already runs there).
+async fn start_persite_in(
+    h: &Harness,
+    runtime_dir: tempfile::TempDir,
+) -> anyhow::Result<PersiteBrowser> {
     let binaries = h.binaries()?;
     let extension = binaries::extension_dir()?;
-    let runtime_dir = tempfile::Builder::new()
-        .prefix("persite-rt-")
-        .tempdir_in("/tmp")?;
     let runtime = runtime_dir.path().to_string_lossy().into_owned();
     let config_file = PathBuf::from(".config/persite/config.toml");
     let firefox = Firefox::start(FirefoxConfig {
@@ -492,15 +520,7 @@ async fn start_persite(h: &Harness) -> anyhow::Result<PersiteBrowser> {
                 binaries.broker.to_string_lossy().into_owned(),
             ),
         ],
-        home_files: vec![(
-            config_file,
-            // The recorder stands in for tor's SocksPort; `control = "none"` keeps the daemon
-            // away from any system tor the machine may run (this suite tests the browser side).
-            format!(
-                "[socks]\nhost = \"127.0.0.1\"\nport = {}\n\n[tor]\nmode = \"system\"\ncontrol = \"none\"\n",
-                h.recorder.addr().port()
-            ),
-        )],
+        home_files: vec![(config_file, daemon_config(h))],
         ..FirefoxConfig::default()
     })
     .await?;
@@ -732,6 +752,180 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
     browser.firefox.shutdown().await;
     Ok(format!(
         "site-a and site-b got new credentials, cookie gone; {tunnels} tunnels"
+    ))
+}
+
+/// Highest tab id whose last-session credentials the per-tab trial issues beforehand; Firefox
+/// numbers a new session's tabs from a handful up.
+const LAST_SESSION_TABS: u64 = 255;
+
+/// A `persite serve` started by the test (not by the native host), killed on drop.
+struct OwnDaemon {
+    child: std::process::Child,
+    socket: PathBuf,
+    _config_home: tempfile::TempDir,
+}
+
+impl OwnDaemon {
+    /// Starts the daemon on `runtime_dir` with this suite's config; waits (bounded) until it
+    /// answers.
+    fn start(h: &Harness, runtime_dir: &std::path::Path) -> anyhow::Result<Self> {
+        let binaries = h.binaries()?;
+        let config_home = tempfile::Builder::new()
+            .prefix("persite-cfg-")
+            .tempdir_in("/tmp")?;
+        let config_dir = config_home.path().join("persite");
+        std::fs::create_dir_all(&config_dir)?;
+        std::fs::write(config_dir.join("config.toml"), daemon_config(h))?;
+        let child = std::process::Command::new(&binaries.broker)
+            .arg("serve")
+            .env("PERSITE_RUNTIME_DIR", runtime_dir)
+            .env("XDG_CONFIG_HOME", config_home.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("starting persite serve")?;
+        let daemon = Self {
+            child,
+            socket: runtime_dir.join("broker.sock"),
+            _config_home: config_home,
+        };
+        let started = Instant::now();
+        while daemon.rpc(json!({"id": 1, "type": "status"})).is_err() {
+            ensure!(
+                started.elapsed() < Duration::from_secs(15),
+                "the daemon did not answer within 15 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(daemon)
+    }
+
+    /// One request's `result` (an `error` answer is an error).
+    fn rpc(&self, request: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let reply = persite_tests::daemon_http::request(
+            &self.socket,
+            "POST",
+            "/v1/rpc",
+            &request.to_string(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        reply
+            .get("result")
+            .cloned()
+            .with_context(|| format!("{request} failed: {reply}"))
+    }
+
+    /// The credentials the daemon issues now for `site` asked from tab `tab`.
+    fn credentials(&self, site: &str, tab: u64) -> anyhow::Result<Credentials> {
+        let r = self.rpc(
+            json!({"id": 2, "type": "credentials", "url": format!("http://{site}/"), "tab": tab}),
+        )?;
+        ensure!(r["per_tab"] == true, "{site} is not per-tab: {r}");
+        let text = |k: &str| {
+            r[k].as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("no {k} in {r}"))
+        };
+        Ok(Credentials {
+            username: text("username")?,
+            password: text("password")?,
+        })
+    }
+}
+
+impl Drop for OwnDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Per-tab credentials end with their tab (`tab_closed`) and with the browser session (the
+/// extension's first `hello` says tab ids start over): a daemon that outlives the browser
+/// never gives a new tab the credentials a closed tab, or the last session's tab with the same
+/// id, had.
+async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
+    let runtime_dir = new_runtime_dir()?;
+    let daemon = OwnDaemon::start(h, runtime_dir.path())?;
+    daemon.rpc(
+        json!({"id": 1, "type": "policy_set", "site": "site-a.test", "policy": {"per_tab": true}}),
+    )?;
+    // The last browser session: every tab id it may have used got site-a.test's credentials.
+    let last_session = (0..=LAST_SESSION_TABS)
+        .map(|tab| daemon.credentials("site-a.test", tab))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let browser = start_persite_in(h, runtime_dir).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    let first_window = ff.client().window().await?;
+    let first = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    let first_tab = ff.selected_extension_tab_id().await?;
+    let old = last_session
+        .get(usize::try_from(first_tab)?)
+        .with_context(|| {
+            format!("Firefox gave the first tab id {first_tab}, above {LAST_SESSION_TABS}")
+        })?;
+    ensure!(
+        first.username == old.username,
+        "tab {first_tab} did not get tab {first_tab}'s per-tab username: {first} vs {old}"
+    );
+    ensure!(
+        first.password != old.password,
+        "tab {first_tab} of the new session got the last session's tab {first_tab} credentials {first}"
+    );
+    ensure!(
+        !last_session.contains(&first),
+        "the new session's first tab got a last-session pair {first}"
+    );
+
+    ff.open_tab().await?;
+    let second = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    let second_tab = ff.selected_extension_tab_id().await?;
+    ensure!(
+        second != first,
+        "two tabs of a per-tab site share credentials {first}"
+    );
+    ensure!(
+        daemon.credentials("site-a.test", first_tab)? == first,
+        "the daemon's answer for tab {first_tab} is not what Firefox used ({first})"
+    );
+
+    // Close the first tab: the extension tells the broker, which retires its credentials.
+    let second_window = ff.client().window().await?;
+    ff.client().switch_to_window(first_window).await?;
+    ff.client().close_window().await?;
+    ff.client().switch_to_window(second_window).await?;
+    let started = Instant::now();
+    let after_close = loop {
+        let now = daemon.credentials("site-a.test", first_tab)?;
+        if now != first {
+            break now;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(10),
+            "10 s after tab {first_tab} closed the daemon still hands out its credentials {first}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    ensure!(
+        after_close.username == first.username && after_close.password != first.password,
+        "tab {first_tab} after closing: {after_close}, before: {first}"
+    );
+    let second_again = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    ensure!(
+        second_again == second,
+        "tab {second_tab} changed credentials from {second} to {second_again} when another tab closed"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    drop(daemon);
+    Ok(format!(
+        "tab {first_tab}: {} (last session's {}), retired after closing; tab {second_tab}: {} kept; {tunnels} tunnels",
+        short(&first),
+        short(old),
+        short(&second)
     ))
 }
 
