@@ -14,6 +14,8 @@
 //! mode = "auto"        # "system" | "managed" | "auto": system if something listens on [socks]
 //! control = "unix:/run/tor/control"   # or "127.0.0.1:9051", or "none"; system mode only
 //! control_password = "…"              # for HashedControlPassword
+//! control_cookie_file = "/shared/tor/control_auth_cookie"   # system mode: tor's cookie, when
+//!                                     # it is not where tor says (tor in another container/VM)
 //! tor_binary = "tor"                  # managed mode, looked up on PATH
 //! data_dir = "/home/u/.local/share/persite/tor"   # managed mode
 //! torrc_extra = ["UseBridges 1"]      # managed mode: extra torrc lines
@@ -84,6 +86,8 @@ pub struct TorConfig {
     pub control: ControlSetting,
     /// Password for `HashedControlPassword`, if any.
     pub control_password: Option<String>,
+    /// The control cookie to read instead of the path tor names (system mode only).
+    pub control_cookie_file: Option<PathBuf>,
     /// Managed mode: the tor executable (a bare name is looked up on `PATH`).
     pub tor_binary: PathBuf,
     /// Managed mode: tor's DataDirectory; `None` means `$XDG_DATA_HOME/persite/tor`.
@@ -98,6 +102,7 @@ impl Default for TorConfig {
             mode: TorMode::Auto,
             control: ControlSetting::Default,
             control_password: None,
+            control_cookie_file: None,
             tor_binary: PathBuf::from("tor"),
             data_dir: None,
             torrc_extra: Vec::new(),
@@ -180,6 +185,7 @@ struct RawTor {
     mode: Option<String>,
     control: Option<String>,
     control_password: Option<String>,
+    control_cookie_file: Option<String>,
     tor_binary: Option<String>,
     data_dir: Option<String>,
     torrc_extra: Option<Vec<String>>,
@@ -309,6 +315,24 @@ fn parse_tor(
                 .to_owned(),
         ));
     }
+    let control_cookie_file = match raw.control_cookie_file {
+        None => None,
+        Some(_) if mode == TorMode::Managed => {
+            return Err(invalid(
+                "tor.control_cookie_file",
+                "cannot be set with mode = \"managed\": Persite's own tor keeps its cookie in \
+                 the runtime directory"
+                    .to_owned(),
+            ));
+        }
+        Some(f) if Path::new(&f).is_absolute() => Some(PathBuf::from(f)),
+        Some(f) => {
+            return Err(invalid(
+                "tor.control_cookie_file",
+                format!("is {f:?}; it must be an absolute path"),
+            ));
+        }
+    };
     let tor_binary = match raw.tor_binary {
         None => defaults.tor_binary,
         Some(b) if b.trim().is_empty() => {
@@ -351,6 +375,7 @@ fn parse_tor(
         mode,
         control,
         control_password: raw.control_password,
+        control_cookie_file,
         tor_binary,
         data_dir,
         torrc_extra,
@@ -502,6 +527,12 @@ mod tests {
             ControlSetting::Addr(ControlAddr::Tcp("127.0.0.1:9051".into()))
         );
         assert_eq!(c.tor.control_password.as_deref(), Some("pw"));
+        assert_eq!(c.tor.control_cookie_file, None);
+        let c = parse("[tor]\ncontrol_cookie_file = \"/shared/tor/control_auth_cookie\"").unwrap();
+        assert_eq!(
+            c.tor.control_cookie_file,
+            Some(PathBuf::from("/shared/tor/control_auth_cookie"))
+        );
         let c = parse("[tor]\ncontrol = \"unix:/run/tor/control\"").unwrap();
         assert_eq!(
             c.tor.control,
@@ -529,6 +560,14 @@ mod tests {
             ("[tor]\ncontrol = \"9051\"", "tor.control"),
             ("[tor]\ncontrol = \"unix:run/tor\"", "tor.control"),
             ("[tor]\ncontrol = \"127.0.0.1:0\"", "tor.control"),
+            (
+                "[tor]\ncontrol_cookie_file = \"tor/cookie\"",
+                "tor.control_cookie_file",
+            ),
+            (
+                "[tor]\nmode = \"managed\"\ncontrol_cookie_file = \"/c\"",
+                "tor.control_cookie_file",
+            ),
             (
                 "[tor]\nmode = \"managed\"\ncontrol = \"127.0.0.1:9051\"",
                 "tor.control",

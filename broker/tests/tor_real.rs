@@ -420,6 +420,41 @@ async fn unreadable_cookie_is_named_in_the_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_cookie_file_is_read_instead_of_the_one_tor_names() {
+    let tor = Tor::start(None);
+    // The cookie is shared under another path (as a volume of tor's container would be);
+    // where tor says it is, there is nothing.
+    let shared = tor.dir.path().join("shared-cookie");
+    std::fs::rename(tor.cookie(), &shared).expect("move cookie");
+    for method in [AuthMethod::SafeCookie, AuthMethod::Cookie] {
+        let mut config = only(method.clone(), tor.tcp_config());
+        config.cookie_file = Some(shared.clone());
+        let conn = Connection::open(&config, sink())
+            .await
+            .unwrap_or_else(|e| panic!("{method:?} with the shared cookie: {e}"));
+        assert_eq!(
+            conn.protocol_info().cookie_file.as_deref(),
+            Some(shared.as_path()),
+            "the cookie actually used is reported"
+        );
+        assert!(
+            !conn
+                .version()
+                .await
+                .expect("GETINFO version")
+                .raw
+                .is_empty()
+        );
+        let mut missing = only(method.clone(), tor.tcp_config());
+        missing.cookie_file = Some(tor.dir.path().join("no-such-cookie"));
+        let err = Connection::open(&missing, sink())
+            .await
+            .expect_err("a missing configured cookie cannot authenticate");
+        assert!(err.to_string().contains("no-such-cookie"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervisor_reconnects_after_tor_restarts() {
     let mut tor = Tor::start(None);
     let mut config = ControlConfig::new(ControlAddr::Unix(tor.socket()));

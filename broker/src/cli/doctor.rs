@@ -274,6 +274,7 @@ async fn tor(target: ControlTarget, config: &Config) -> TorObs {
         .control_password
         .as_ref()
         .map(|p| p.as_bytes().to_vec());
+    cc.cookie_file = config.tor.control_cookie_file.clone();
     let (notify, _) = tokio::sync::broadcast::channel(16);
     let conn = match Connection::open(&cc, notify).await {
         Ok(conn) => conn,

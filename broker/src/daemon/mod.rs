@@ -244,6 +244,7 @@ fn plan_tor(config: &Config, runtime_dir: &std::path::Path) -> Result<TorPlan, D
         let mut c = ControlConfig::new(addr);
         c.events = tor_link::EVENTS.to_vec();
         c.password = tor.control_password.as_ref().map(|p| p.as_bytes().to_vec());
+        c.cookie_file = tor.control_cookie_file.clone();
         c
     };
     if managed {

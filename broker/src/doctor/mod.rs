@@ -813,7 +813,7 @@ pub fn tor(o: &TorObs, config: &Config) -> Vec<Finding> {
                 Status::Error
             };
             let hint = if error.contains("cookie") {
-                "tor's cookie file must be readable for you: on Debian `sudo adduser $USER debian-tor`, then log in again; or use HashedControlPassword and set [tor] control_password".to_owned()
+                "tor's cookie file must be readable for you: on Debian `sudo adduser $USER debian-tor`, then log in again; if tor runs in another container or VM, set [tor] control_cookie_file to where its cookie is shared; or use HashedControlPassword and set [tor] control_password".to_owned()
             } else {
                 "check CookieAuthentication / HashedControlPassword in torrc and [tor] control_password in the configuration".to_owned()
             };

@@ -64,6 +64,10 @@ pub struct ControlConfig {
     pub addr: ControlAddr,
     /// Password for HASHEDPASSWORD, if tor uses `HashedControlPassword`.
     pub password: Option<Vec<u8>>,
+    /// The cookie file to read for SAFECOOKIE/COOKIE instead of the path PROTOCOLINFO names:
+    /// for a tor whose file system is not ours (another container or VM, a different mount),
+    /// where its `CookieAuthFile` is shared under another path.
+    pub cookie_file: Option<PathBuf>,
     /// Methods this client may use (default: all four); e.g. `[SafeCookie]` to insist on it.
     pub auth_methods: Vec<AuthMethod>,
     /// Bound on establishing the socket.
@@ -89,6 +93,7 @@ impl std::fmt::Debug for ControlConfig {
         f.debug_struct("ControlConfig")
             .field("addr", &self.addr)
             .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("cookie_file", &self.cookie_file)
             .field("auth_methods", &self.auth_methods)
             .field("connect_timeout", &self.connect_timeout)
             .field("auth_timeout", &self.auth_timeout)
@@ -104,6 +109,7 @@ impl ControlConfig {
         ControlConfig {
             addr,
             password: None,
+            cookie_file: None,
             auth_methods: vec![
                 AuthMethod::SafeCookie,
                 AuthMethod::Cookie,
@@ -312,15 +318,12 @@ impl Connection {
             protocol_info: auth::ProtocolInfo::default(),
         };
         let auth_timeout = config.auth_timeout;
-        conn.protocol_info = tokio::time::timeout(
-            auth_timeout,
-            conn.authenticate(config.password.as_deref(), &config.auth_methods),
-        )
-        .await
-        .map_err(|_| ControlError::Timeout {
-            what: "control-port authentication",
-            after: auth_timeout,
-        })??;
+        conn.protocol_info = tokio::time::timeout(auth_timeout, conn.authenticate(config))
+            .await
+            .map_err(|_| ControlError::Timeout {
+                what: "control-port authentication",
+                after: auth_timeout,
+            })??;
         if !config.events.is_empty() {
             let names: Vec<&str> = config.events.iter().map(|e| e.keyword()).collect();
             conn.ok(Command::setevents(&names)?).await?;
@@ -328,17 +331,22 @@ impl Connection {
         Ok(conn)
     }
 
+    /// PROTOCOLINFO, then the strongest usable method; returns what PROTOCOLINFO said, with
+    /// the configured cookie file in place of tor's when one is set (the file actually used).
     async fn authenticate(
         &self,
-        password: Option<&[u8]>,
-        allowed: &[AuthMethod],
+        config: &ControlConfig,
     ) -> Result<auth::ProtocolInfo, ControlError> {
-        let info = auth::parse_protocolinfo(&self.request(Command::protocolinfo()).await?)?;
+        let password = config.password.as_deref();
+        let mut info = auth::parse_protocolinfo(&self.request(Command::protocolinfo()).await?)?;
+        if let Some(path) = &config.cookie_file {
+            info.cookie_file = Some(path.clone());
+        }
         let usable = auth::ProtocolInfo {
             methods: info
                 .methods
                 .iter()
-                .filter(|m| allowed.contains(m))
+                .filter(|m| config.auth_methods.contains(m))
                 .cloned()
                 .collect(),
             ..info.clone()
@@ -379,7 +387,8 @@ impl Connection {
         Ok(info)
     }
 
-    /// What PROTOCOLINFO reported (methods, cookie file, tor version).
+    /// What PROTOCOLINFO reported (methods, cookie file — or the configured one, see
+    /// [`ControlConfig::cookie_file`] —, tor version).
     pub fn protocol_info(&self) -> &auth::ProtocolInfo {
         &self.protocol_info
     }
