@@ -41,6 +41,13 @@ function timedProxyRequest(details) {
   }
   const elapsed = performance.now() - start;
   perfProbe?.record(answer, elapsed);
+  if (answer instanceof Promise) {
+    // A side branch: the listener still returns the promise itself, and it never rejects.
+    answer.then(
+      () => perfProbe?.recordMissAnswered(performance.now() - start),
+      () => {},
+    );
+  }
   return answer;
 }
 

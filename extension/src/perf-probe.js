@@ -23,6 +23,13 @@ export const PERF_CAPACITY = 10_000;
 export const ANSWER_KINDS = Object.freeze(["hit", "miss", "blackHole"]);
 
 /**
+ * Kinds the probe reports: the listener kinds, and `missAnswered`: for a miss, the time from
+ * the listener call until its promise settled (the broker round trip as the extension sees it;
+ * what Firefox adds to hand the request in and the answer back is the rest of a miss's cost).
+ */
+export const REPORTED_KINDS = Object.freeze([...ANSWER_KINDS, "missAnswered"]);
+
+/**
  * What kind of answer the listener gave: `blackHole` (answered synchronously with the black
  * hole), `hit` (answered synchronously with credentials, a cache hit) or `miss` (a promise: the
  * slow path, whose synchronous part is what the probe times).
@@ -105,12 +112,17 @@ export class PerfProbe {
   /** @param {{capacity?: number}} [options] */
   constructor({ capacity = PERF_CAPACITY } = {}) {
     this.capacity = capacity;
-    this.buffers = Object.fromEntries(ANSWER_KINDS.map((kind) => [kind, new RingBuffer(capacity)]));
+    this.buffers = Object.fromEntries(REPORTED_KINDS.map((kind) => [kind, new RingBuffer(capacity)]));
   }
 
   /** Records one listener call that answered `answer` and took `elapsedMs`. */
   record(answer, elapsedMs) {
     this.buffers[classifyAnswer(answer)].push(elapsedMs);
+  }
+
+  /** Records that a miss's promise settled `elapsedMs` after its listener call began. */
+  recordMissAnswered(elapsedMs) {
+    this.buffers.missAnswered.push(elapsedMs);
   }
 
   /** Forgets every sample. */
@@ -121,13 +133,13 @@ export class PerfProbe {
   }
 
   /**
-   * `{enabled: true, capacity, timerCoarse, hit, miss, blackHole}`, each kind being
-   * `{recorded, summary, samplesMs}` (raw samples in ms, oldest first).
+   * `{enabled: true, capacity, timerCoarse, hit, miss, blackHole, missAnswered}`, each kind
+   * being `{recorded, summary, samplesMs}` (raw samples in ms, oldest first).
    */
   report() {
     const kinds = {};
     const all = [];
-    for (const kind of ANSWER_KINDS) {
+    for (const kind of REPORTED_KINDS) {
       const buffer = this.buffers[kind];
       const samplesMs = buffer.samples();
       all.push(...samplesMs);

@@ -73,7 +73,12 @@ describe("PerfProbe", () => {
     assert.equal(report.hit.summary.count, 2);
     assert.deepEqual(report.miss.samplesMs, [0.02]);
     assert.deepEqual(report.blackHole.samplesMs, [0.003]);
+    assert.deepEqual(report.missAnswered.samplesMs, []);
+    probe.recordMissAnswered(1.25);
+    assert.deepEqual(probe.report().missAnswered.samplesMs, [1.25]);
+    assert.deepEqual(probe.report().miss.samplesMs, [0.02], "a miss's answer is not a listener call");
     probe.reset();
+    assert.equal(probe.report().missAnswered.summary.count, 0);
     assert.equal(probe.report().hit.summary.count, 0);
   });
 

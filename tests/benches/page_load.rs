@@ -447,7 +447,11 @@ fn print_probe(reports: &[(&str, &ProbeReport)]) {
         if report.timer_coarse {
             println!("| {phase} | (timer coarse: samples rounded to 1 ms) | | | | | |");
         }
-        for (kind, summary) in [("hit", &report.hit), ("miss (sync part)", &report.miss)] {
+        for (kind, summary) in [
+            ("hit", &report.hit),
+            ("miss (sync part)", &report.miss),
+            ("miss (until answered)", &report.miss_answered),
+        ] {
             if let Some(s) = summary {
                 println!(
                     "| {phase} | {kind} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",

@@ -470,6 +470,9 @@ pub struct ProbeReport {
     pub hit: Option<ProbeSummary>,
     /// Misses: the synchronous part before the broker round trip.
     pub miss: Option<ProbeSummary>,
+    /// Misses: from the listener call until its promise settled (the broker round trip as the
+    /// extension sees it).
+    pub miss_answered: Option<ProbeSummary>,
     /// Black-hole answers.
     pub black_hole_count: usize,
 }
@@ -491,6 +494,7 @@ impl ProbeReport {
             timer_coarse: value["timerCoarse"].as_bool().unwrap_or(false),
             hit: ProbeSummary::from_samples_ms(&samples("hit")?),
             miss: ProbeSummary::from_samples_ms(&samples("miss")?),
+            miss_answered: ProbeSummary::from_samples_ms(&samples("missAnswered")?),
             black_hole_count: samples("blackHole")?.len(),
         })
     }
@@ -596,6 +600,7 @@ mod tests {
             "hit": {"samplesMs": [0.002, 0.004, 0.003]},
             "miss": {"samplesMs": []},
             "blackHole": {"samplesMs": [0.01]},
+            "missAnswered": {"samplesMs": []},
         });
         let report = ProbeReport::from_json(&answer).unwrap();
         let hit = report.hit.unwrap();
