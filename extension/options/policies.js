@@ -11,7 +11,7 @@
  */
 
 import { MESSAGE } from "../src/messages.js";
-import { parsePolicyTable, policyFromForm, policyToForm, siteFromInput } from "../src/policy-form.js";
+import { policyFromForm, policyToForm, siteFromInput } from "../src/policy-form.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -88,13 +88,21 @@ async function save(site, policy, done) {
   }
 }
 
-/** Sends a message to the background and returns the parsed policy table. */
+/**
+ * Sends a message to the background and returns its policy table, which the background has
+ * already checked (`{default, sites: [{site, policy}]}`, policy-form.parsePolicyTable's shape:
+ * parsing it again as a broker reply would refuse its `sites` array).
+ */
 async function send(message) {
   const reply = await browser.runtime.sendMessage(message);
   if (!reply?.ok) {
     throw new Error(reply?.error ?? "no answer from the background page");
   }
-  return parsePolicyTable(reply.policies);
+  const table = reply.policies;
+  if (typeof table?.default !== "object" || table.default === null || !Array.isArray(table.sites)) {
+    throw new Error("the background page answered no policy table");
+  }
+  return table;
 }
 
 function render(table) {
