@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use persite_tests::binaries::{self, Binaries};
-use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT};
+use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
 use persite_tests::fixtures::{FixtureServer, HttpRecord, PageSpec};
-use persite_tests::popup::{click, open_popup, wait_popup_ok};
+use persite_tests::popup::{click, open_popup, wait_for_script, wait_popup_ok};
 use persite_tests::socks_recorder::{Auth, Credentials, Latency, SocksConnection, SocksRecorder};
 use persite_tests::trial::{self, TrialRunner, trial};
 use serde_json::json;
@@ -127,6 +127,12 @@ fn main() {
                 "persite_i_per_tab_credentials_end_with_their_tab_and_browser_session",
                 true,
                 |h| Box::pin(persite_per_tab_lifetime(h)),
+            ),
+            trial(
+                harness,
+                "persite_j_options_page_edits_the_daemons_policies",
+                true,
+                |h| Box::pin(persite_options_page_policies(h)),
             ),
             trial(
                 harness,
@@ -926,6 +932,127 @@ async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
         short(&first),
         short(old),
         short(&second)
+    ))
+}
+
+/// The options page's circuit-lifetime editor, end to end: a per-site policy typed into the
+/// form reaches the daemon (and its policy table), the browser follows it at once (site-a.test
+/// moves to per-tab credentials), bad input is refused in the page with nothing saved, and
+/// "Use default" removes the override again.
+async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
+    let runtime_dir = new_runtime_dir()?;
+    let daemon = OwnDaemon::start(h, runtime_dir.path())?;
+    let browser = start_persite_in(h, runtime_dir).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    let site_tab = ff.client().window().await?;
+    let before = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    let tab = ff.selected_extension_tab_id().await?;
+
+    ff.open_tab().await?;
+    ff.goto(&format!(
+        "moz-extension://{PERSITE_EXTENSION_UUID}/options/options.html"
+    ))
+    .await?;
+    if let Err(e) = wait_for_script(
+        ff,
+        "return document.getElementById('policies').dataset.state === 'ready';",
+        "the policy editor to load the daemon's policies",
+        PAGE_TIMEOUT,
+    )
+    .await
+    {
+        let page = ff
+            .client()
+            .execute(
+                "return [location.href, document.getElementById('policies')?.dataset.state, \
+                 document.getElementById('policy-status')?.textContent];",
+                vec![],
+            )
+            .await;
+        bail!("{e:#}; the options page shows {page:?}");
+    }
+    let add = |site: &str, age: &str| {
+        ff.client().execute(
+            r#"const [site, age] = arguments;
+               document.getElementById('policy-status').dataset.kind = '';
+               document.getElementById('policy-new-site').value = site;
+               document.getElementById('policy-new-age').value = age;
+               document.getElementById('policy-new-mib').value = '';
+               document.getElementById('policy-new-per-tab').checked = true;
+               document.getElementById('policy-add').click();
+               return true;"#,
+            vec![json!(site), json!(age)],
+        )
+    };
+    let status_is = |kind: &'static str| {
+        wait_for_script(
+            ff,
+            match kind {
+                "ok" => "return document.getElementById('policy-status').dataset.kind === 'ok';",
+                _ => "return document.getElementById('policy-status').dataset.kind === 'error';",
+            },
+            "the policy editor's status",
+            PAGE_TIMEOUT,
+        )
+    };
+
+    // Bad input: refused in the page, nothing reaches the daemon.
+    add("site-b.test", "soon").await?;
+    status_is("error").await?;
+    // A per-site policy: 1.5 minutes, per tab, typed with the www. host.
+    add("www.site-a.test", "1.5").await?;
+    status_is("ok").await?;
+    let policies = daemon.rpc(json!({"id": 1, "type": "policy_get"}))?;
+    ensure!(
+        policies["sites"]
+            == json!({"site-a.test": {"max_age_s": 90, "max_bytes": null, "per_tab": true}}),
+        "the daemon's policies after the form: {policies}"
+    );
+    wait_for_script(
+        ff,
+        r#"return document.querySelector('#policy-sites tr[data-site="site-a.test"]') !== null;"#,
+        "the page to list site-a.test's policy",
+        PAGE_TIMEOUT,
+    )
+    .await?;
+
+    // The browser follows at once: site-a.test's tab now has credentials of its own.
+    let options_tab = ff.client().window().await?;
+    ff.client().switch_to_window(site_tab).await?;
+    let per_tab = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    ensure!(
+        per_tab != before,
+        "site-a.test kept {before} after its per-tab policy was saved"
+    );
+    ensure!(
+        daemon.credentials("site-a.test", tab)? == per_tab,
+        "site-a.test's tab used {per_tab}, not the daemon's per-tab credentials for tab {tab}"
+    );
+
+    // "Use default" removes the override.
+    ff.client().switch_to_window(options_tab).await?;
+    ff.client()
+        .execute(
+            r#"document.getElementById('policy-status').dataset.kind = '';
+               document.querySelector('#policy-sites tr[data-site="site-a.test"] .remove').click();
+               return true;"#,
+            vec![],
+        )
+        .await?;
+    status_is("ok").await?;
+    let policies = daemon.rpc(json!({"id": 2, "type": "policy_get"}))?;
+    ensure!(
+        policies["sites"] == json!({}),
+        "the override is still there after Use default: {policies}"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    drop(daemon);
+    Ok(format!(
+        "bad age refused in the page; site-a.test 1.5 min per-tab saved to the daemon, tab {tab} moved {} → {}; removed again; {tunnels} tunnels",
+        short(&before),
+        short(&per_tab)
     ))
 }
 
