@@ -136,6 +136,12 @@ fn main() {
             ),
             trial(
                 harness,
+                "persite_k_options_page_settings_apply_at_once",
+                true,
+                |h| Box::pin(persite_options_page_settings(h)),
+            ),
+            trial(
+                harness,
                 "persite_f_every_connection_carries_credentials",
                 true,
                 |h| Box::pin(persite_every_connection_authenticated(h)),
@@ -1053,6 +1059,123 @@ async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
         "bad age refused in the page; site-a.test 1.5 min per-tab saved to the daemon, tab {tab} moved {} → {}; removed again; {tunnels} tunnels",
         short(&before),
         short(&per_tab)
+    ))
+}
+
+/// Sets the options page's fields (`host`, `port` text; `isolate` checkbox), submits, and
+/// waits for its status; returns the status kind (`ok` or `error`) and text.
+async fn submit_options(
+    ff: &Firefox,
+    host: &str,
+    port: &str,
+    isolate: bool,
+) -> anyhow::Result<(String, String)> {
+    ff.client()
+        .execute(
+            r#"const [host, port, isolate] = arguments;
+               document.getElementById('options-status').dataset.kind = '';
+               document.getElementById('socks-host').value = host;
+               document.getElementById('socks-port').value = port;
+               document.getElementById('isolate-containers').checked = isolate;
+               document.getElementById('save').click();
+               return true;"#,
+            vec![json!(host), json!(port), json!(isolate)],
+        )
+        .await?;
+    wait_for_script(
+        ff,
+        "return document.getElementById('options-status').dataset.kind !== '';",
+        "the options page to save",
+        PAGE_TIMEOUT,
+    )
+    .await?;
+    let status = ff
+        .client()
+        .execute(
+            "const s = document.getElementById('options-status'); return [s.dataset.kind, s.textContent];",
+            vec![],
+        )
+        .await?;
+    let text = |i: usize| status[i].as_str().unwrap_or_default().to_owned();
+    Ok((text(0), text(1)))
+}
+
+/// The options page's own settings, end to end: a SOCKS endpoint typed there takes every new
+/// request at once (to a second recording server, still with per-site credentials), a bad port
+/// is refused in the page, clearing it returns to the daemon's endpoint, and "isolate
+/// containers" off puts a container tab on the default container's credentials.
+async fn persite_options_page_settings(h: &Harness) -> anyhow::Result<String> {
+    let other = SocksRecorder::start(h.fixtures.addr()).await?;
+    let browser = start_persite(h).await?;
+    let ff = &browser.firefox;
+    let session_mark = h.recorder.mark();
+    let site_tab = ff.client().window().await?;
+    let default_a = load_and_attribute(h, ff, "http://site-a.test/").await?;
+
+    ff.open_tab().await?;
+    ff.goto(&format!(
+        "moz-extension://{PERSITE_EXTENSION_UUID}/options/options.html"
+    ))
+    .await?;
+    wait_for_script(
+        ff,
+        "return document.body.dataset.ready === 'true';",
+        "the options page to load",
+        PAGE_TIMEOUT,
+    )
+    .await?;
+    let options_tab = ff.client().window().await?;
+    let (kind, text) =
+        submit_options(ff, "127.0.0.1", &other.addr().port().to_string(), true).await?;
+    ensure!(kind == "ok", "saving the SOCKS endpoint: {kind} {text:?}");
+
+    // Every new request goes to the typed endpoint, with site-b.test's own credentials.
+    ff.client().switch_to_window(site_tab.clone()).await?;
+    let (main_mark, other_mark) = (h.recorder.mark(), other.mark());
+    ff.load_fixture_page("http://site-b.test/").await?;
+    let via_other = other.connections_since(other_mark);
+    let pairs: BTreeSet<Option<&Credentials>> = via_other
+        .iter()
+        .filter(|c| !c.silent)
+        .map(SocksConnection::credentials)
+        .collect();
+    ensure!(
+        !via_other.is_empty() && pairs.len() == 1 && !pairs.contains(&None),
+        "site-b.test through the typed endpoint: {} connections with credentials {pairs:?}",
+        via_other.len()
+    );
+    let tunnels_elsewhere = h.recorder.connections_since(main_mark);
+    ensure!(
+        tunnels_elsewhere.is_empty(),
+        "{} connections still went to the daemon's endpoint after the override",
+        tunnels_elsewhere.len()
+    );
+
+    // A bad port is refused in the page; clearing the fields and turning container isolation
+    // off apply at once.
+    ff.client().switch_to_window(options_tab).await?;
+    let (kind, text) = submit_options(ff, "127.0.0.1", "99999", true).await?;
+    ensure!(kind == "error", "port 99999 was accepted: {kind} {text:?}");
+    let (kind, text) = submit_options(ff, "", "", false).await?;
+    ensure!(kind == "ok", "clearing the endpoint: {kind} {text:?}");
+    ff.client().switch_to_window(site_tab).await?;
+    let back = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    ensure!(
+        back == default_a,
+        "site-a.test back on the daemon's endpoint got {back}, not its {default_a}"
+    );
+    ff.open_container_tab(1).await?;
+    let container = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    ensure!(
+        container == default_a,
+        "with container isolation off, the Personal container got {container}, not {default_a}"
+    );
+    let tunnels = check_connections(h, session_mark, false)?;
+    browser.firefox.shutdown().await;
+    Ok(format!(
+        "{} connections went to the typed endpoint, none to the daemon's; port 99999 refused; cleared: site-a.test back to {}, shared by the Personal container with isolation off; {tunnels} tunnels",
+        via_other.len(),
+        short(&default_a)
     ))
 }
 
