@@ -333,7 +333,7 @@ export class Controller {
   /**
    * A tab was closed: its per-tab credentials go, here and in the broker (`tab_closed`).
    * Rejects when the broker could not be told (it then keeps the tab's state until the next
-   * new identity or browser session; nothing is sent with those credentials again).
+   * New identity or browser session; the tab id is never used again in this session).
    */
   async tabRemoved(tabId) {
     // Before the restore, dropping would be undone by it.

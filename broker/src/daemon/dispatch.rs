@@ -219,10 +219,10 @@ impl Broker {
                     push = self.reset_tabs();
                 }
                 Ok(json!({
-                "protocol": super::rpc::PROTOCOL_VERSION,
-                "broker_version": env!("CARGO_PKG_VERSION"),
-                "instance": self.instance,
-                "socks": self.socks,
+                    "protocol": super::rpc::PROTOCOL_VERSION,
+                    "broker_version": env!("CARGO_PKG_VERSION"),
+                    "instance": self.instance,
+                    "socks": self.socks,
                 }))
             }
             Request::TabClosed { tab } => {
