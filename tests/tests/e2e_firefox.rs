@@ -643,6 +643,20 @@ async fn persite_new_circuit(h: &Harness) -> anyhow::Result<String> {
     let b = load_and_attribute(h, ff, "http://site-b.test/").await?;
 
     open_popup(ff, tab_a_id).await?;
+    // The popup's layout: its actions stacked, the confirm dialog's side by side.
+    let layout = ff
+        .client()
+        .execute(
+            r#"const direction = (selector) =>
+                 getComputedStyle(document.querySelector(selector)).flexDirection;
+               return [direction('body > .actions'), direction('#confirm .actions')];"#,
+            vec![],
+        )
+        .await?;
+    ensure!(
+        layout == json!(["column", "row"]),
+        "popup actions / confirm actions flex directions are {layout}, not column / row"
+    );
     let http_mark = h.fixtures.mark();
     click(ff, "new-circuit").await?;
     wait_popup_ok(ff, PAGE_TIMEOUT).await?;
