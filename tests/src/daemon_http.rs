@@ -39,6 +39,53 @@ pub fn request(socket: &Path, method: &str, path: &str, body: &str) -> Result<Va
     serde_json::from_str(json).map_err(|e| format!("not JSON ({e}): {json:?}"))
 }
 
+/// `POST /v1/rpc` with `request`; the reply's `result`, or the request and reply as the error.
+pub fn rpc(socket: &Path, request: &Value) -> Result<Value, String> {
+    let reply = self::request(socket, "POST", "/v1/rpc", &request.to_string())?;
+    reply
+        .get("result")
+        .cloned()
+        .ok_or_else(|| format!("{request} failed: {reply}"))
+}
+
+/// The `(username, password)` of a `credentials` result.
+pub fn credential_pair(result: &Value) -> Result<(String, String), String> {
+    let text = |k: &str| {
+        result[k]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("credentials answer without {k}: {result}"))
+    };
+    Ok((text("username")?, text("password")?))
+}
+
+/// Waits (bounded by `bound`, polling `status`) until the daemon on `socket` exists and reports
+/// tor's control port connected and bootstrap at 100 %.
+pub fn wait_on_tor(socket: &Path, bound: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    let mut last = String::from("no daemon socket yet");
+    loop {
+        if socket.exists() {
+            match rpc(socket, &serde_json::json!({"id": 1, "type": "status"})) {
+                Ok(status) => {
+                    let tor = &status["tor"];
+                    if tor["control"] == "connected" && tor["bootstrap"]["progress"] == 100 {
+                        return Ok(());
+                    }
+                    last = tor.to_string();
+                }
+                Err(e) => last = e,
+            }
+        }
+        if started.elapsed() >= bound {
+            return Err(format!(
+                "the daemon did not see tor connected and bootstrapped within {bound:?}: {last}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The daemon's `GET /v1/events` stream, read line by line (SSE over chunked HTTP/1.1: each
 /// push is one `data: {…}` line inside one chunk). Every push read is kept with its arrival
 /// time, so a trial can also check what did *not* come.

@@ -13,6 +13,8 @@ pub mod popup;
 pub mod socks_recorder;
 pub mod strace;
 pub mod stream_trace;
+pub mod test_daemon;
+pub mod tor_session;
 pub mod tornet;
 pub mod trial;
 pub mod wrappers;

@@ -18,6 +18,7 @@ use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTEN
 use persite_tests::fixtures::{FixtureServer, HttpRecord, PageSpec};
 use persite_tests::popup::{click, open_popup, wait_for_script, wait_popup_ok};
 use persite_tests::socks_recorder::{Auth, Credentials, Latency, SocksConnection, SocksRecorder};
+use persite_tests::test_daemon::{TestDaemon, system_tor_config};
 use persite_tests::trial::{self, TrialRunner, trial};
 use serde_json::json;
 
@@ -507,10 +508,7 @@ fn new_runtime_dir() -> anyhow::Result<tempfile::TempDir> {
 /// `control = "none"` keeps the daemon away from any system tor the machine may run (this suite
 /// tests the browser side).
 fn daemon_config(h: &Harness) -> String {
-    format!(
-        "[socks]\nhost = \"127.0.0.1\"\nport = {}\n\n[tor]\nmode = \"system\"\ncontrol = \"none\"\n",
-        h.recorder.addr().port()
-    )
+    system_tor_config(h.recorder.addr().port(), "none")
 }
 
 /// Firefox with Persite whose native host uses the daemon of `runtime_dir` (started by the
@@ -785,85 +783,33 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
 /// numbers a new session's tabs from a handful up.
 const LAST_SESSION_TABS: u64 = 255;
 
-/// A `persite serve` started by the test (not by the native host), killed on drop.
-struct OwnDaemon {
-    child: std::process::Child,
-    socket: PathBuf,
-    _config_home: tempfile::TempDir,
+/// A `persite serve` started by the test (not by the native host) on `runtime_dir`, where
+/// Firefox's native host will find it.
+fn own_daemon(h: &Harness, runtime_dir: &std::path::Path) -> anyhow::Result<OwnDaemon> {
+    let broker = h.binaries()?.broker;
+    let daemon = TestDaemon::start(&broker, &daemon_config(h), Some(runtime_dir))
+        .map_err(anyhow::Error::msg)?;
+    Ok(OwnDaemon(daemon))
 }
 
-impl OwnDaemon {
-    /// Starts the daemon on `runtime_dir` with this suite's config; waits (bounded) until it
-    /// answers.
-    fn start(h: &Harness, runtime_dir: &std::path::Path) -> anyhow::Result<Self> {
-        let binaries = h.binaries()?;
-        let config_home = tempfile::Builder::new()
-            .prefix("persite-cfg-")
-            .tempdir_in("/tmp")?;
-        let config_dir = config_home.path().join("persite");
-        std::fs::create_dir_all(&config_dir)?;
-        std::fs::write(config_dir.join("config.toml"), daemon_config(h))?;
-        let child = std::process::Command::new(&binaries.broker)
-            .arg("serve")
-            .env("PERSITE_RUNTIME_DIR", runtime_dir)
-            .env("XDG_CONFIG_HOME", config_home.path())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .context("starting persite serve")?;
-        let daemon = Self {
-            child,
-            socket: runtime_dir.join("broker.sock"),
-            _config_home: config_home,
-        };
-        let started = Instant::now();
-        while daemon.rpc(json!({"id": 1, "type": "status"})).is_err() {
-            ensure!(
-                started.elapsed() < Duration::from_secs(15),
-                "the daemon did not answer within 15 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(daemon)
-    }
+/// [`TestDaemon`] with this suite's requests.
+struct OwnDaemon(TestDaemon);
 
+impl OwnDaemon {
     /// One request's `result` (an `error` answer is an error).
     fn rpc(&self, request: serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        let reply = persite_tests::daemon_http::request(
-            &self.socket,
-            "POST",
-            "/v1/rpc",
-            &request.to_string(),
-        )
-        .map_err(anyhow::Error::msg)?;
-        reply
-            .get("result")
-            .cloned()
-            .with_context(|| format!("{request} failed: {reply}"))
+        self.0.rpc(request).map_err(anyhow::Error::msg)
     }
 
-    /// The credentials the daemon issues now for `site` asked from tab `tab`.
+    /// The per-tab credentials the daemon issues now for `site` asked from tab `tab`.
     fn credentials(&self, site: &str, tab: u64) -> anyhow::Result<Credentials> {
         let r = self.rpc(
             json!({"id": 2, "type": "credentials", "url": format!("http://{site}/"), "tab": tab}),
         )?;
         ensure!(r["per_tab"] == true, "{site} is not per-tab: {r}");
-        let text = |k: &str| {
-            r[k].as_str()
-                .map(str::to_owned)
-                .with_context(|| format!("no {k} in {r}"))
-        };
-        Ok(Credentials {
-            username: text("username")?,
-            password: text("password")?,
-        })
-    }
-}
-
-impl Drop for OwnDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let (username, password) =
+            persite_tests::daemon_http::credential_pair(&r).map_err(anyhow::Error::msg)?;
+        Ok(Credentials { username, password })
     }
 }
 
@@ -873,7 +819,7 @@ impl Drop for OwnDaemon {
 /// id, had.
 async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
     let runtime_dir = new_runtime_dir()?;
-    let daemon = OwnDaemon::start(h, runtime_dir.path())?;
+    let daemon = own_daemon(h, runtime_dir.path())?;
     daemon.rpc(
         json!({"id": 1, "type": "policy_set", "site": "site-a.test", "policy": {"per_tab": true}}),
     )?;
@@ -961,7 +907,7 @@ async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
 /// "Use default" removes the override again.
 async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
     let runtime_dir = new_runtime_dir()?;
-    let daemon = OwnDaemon::start(h, runtime_dir.path())?;
+    let daemon = own_daemon(h, runtime_dir.path())?;
     let browser = start_persite_in(h, runtime_dir).await?;
     let ff = &browser.firefox;
     let session_mark = h.recorder.mark();

@@ -22,7 +22,6 @@
 //! Run: `cargo test -p persite-tests --test e2e_tor`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -31,14 +30,14 @@ use fantoccini::wd::WindowHandle;
 use persite_tests::binaries::{self, Binaries};
 use persite_tests::control_probe::{CircuitInfo, ControlProbe, StreamEvent};
 use persite_tests::daemon_http;
-use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT};
-use persite_tests::fixtures::{FixtureServer, PageSpec};
+use persite_tests::firefox::{Firefox, PAGE_TIMEOUT};
 use persite_tests::popup::{click, open_popup, show_popup_for, wait_popup_ok};
 use persite_tests::stream_trace::{Creds, TracedStream, traced_streams};
+use persite_tests::tor_session::FirefoxOnTor;
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{TorNetwork, TorNetworkOptions};
 use persite_tests::trial;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Upper bound for one trial, Firefox start and browsing through tor included.
 const TRIAL_TIMEOUT: Duration = Duration::from_secs(240);
@@ -101,8 +100,8 @@ fn run_trial(label: &str, network: &TorNetwork, scenario: Scenario) -> Result<()
                 let session = Session::start(network, &binaries).await?;
                 let outcome = trial::within(TRIAL_TIMEOUT, scenario(&session))
                     .await
-                    .with_context(|| session.diagnostics());
-                session.shutdown().await;
+                    .with_context(|| session.tor.log_tail(20));
+                session.tor.shutdown().await;
                 outcome
             })
         },
@@ -113,175 +112,38 @@ fn run_trial(label: &str, network: &TorNetwork, scenario: Scenario) -> Result<()
 // The session: Firefox + extension + native host + daemon, pages, tor's view
 // ---------------------------------------------------------------------------------------------
 
-/// One Persite Firefox session on the private network, with the pages it browses.
+/// One Persite Firefox session on the private network ([`FirefoxOnTor`]), with this suite's
+/// checks.
 struct Session<'n> {
     network: &'n TorNetwork,
-    fixtures: FixtureServer,
-    firefox: Option<Firefox>,
-    /// `STREAM` events of the network client, subscribed before the first page load.
-    watcher: std::sync::Mutex<ControlProbe>,
-    // Dropped after `firefox`, whose drop kills the daemon living in it.
-    runtime_dir: tempfile::TempDir,
+    tor: FirefoxOnTor,
 }
 
 impl<'n> Session<'n> {
     async fn start(network: &'n TorNetwork, binaries: &Binaries) -> anyhow::Result<Self> {
-        let client = network.client();
-        let fixtures = FixtureServer::start().await?;
-        let runtime_dir = tempfile::Builder::new()
-            .prefix("persite-rt-tor-")
-            .tempdir_in("/tmp")?;
-        let config = format!(
-            "[socks]\nhost = \"127.0.0.1\"\nport = {}\n\n[tor]\nmode = \"system\"\ncontrol = \"{}\"\n",
-            client.socks_addr().port(),
-            client.control_addr()
-        );
-        let firefox = Firefox::start(FirefoxConfig {
-            native_host: Some(binaries.native_host.clone()),
-            env: vec![
-                (
-                    "PERSITE_RUNTIME_DIR".into(),
-                    runtime_dir.path().to_string_lossy().into_owned(),
-                ),
-                (
-                    "PERSITE_BROKER_BIN".into(),
-                    binaries.broker.to_string_lossy().into_owned(),
-                ),
-            ],
-            home_files: vec![(PathBuf::from(".config/persite/config.toml"), config)],
-            // Firefox's own prefs proxy stays the harness's closed port (fail closed): only the
-            // extension's per-site answers reach tor.
-            ..FirefoxConfig::default()
-        })
-        .await?;
-        let mut watcher = client
-            .control()
-            .context("control probe for STREAM events")?;
-        watcher.command("SETEVENTS STREAM")?;
-        let session = Self {
-            network,
-            fixtures,
-            firefox: Some(firefox),
-            watcher: std::sync::Mutex::new(watcher),
-            runtime_dir,
-        };
-        let id = session
-            .ff()
-            .install_addon(&binaries::extension_dir()?, true)
-            .await?;
-        ensure!(
-            id == binaries::EXTENSION_ID,
-            "the extension installed as {id}"
-        );
-        session.wait_daemon_on_tor().await?;
-        Ok(session)
+        let extension = binaries::extension_dir()?;
+        let tor = FirefoxOnTor::start(network.client(), binaries, &extension, "", TOR_WAIT).await?;
+        Ok(Self { network, tor })
     }
 
-    /// The browser (present until [`Self::shutdown`] consumes the session).
+    /// The browser.
     fn ff(&self) -> &Firefox {
-        self.firefox.as_ref().expect("firefox lives until shutdown")
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(ff) = self.firefox.take() {
-            ff.shutdown().await;
-        }
-    }
-
-    /// Context for a failure: the tail of geckodriver's log (Firefox's and the extension's console).
-    fn diagnostics(&self) -> String {
-        format!(
-            "geckodriver log tail:\n{}",
-            self.firefox
-                .as_ref()
-                .map(|ff| ff.log_tail(20))
-                .unwrap_or_default()
-        )
-    }
-
-    fn daemon_socket(&self) -> PathBuf {
-        self.runtime_dir.path().join("broker.sock")
-    }
-
-    /// `POST /v1/rpc` to the daemon the native host started; the reply's `result`.
-    fn rpc(&self, request: Value) -> anyhow::Result<Value> {
-        let reply = http(&self.daemon_socket(), "/v1/rpc", &request.to_string())?;
-        reply
-            .get("result")
-            .cloned()
-            .with_context(|| format!("{request} failed: {reply}"))
+        self.tor.ff()
     }
 
     /// The credentials the daemon issues for `url` in the default container.
     fn daemon_credentials(&self, url: &str) -> anyhow::Result<Creds> {
-        let r = self.rpc(json!({"id": 1, "type": "credentials", "url": url}))?;
-        let text = |k: &str| {
-            r[k].as_str()
-                .map(str::to_owned)
-                .with_context(|| format!("credentials answer without {k}: {r}"))
-        };
-        Ok(Creds {
-            username: text("username")?,
-            password: text("password")?,
-        })
+        let result = self
+            .tor
+            .rpc(json!({"id": 1, "type": "credentials", "url": url}))?;
+        let (username, password) =
+            daemon_http::credential_pair(&result).map_err(anyhow::Error::msg)?;
+        Ok(Creds { username, password })
     }
 
-    /// The extension's hello started the daemon; wait until it is connected to the network
-    /// client's control port and sees tor bootstrapped (the circuit display depends on it).
-    async fn wait_daemon_on_tor(&self) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let mut last = String::from("no daemon socket yet");
-        loop {
-            if self.daemon_socket().exists() {
-                match self.rpc(json!({"id": 1, "type": "status"})) {
-                    Ok(status) => {
-                        let tor = &status["tor"];
-                        if tor["control"] == "connected" && tor["bootstrap"]["progress"] == 100 {
-                            return Ok(());
-                        }
-                        last = tor.to_string();
-                    }
-                    Err(e) => last = format!("{e:#}"),
-                }
-            }
-            ensure!(
-                started.elapsed() < TOR_WAIT,
-                "the daemon did not reach the network client's control port within {TOR_WAIT:?}: {last}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// The page every site serves here: images, a script and a `fetch` from the third party.
-    fn page_url(&self, site: &str) -> String {
-        let port = self.fixtures.addr().port();
-        let third = format!("{THIRD_PARTY}:{port}");
-        PageSpec {
-            images: vec![third.clone()],
-            scripts: vec![third.clone()],
-            fetches: vec![third],
-            repeat: 2,
-            ..PageSpec::default()
-        }
-        .url(&format!("{site}:{port}"))
-    }
-
-    /// Collects the stream events tor reported since the last call, waiting [`EVENT_DRAIN`]
-    /// after the last one.
+    /// The streams of the load that just finished (see [`FirefoxOnTor::drain_streams`]).
     fn drain_streams(&self) -> anyhow::Result<Vec<StreamEvent>> {
-        let mut watcher = self
-            .watcher
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut all = Vec::new();
-        let started = Instant::now();
-        loop {
-            let batch = watcher.collect_stream_events(EVENT_DRAIN, |_| false)?;
-            if batch.is_empty() || started.elapsed() > TOR_WAIT {
-                return Ok(all);
-            }
-            all.extend(batch);
-        }
+        self.tor.drain_streams(EVENT_DRAIN, TOR_WAIT)
     }
 
     /// Waits until a stream to `host` succeeds with a password other than `old_password`;
@@ -291,10 +153,7 @@ impl<'n> Session<'n> {
         host: &str,
         old_password: &str,
     ) -> anyhow::Result<Vec<StreamEvent>> {
-        let mut watcher = self
-            .watcher
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut watcher = self.tor.watcher();
         let host = host.to_owned();
         let events = watcher.collect_stream_events(TOR_WAIT, |events| {
             traced_streams(events).iter().any(|s| {
@@ -315,8 +174,8 @@ impl<'n> Session<'n> {
     /// credentials the daemon issued for the site.
     async fn browse(&self, site: &str) -> anyhow::Result<SiteVisit> {
         self.drain_streams()?; // Only this load's streams below.
-        let http_mark = self.fixtures.mark();
-        let url = self.page_url(site);
+        let http_mark = self.tor.fixtures.mark();
+        let url = self.tor.page_url(site, THIRD_PARTY, 2);
         self.ff().load_fixture_page(&url).await?;
         let tab_id = self.ff().selected_extension_tab_id().await?;
         let events = self.drain_streams()?;
@@ -325,6 +184,7 @@ impl<'n> Session<'n> {
             .map_err(|e| e.context(self.tor_view(site)))?;
         // The fixture server saw the page and its third-party requests (through the exits).
         let served: BTreeSet<String> = self
+            .tor
             .fixtures
             .requests_since(http_mark)
             .into_iter()
@@ -348,8 +208,9 @@ impl<'n> Session<'n> {
         };
         let circuits = getinfo("circuit-status");
         let streams = getinfo("stream-status");
-        let daemon =
-            self.rpc(json!({"id": 9, "type": "circuit", "url": format!("http://{site}/")}));
+        let daemon = self
+            .tor
+            .rpc(json!({"id": 9, "type": "circuit", "url": format!("http://{site}/")}));
         format!(
             "circuit-status:\n{circuits}\nstream-status:\n{streams}\ndaemon's circuit for {site}: {daemon:?}"
         )
@@ -563,11 +424,6 @@ fn tor_circuit(probe: &mut ControlProbe, circuit_id: &str) -> anyhow::Result<Cir
     }
 }
 
-/// A `POST` to the daemon's API (see [`daemon_http::request`]).
-fn http(socket: &Path, path: &str, body: &str) -> anyhow::Result<Value> {
-    daemon_http::request(socket, "POST", path, body).map_err(anyhow::Error::msg)
-}
-
 fn short(fp: &[String]) -> String {
     fp.iter()
         .map(|f| f.chars().take(6).collect::<String>())
@@ -599,7 +455,7 @@ fn two_sites_two_circuits<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
         let (a, b) = browse_two_sites(s).await?;
         // The daemon's own circuit answer (what the popup will render) names the same circuits.
         for visit in [&a, &b] {
-            let shown = s.rpc(
+            let shown = s.tor.rpc(
                 json!({"id": 2, "type": "circuit", "url": format!("http://{}/", visit.site)}),
             )?;
             let id = shown["circuits"][0]["id"].as_str().unwrap_or_default();

@@ -6,14 +6,14 @@
 //! issued, and compares the daemon's `circuit` answers with what tor itself reports in
 //! `GETINFO circuit-status` for those credentials.
 
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use persite_tests::binaries;
 use persite_tests::control_probe::{CircuitInfo, ControlProbe, StreamEvent};
 use persite_tests::daemon_http::{self, EventStream};
+use persite_tests::test_daemon::{TestDaemon, system_tor_config};
 use persite_tests::tornet::fetch::{SocksAuth, http_get_via_socks_blocking};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{TorClient, TorNetwork, TorNetworkOptions};
@@ -46,82 +46,40 @@ fn ensure(cond: bool, message: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(message()) }
 }
 
-/// A `persite serve` for one trial, in its own runtime/config/home directories; stopped on drop.
+/// A `persite serve` for one trial ([`TestDaemon`]) on the network client, with this suite's
+/// requests.
 struct BrokerDaemon {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
+    daemon: TestDaemon,
 }
 
 impl BrokerDaemon {
     fn start(client: &TorClient) -> Result<Self, String> {
-        let binaries = binaries::ensure_built().map_err(|e| e.to_string())?;
-        let dir = tempfile::Builder::new()
-            .prefix("persite-torbroker-")
-            .tempdir_in("/tmp")
-            .map_err(|e| e.to_string())?;
-        let config_dir = dir.path().join("config").join("persite");
-        std::fs::create_dir_all(&config_dir).map_err(|e| e.to_string())?;
-        std::fs::write(
-            config_dir.join("config.toml"),
-            format!(
-                "[socks]\nhost = \"127.0.0.1\"\nport = {}\n[tor]\nmode = \"system\"\ncontrol = \"{}\"\n",
-                client.socks_addr().port(),
-                client.control_addr()
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        let log =
-            std::fs::File::create(dir.path().join("daemon.log")).map_err(|e| e.to_string())?;
-        let child = Command::new(&binaries.broker)
-            .arg("serve")
-            .env("PERSITE_RUNTIME_DIR", dir.path().join("run"))
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env("HOME", dir.path().join("home"))
-            .env("PERSITE_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("starting persite serve: {e}"))?;
-        let daemon = Self {
-            dir,
-            child: Some(child),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while UnixStream::connect(daemon.socket()).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!("daemon did not start:\n{}", daemon.log()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(daemon)
+        let config = system_tor_config(
+            client.socks_addr().port(),
+            &client.control_addr().to_string(),
+        );
+        let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
+        Ok(Self {
+            daemon: TestDaemon::start(&binaries.broker, &config, None)?,
+        })
     }
 
     fn socket(&self) -> PathBuf {
-        self.dir.path().join("run").join("broker.sock")
+        self.daemon.socket()
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+        self.daemon.log()
     }
 
-    /// `POST /v1/rpc`; returns the reply's `result`, or the error as text.
     fn rpc(&self, request: Value) -> Result<Value, String> {
-        let reply = daemon_http::request(&self.socket(), "POST", "/v1/rpc", &request.to_string())?;
-        match reply.get("result") {
-            Some(result) => Ok(result.clone()),
-            None => Err(format!("{request} failed: {reply}")),
-        }
+        self.daemon.rpc(request)
     }
 
     fn credentials(&self, url: &str) -> Result<(String, String), String> {
-        let r = self.rpc(json!({"id": 1, "type": "credentials", "url": url}))?;
-        let text = |k: &str| {
-            r[k].as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("no {k}: {r}"))
-        };
-        Ok((text("username")?, text("password")?))
+        daemon_http::credential_pair(
+            &self.rpc(json!({"id": 1, "type": "credentials", "url": url}))?,
+        )
     }
 
     fn circuit(&self, site: &str) -> Result<Value, String> {
@@ -164,22 +122,6 @@ impl BrokerDaemon {
                 return Err(format!("circuit display of {site} never {what}: {c}"));
             }
             std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for BrokerDaemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }
@@ -292,7 +234,7 @@ fn circuit_display(network: &TorNetwork) -> Result<(), String> {
     let binaries = binaries::ensure_built().map_err(|e| e.to_string())?;
     let wait = Command::new(&binaries.broker)
         .args(["status", "--wait-bootstrap", "--timeout", "20"])
-        .env("PERSITE_RUNTIME_DIR", daemon.dir.path().join("run"))
+        .env("PERSITE_RUNTIME_DIR", daemon.daemon.runtime_dir())
         .output()
         .map_err(|e| e.to_string())?;
     let out = String::from_utf8_lossy(&wait.stdout);

@@ -23,17 +23,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use persite_tests::binaries;
 use persite_tests::control_probe::{ControlProbe, StreamEvent};
 use persite_tests::daemon_http::{self, EventStream, is_invalidate_of};
-use persite_tests::firefox::{Firefox, FirefoxConfig};
-use persite_tests::fixtures::{FixtureServer, PageSpec};
+use persite_tests::firefox::Firefox;
 use persite_tests::stream_trace::{Creds, TracedStream, traced_streams};
+use persite_tests::test_daemon::{TestDaemon, system_tor_config};
+use persite_tests::tor_session::FirefoxOnTor;
 use persite_tests::tornet::ClientOptions;
 use persite_tests::tornet::fetch::{SocksAuth, SocksFetch, http_get_via_socks_blocking};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
@@ -147,82 +147,32 @@ fn now_ms() -> u64 {
 /// `config.toml` pointing the daemon at the network client, plus `extra` (a `[policy]` section).
 fn daemon_config(client: &TorClient, extra: &str) -> String {
     format!(
-        "[socks]\nhost = \"127.0.0.1\"\nport = {}\n\n[tor]\nmode = \"system\"\ncontrol = \"{}\"\n\n{extra}",
-        client.socks_addr().port(),
-        client.control_addr()
+        "{}\n{extra}",
+        system_tor_config(
+            client.socks_addr().port(),
+            &client.control_addr().to_string()
+        )
     )
 }
 
-/// A `persite serve` for one trial, in its own runtime/config/home directories; stopped on drop.
-struct BrokerDaemon {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
+/// Starts a daemon on the network client with `policy` in its config and waits until it sees
+/// tor bootstrapped.
+fn daemon_on(client: &TorClient, policy: &str) -> Result<TestDaemon, String> {
+    let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
+    let daemon = TestDaemon::start(&binaries.broker, &daemon_config(client, policy), None)?;
+    daemon.wait_on_tor(TOR_WAIT)?;
+    Ok(daemon)
 }
 
-impl BrokerDaemon {
-    /// Starts a daemon with `config` as its `config.toml` and waits for its socket.
-    fn start(config: &str) -> Result<Self, String> {
-        let (dir, child) = spawn_daemon(config)?;
-        let mut daemon = Self {
-            dir,
-            child: Some(child),
-        };
-        let deadline = Instant::now() + DAEMON_WAIT;
-        while UnixStream::connect(daemon.socket()).is_err() {
-            if let Some(Ok(Some(status))) = daemon.child.as_mut().map(Child::try_wait) {
-                return Err(format!("daemon exited ({status}):\n{}", daemon.log()));
-            }
-            if Instant::now() > deadline {
-                return Err(format!("daemon did not start:\n{}", daemon.log()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(daemon)
-    }
-
-    /// Starts a daemon on the network client and waits until it sees tor bootstrapped.
-    fn start_on(client: &TorClient, policy: &str) -> Result<Self, String> {
-        let daemon = Self::start(&daemon_config(client, policy))?;
-        let deadline = Instant::now() + TOR_WAIT;
-        loop {
-            let status = daemon.rpc(json!({"id": 1, "type": "status"}))?;
-            let tor = &status["tor"];
-            if tor["control"] == "connected" && tor["bootstrap"]["progress"] == 100 {
-                return Ok(daemon);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "daemon never saw tor bootstrapped: {tor}\n{}",
-                    daemon.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("run").join("broker.sock")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
-    }
-
-    /// `POST /v1/rpc`; the whole reply object (`result` or `error`).
-    fn rpc_reply(&self, request: &Value) -> Result<Value, String> {
-        daemon_http::request(&self.socket(), "POST", "/v1/rpc", &request.to_string())
-    }
-
-    /// `POST /v1/rpc`; the reply's `result`, or the error as text.
-    fn rpc(&self, request: Value) -> Result<Value, String> {
-        let reply = self.rpc_reply(&request)?;
-        match reply.get("result") {
-            Some(result) => Ok(result.clone()),
-            None => Err(format!("{request} failed: {reply}")),
-        }
-    }
-
+/// This suite's requests to a daemon.
+trait PolicyRequests {
     /// The daemon's `credentials` answer for `url` (default container, no tab).
+    fn credentials(&self, url: &str) -> Result<Issued, String>;
+    /// The daemon's policies (`policy_get`).
+    fn policy_get(&self) -> Result<Value, String>;
+}
+
+impl PolicyRequests for TestDaemon {
     fn credentials(&self, url: &str) -> Result<Issued, String> {
         Issued::from_result(self.rpc(json!({"id": 2, "type": "credentials", "url": url}))?)
     }
@@ -230,53 +180,6 @@ impl BrokerDaemon {
     fn policy_get(&self) -> Result<Value, String> {
         self.rpc(json!({"id": 3, "type": "policy_get"}))
     }
-}
-
-impl Drop for BrokerDaemon {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            stop_child(child);
-        }
-    }
-}
-
-/// Writes `config` into a fresh temporary config home and spawns `persite serve` there, its
-/// stderr going to `daemon.log`.
-fn spawn_daemon(config: &str) -> Result<(tempfile::TempDir, Child), String> {
-    let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
-    let dir = tempfile::Builder::new()
-        .prefix("persite-torpolicies-")
-        .tempdir_in("/tmp")
-        .map_err(|e| e.to_string())?;
-    let config_dir = dir.path().join("config").join("persite");
-    std::fs::create_dir_all(&config_dir).map_err(|e| e.to_string())?;
-    std::fs::write(config_dir.join("config.toml"), config).map_err(|e| e.to_string())?;
-    let log = std::fs::File::create(dir.path().join("daemon.log")).map_err(|e| e.to_string())?;
-    let child = Command::new(&binaries.broker)
-        .arg("serve")
-        .env("PERSITE_RUNTIME_DIR", dir.path().join("run"))
-        .env("XDG_CONFIG_HOME", dir.path().join("config"))
-        .env("HOME", dir.path().join("home"))
-        .env("PERSITE_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("starting persite serve: {e}"))?;
-    Ok((dir, child))
-}
-
-/// SIGTERM, up to 10 s to exit, then SIGKILL.
-fn stop_child(mut child: Child) {
-    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A `credentials` result.
@@ -290,11 +193,7 @@ struct Issued {
 
 impl Issued {
     fn from_result(r: Value) -> Result<Self, String> {
-        let text = |k: &str| {
-            r[k].as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("credentials answer without {k}: {r}"))
-        };
+        let (username, password) = daemon_http::credential_pair(&r)?;
         let per_tab = r["per_tab"]
             .as_bool()
             .ok_or_else(|| format!("credentials answer without a boolean per_tab: {r}"))?;
@@ -306,11 +205,11 @@ impl Issued {
             ),
         };
         Ok(Self {
-            site: text("site")?,
-            creds: Creds {
-                username: text("username")?,
-                password: text("password")?,
-            },
+            site: r["site"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("credentials answer without site: {r}"))?,
+            creds: Creds { username, password },
             expires_at,
             per_tab,
         })
@@ -534,7 +433,7 @@ impl Drop for BigOrigin {
 fn keep_alive(network: &TorNetwork) -> Result<String, String> {
     const FETCHES: usize = 12;
     let client = network.client();
-    let daemon = BrokerDaemon::start_on(client, "")?;
+    let daemon = daemon_on(client, "")?;
     let policies = daemon.policy_get()?;
     ensure(
         policies["default"] == json!({"max_age_s": null, "max_bytes": null, "per_tab": false}),
@@ -600,7 +499,7 @@ fn keep_alive(network: &TorNetwork) -> Result<String, String> {
 fn max_bytes(network: &TorNetwork) -> Result<String, String> {
     let client = network.client();
     let (site_a, site_b) = ("maxbytes-a.test", "maxbytes-b.test");
-    let daemon = BrokerDaemon::start_on(
+    let daemon = daemon_on(
         client,
         &format!("[policy.sites.\"{site_a}\"]\nmax_bytes = \"256KiB\"\n"),
     )?;
@@ -759,7 +658,7 @@ fn max_bytes(network: &TorNetwork) -> Result<String, String> {
 fn max_age(network: &TorNetwork) -> Result<String, String> {
     let client = network.client();
     let site = "maxage.test";
-    let daemon = BrokerDaemon::start_on(client, "")?;
+    let daemon = daemon_on(client, "")?;
     // Through the API, spelled as a subdomain: reduced to the site.
     let answer = daemon.rpc(
         json!({"id": 4, "type": "policy_set", "site": format!("www.{site}"),
@@ -858,7 +757,7 @@ fn max_age(network: &TorNetwork) -> Result<String, String> {
 /// bad `[policy]` in `config.toml` stops `persite serve` with a message naming the key.
 fn invalid_values(network: &TorNetwork) -> Result<String, String> {
     let client = network.client();
-    let daemon = BrokerDaemon::start_on(client, "")?;
+    let daemon = daemon_on(client, "")?;
     let good = daemon.rpc(json!({"id": 1, "type": "policy_set", "site": "kept.test",
         "policy": {"max_age_s": 600}}))?;
     let creds = daemon.credentials("http://kept.test/")?;
@@ -924,30 +823,23 @@ fn invalid_values(network: &TorNetwork) -> Result<String, String> {
         ("[policy]\nmax_age = 0\n", "policy.max_age"),
         ("[policy]\nrotate = true\n", "policy.rotate"),
     ];
+    let broker = binaries::ensure_built()
+        .map_err(|e| format!("{e:#}"))?
+        .broker;
     let mut exits = Vec::new();
     for (section, key) in bad_configs {
-        let (dir, mut child) = spawn_daemon(&daemon_config(client, section))?;
-        let deadline = Instant::now() + DAEMON_WAIT;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                _ => break None,
-            }
-        };
-        let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default();
-        let Some(status) = status else {
-            stop_child(child);
+        let mut daemon = TestDaemon::spawn(&broker, &daemon_config(client, section), None)?;
+        let Some(status) = daemon.wait_exit(DAEMON_WAIT) else {
             return Err(format!(
-                "persite serve kept running with {section:?} for {DAEMON_WAIT:?}:\n{log}"
+                "persite serve kept running with {section:?} for {DAEMON_WAIT:?}:\n{}",
+                daemon.log()
             ));
         };
+        let log = daemon.log();
         ensure(!status.success() && log.contains(key), || {
             format!("persite serve with {section:?}: {status}, want non-zero naming {key}:\n{log}")
         })?;
-        ensure(!dir.path().join("run").join("broker.sock").exists(), || {
+        ensure(!daemon.socket().exists(), || {
             format!("a socket was left behind by the refused config {section:?}")
         })?;
         exits.push(status.code().unwrap_or(-1).to_string());
@@ -984,30 +876,18 @@ fn per_tab_in_firefox(network: &TorNetwork) -> Result<String, String> {
                     Ok(outcome) => outcome,
                     Err(_) => Err(anyhow::anyhow!("trial exceeded {FIREFOX_TRIAL_TIMEOUT:?}")),
                 };
-            let outcome = outcome.map_err(|e| {
-                anyhow::anyhow!(
-                    "{e:#}\n\ngeckodriver log tail:\n{}",
-                    session
-                        .firefox
-                        .as_ref()
-                        .map(|f| f.log_tail(30))
-                        .unwrap_or_default()
-                )
-            });
-            session.shutdown().await;
+            let outcome =
+                outcome.map_err(|e| anyhow::anyhow!("{e:#}\n\n{}", session.tor.log_tail(30)));
+            session.tor.shutdown().await;
             outcome
         })
         .map_err(|e| format!("{e:#}"))
 }
 
-/// Firefox + extension + native host + daemon on the private network (like `e2e_tor`), with
-/// site-a per-tab in the daemon's config.
+/// Persite in Firefox on the private network ([`FirefoxOnTor`]) with site-a per-tab in the
+/// daemon's config, and this suite's checks.
 struct FirefoxSession {
-    fixtures: FixtureServer,
-    firefox: Option<Firefox>,
-    watcher: std::sync::Mutex<ControlProbe>,
-    // Dropped after `firefox`, whose drop kills the daemon living in it.
-    runtime_dir: tempfile::TempDir,
+    tor: FirefoxOnTor,
 }
 
 impl FirefoxSession {
@@ -1016,62 +896,18 @@ impl FirefoxSession {
         binaries: &binaries::Binaries,
         extension: &Path,
     ) -> anyhow::Result<Self> {
-        let client = network.client();
-        let fixtures = FixtureServer::start().await?;
-        let runtime_dir = tempfile::Builder::new()
-            .prefix("persite-rt-torpol-")
-            .tempdir_in("/tmp")?;
-        let config = daemon_config(client, "[policy.sites.\"site-a.test\"]\nper_tab = true\n");
-        let firefox = Firefox::start(FirefoxConfig {
-            native_host: Some(binaries.native_host.clone()),
-            env: vec![
-                (
-                    "PERSITE_RUNTIME_DIR".into(),
-                    runtime_dir.path().to_string_lossy().into_owned(),
-                ),
-                (
-                    "PERSITE_BROKER_BIN".into(),
-                    binaries.broker.to_string_lossy().into_owned(),
-                ),
-            ],
-            home_files: vec![(PathBuf::from(".config/persite/config.toml"), config)],
-            ..FirefoxConfig::default()
-        })
-        .await?;
-        let watcher = stream_watcher(client).map_err(anyhow::Error::msg)?;
-        let session = Self {
-            fixtures,
-            firefox: Some(firefox),
-            watcher: std::sync::Mutex::new(watcher),
-            runtime_dir,
-        };
-        let id = session.ff().install_addon(extension, true).await?;
-        anyhow::ensure!(
-            id == binaries::EXTENSION_ID,
-            "the extension installed as {id}"
-        );
-        session.wait_daemon_on_tor().await?;
-        Ok(session)
+        let per_tab = "[policy.sites.\"site-a.test\"]\nper_tab = true\n";
+        let tor =
+            FirefoxOnTor::start(network.client(), binaries, extension, per_tab, TOR_WAIT).await?;
+        Ok(Self { tor })
     }
 
     fn ff(&self) -> &Firefox {
-        self.firefox.as_ref().expect("firefox lives until shutdown")
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(ff) = self.firefox.take() {
-            ff.shutdown().await;
-        }
+        self.tor.ff()
     }
 
     fn rpc(&self, request: Value) -> anyhow::Result<Value> {
-        let socket = self.runtime_dir.path().join("broker.sock");
-        let reply = daemon_http::request(&socket, "POST", "/v1/rpc", &request.to_string())
-            .map_err(anyhow::Error::msg)?;
-        reply
-            .get("result")
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("{request} failed: {reply}"))
+        self.tor.rpc(request)
     }
 
     /// The daemon's answer for `site` as asked from tab `tab`.
@@ -1112,70 +948,23 @@ impl FirefoxSession {
         }
     }
 
-    /// The extension's hello started the daemon; wait until it sees tor bootstrapped.
-    async fn wait_daemon_on_tor(&self) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let mut last = String::from("no daemon socket yet");
-        loop {
-            if self.runtime_dir.path().join("broker.sock").exists() {
-                match self.rpc(json!({"id": 1, "type": "status"})) {
-                    Ok(status) => {
-                        let tor = &status["tor"];
-                        if tor["control"] == "connected" && tor["bootstrap"]["progress"] == 100 {
-                            return Ok(());
-                        }
-                        last = tor.to_string();
-                    }
-                    Err(e) => last = format!("{e:#}"),
-                }
-            }
-            anyhow::ensure!(
-                started.elapsed() < TOR_WAIT,
-                "the daemon did not reach the network client within {TOR_WAIT:?}: {last}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// A page with an image, a script and a fetch from the third party.
-    fn page_url(&self, site: &str) -> String {
-        let port = self.fixtures.addr().port();
-        let third = format!("{THIRD_PARTY}:{port}");
-        PageSpec {
-            images: vec![third.clone()],
-            scripts: vec![third.clone()],
-            fetches: vec![third],
-            ..PageSpec::default()
-        }
-        .url(&format!("{site}:{port}"))
-    }
-
-    /// Stream events until [`EVENT_DRAIN`] passes without one (bounded by [`TOR_WAIT`]).
+    /// The streams of the load that just finished (see [`FirefoxOnTor::drain_streams`]).
     fn drain_streams(&self) -> anyhow::Result<Vec<StreamEvent>> {
-        let mut watcher = self
-            .watcher
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut all = Vec::new();
-        let started = Instant::now();
-        loop {
-            let batch = watcher.collect_stream_events(EVENT_DRAIN, |_| false)?;
-            if batch.is_empty() || started.elapsed() > TOR_WAIT {
-                return Ok(all);
-            }
-            all.extend(batch);
-        }
+        self.tor.drain_streams(EVENT_DRAIN, TOR_WAIT)
     }
 
     /// Loads `site`'s page in the current tab; returns the tab id and the streams tor carried
     /// for the site and its third party during the load.
     async fn load(&self, site: &str) -> anyhow::Result<(u64, Vec<TracedStream>)> {
         self.drain_streams()?;
-        let mark = self.fixtures.mark();
-        self.ff().load_fixture_page(&self.page_url(site)).await?;
+        let mark = self.tor.fixtures.mark();
+        self.ff()
+            .load_fixture_page(&self.tor.page_url(site, THIRD_PARTY, 1))
+            .await?;
         let tab = self.ff().selected_extension_tab_id().await?;
         let events = self.drain_streams()?;
         let served = self
+            .tor
             .fixtures
             .requests_since(mark)
             .iter()
