@@ -756,10 +756,23 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     ff.client().switch_to_window(fresh).await?;
-    ff.goto("http://site-a.test/cookies")
-        .await
-        .context("reading cookies after New identity")?;
-    let title = ff.title().await?;
+    // The fresh tab appears before New identity has removed the browsing data; until then every
+    // request gets the black hole (an error page). Load the cookie page until it is served.
+    let started = Instant::now();
+    let title = loop {
+        ff.goto("http://site-a.test/cookies")
+            .await
+            .context("reading cookies after New identity")?;
+        let title = ff.title().await?;
+        if title.starts_with("cookies:") {
+            break title;
+        }
+        ensure!(
+            started.elapsed() < PAGE_TIMEOUT,
+            "site-a.test/cookies never loaded after New identity (last title {title:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     ensure!(
         title == "cookies:",
         "cookies survived New identity: {title:?}"
