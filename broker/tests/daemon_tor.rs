@@ -4,116 +4,18 @@
 //! skips, when `tor` is missing.
 
 mod daemon_support;
+mod local_tor;
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use daemon_support::{Client, Env, Events};
+use local_tor::{Tor, free_port};
 use serde_json::{Value, json};
 
 /// Bound on every wait for tor or the daemon to change state.
 const BOUND: Duration = Duration::from_secs(40);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// A system-style tor: own data dir, SocksPort, ControlSocket with cookie auth; killed on drop.
-/// Its only way out is a bridge on a closed loopback port, so it opens its SocksPort (which
-/// `DisableNetwork 1` would not) yet never contacts anything beyond 127.0.0.1.
-struct SystemTor {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    socks_port: u16,
-}
-
-impl SystemTor {
-    fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("persite-systor-")
-            .tempdir()
-            .expect("temp dir");
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .expect("chmod 700");
-        let socks_port = free_port();
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).expect("data dir");
-        std::fs::write(
-            dir.path().join("torrc"),
-            format!(
-                "DataDirectory {data}\nUseBridges 1\nBridge 127.0.0.1:{bridge}\n\
-                 SocksPort 127.0.0.1:{socks_port}\n\
-                 ControlSocket {sock}\nCookieAuthentication 1\nLog notice file {log}\n\
-                 AvoidDiskWrites 1\n",
-                data = data.display(),
-                bridge = free_port(),
-                sock = dir.path().join("control.sock").display(),
-                log = dir.path().join("tor.log").display(),
-            ),
-        )
-        .expect("torrc");
-        let mut tor = Self {
-            dir,
-            child: None,
-            socks_port,
-        };
-        tor.spawn();
-        tor
-    }
-
-    fn control_socket(&self) -> PathBuf {
-        self.dir.path().join("control.sock")
-    }
-
-    fn spawn(&mut self) {
-        let _ = std::fs::remove_file(self.control_socket());
-        let child = Command::new("tor")
-            .arg("-f")
-            .arg(self.dir.path().join("torrc"))
-            .arg("--defaults-torrc")
-            .arg("/dev/null")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start `tor`: install Debian's tor package (this test never skips)");
-        self.child = Some(child);
-        let deadline = Instant::now() + BOUND;
-        while std::os::unix::net::UnixStream::connect(self.control_socket()).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tor did not open its control socket; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("tor.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for SystemTor {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Polls `GET /v1/status` until `ready(status.tor)` holds; fails after [`BOUND`].
 async fn wait_tor(c: &mut Client, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
@@ -138,12 +40,14 @@ fn connected(tor: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_tor_status_newnym_and_reconnect() {
-    let mut tor = SystemTor::start();
+    // A system-style tor whose only way out is a bridge on a closed loopback port: it opens
+    // its SocksPort (which `DisableNetwork 1` would not) yet never leaves 127.0.0.1.
+    let mut tor = Tor::start_loopback_only();
     let env = Env::new();
     env.write_config(&format!(
         "[socks]\nport = {}\n[tor]\nmode = \"system\"\ncontrol = \"unix:{}\"\n",
         tor.socks_port,
-        tor.control_socket().display()
+        tor.socket().display()
     ));
     let daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
