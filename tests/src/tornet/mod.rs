@@ -120,7 +120,7 @@ pub struct StartupTimings {
     pub keys: Duration,
     /// From spawning the nodes to the client's `PROGRESS=100`.
     pub bootstrap: Duration,
-    /// From `PROGRESS=100` until the client knows every relay (zero if not awaited).
+    /// From `PROGRESS=100` until the client (when awaited) and every relay know every relay.
     pub full_consensus: Duration,
     /// The warm-up stream, including retries while exits are not yet usable.
     pub warmup: Duration,
@@ -357,12 +357,13 @@ impl TorNetwork {
         self.client.start_process()?;
         self.client.wait_bootstrapped(deadline, &mut check_relays)?;
         self.timings.bootstrap = spawn_started.elapsed();
+        let t = Instant::now();
         if all_relays {
-            let t = Instant::now();
             self.client
                 .wait_for_relays(&nicknames, &exits, deadline, &mut check_relays)?;
-            self.timings.full_consensus = t.elapsed();
         }
+        wait_until_relays_know_each_other(relays, &nicknames, deadline)?;
+        self.timings.full_consensus = t.elapsed();
         let t = Instant::now();
         self.client.warm_up(deadline)?;
         self.timings.warmup = t.elapsed();
@@ -457,6 +458,71 @@ pub(crate) fn rss_kib_of(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Waits until every relay holds a consensus that lists every relay.
+///
+/// The client's view is not enough: an exit refuses a stream whose circuit reaches it from a
+/// relay it does not know ("Attempt by … to open a stream from unknown relay. Closing.", end
+/// reason `misc`), and a young exit still backing off after the authorities' first 404s may have
+/// no consensus at all while the client already builds circuits through it. Three such refusals
+/// in a row made the client give up on a name, which failed tests at random.
+fn wait_until_relays_know_each_other(
+    relays: &mut [Relay],
+    nicknames: &[String],
+    deadline: Instant,
+) -> Result<(), String> {
+    loop {
+        let mut lacking = Vec::new();
+        for relay in relays.iter_mut() {
+            if let Some(status) = relay.process.exited() {
+                return Err(format!("{} exited early ({status})", relay.nickname));
+            }
+            let missing = relay.missing_from_consensus(nicknames);
+            if !missing.is_empty() {
+                lacking.push(format!("{} lacks {missing:?}", relay.nickname));
+            }
+        }
+        if lacking.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "relays still do not know each other: {}",
+                lacking.join("; ")
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The consensus files a relay caches in its data directory (either flavour).
+const CACHED_CONSENSUS_FILES: [&str; 2] = ["cached-consensus", "cached-microdesc-consensus"];
+
+impl Relay {
+    /// Which of `nicknames` the relay's best cached consensus does not list (all of them when
+    /// it has none yet).
+    fn missing_from_consensus(&self, nicknames: &[String]) -> Vec<String> {
+        CACHED_CONSENSUS_FILES
+            .iter()
+            .filter_map(|file| fs::read_to_string(self.data_dir.join(file)).ok())
+            .map(|document| missing_from_consensus(&document, nicknames))
+            .min_by_key(Vec::len)
+            .unwrap_or_else(|| nicknames.to_vec())
+    }
+}
+
+/// Which of `nicknames` have no `r <nickname> …` line in a consensus document.
+fn missing_from_consensus(document: &str, nicknames: &[String]) -> Vec<String> {
+    let listed: Vec<&str> = document
+        .lines()
+        .filter_map(|l| l.strip_prefix("r ")?.split(' ').next())
+        .collect();
+    nicknames
+        .iter()
+        .filter(|n| !listed.contains(&n.as_str()))
+        .cloned()
+        .collect()
+}
+
 /// Prefix of every network directory under the system temp dir.
 const DIR_PREFIX: &str = "persite-tornet-";
 /// File in a network directory naming the PID of the test process that owns it.
@@ -489,4 +555,34 @@ fn make_private_dir(path: &Path) -> Result<(), TorNetError> {
         .map_err(|e| TorNetError::io(&format!("creating {}", path.display()), e))?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o700))
         .map_err(|e| TorNetError::io(&format!("chmod {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_from_consensus;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_consensus_lacking_a_relay_names_it() {
+        let document = "network-status-version 3 microdesc\n\
+                        r auth0 3NZ4FDw6OQEEMTD8IfrzZiNb17A 2038-01-01 00:00:00 127.0.0.1 5000 0\n\
+                        s Authority Exit Fast Guard Running Stable V2Dir Valid\n\
+                        r exit0 fDOhm4cVYgsgcnWmZM252dM1S6E 2038-01-01 00:00:00 127.0.0.1 5001 0\n\
+                        directory-footer\n";
+        let wanted = names(&["auth0", "exit0", "middle0"]);
+        assert_eq!(
+            missing_from_consensus(document, &wanted),
+            names(&["middle0"])
+        );
+        assert!(missing_from_consensus(document, &names(&["exit0"])).is_empty());
+        // A nickname that is only a prefix of a listed one, or appears elsewhere, is not listed.
+        assert_eq!(
+            missing_from_consensus(document, &names(&["exit", "Exit"])),
+            names(&["exit", "Exit"])
+        );
+        assert_eq!(missing_from_consensus("", &wanted), wanted);
+    }
 }

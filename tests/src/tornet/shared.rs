@@ -88,11 +88,17 @@ pub fn run_with_network(
     conclusion.exit_code()
 }
 
+/// Log lines of every node printed with a failed trial.
+const FAILURE_LOG_LINES: usize = 30;
+
 /// A trial that runs `test` against the shared network (starting it if needed).
 pub fn tor_trial(shared: &Arc<SharedTorNetwork>, name: &str, test: TorTest) -> Trial {
     let shared = Arc::clone(shared);
     Trial::test(name, move || {
         let network = shared.get()?;
-        test(&network).map_err(Into::into)
+        // The nodes' own words are what explains a network failure seen once in CI.
+        test(&network).map_err(|failure| {
+            format!("{failure}\n{}", network.log_tails(FAILURE_LOG_LINES)).into()
+        })
     })
 }
