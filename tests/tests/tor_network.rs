@@ -181,7 +181,7 @@ fn consensus_lists_every_relay_and_exit(network: &TorNetwork) -> Result<(), Stri
     // Full descriptors carry the real exit policies: loopback only for exits, nothing otherwise.
     for relay in network.relays() {
         let descriptor = client
-            .descriptor(relay.nickname())
+            .descriptor_within(relay.nickname(), EVENT_TIMEOUT)
             .map_err(|e| e.to_string())?;
         let policy: Vec<&str> = descriptor
             .lines()

@@ -276,6 +276,27 @@ impl TorClient {
         self.control()?.getinfo(&format!("desc/name/{nickname}"))
     }
 
+    /// Like [`Self::descriptor`], but while tor answers "552 Unrecognized key" it asks again
+    /// until `timeout`: a relay that republished its descriptor is listed in the consensus a
+    /// moment before the client has fetched the new descriptor.
+    pub fn descriptor_within(
+        &self,
+        nickname: &str,
+        timeout: Duration,
+    ) -> Result<String, ProbeError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.descriptor(nickname) {
+                Err(ProbeError::Refused { reply, .. })
+                    if reply.starts_with("552") && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(POLL);
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Carries one stream end to end (right after bootstrap, exits may be briefly unusable).
     pub(crate) fn warm_up(&self, deadline: Instant) -> Result<(), String> {
         let auth = SocksAuth {
