@@ -12,18 +12,21 @@ use std::os::unix::fs::FileTypeExt as _;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use persite_tests::control_probe::{ControlProbe, StreamEvent};
 use persite_tests::tornet::fetch::{SocksAuth, SocksFetch, http_get_via_socks_blocking};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{
-    ClientOptions, RELAY_COUNT, RelayKind, TorClient, TorNetwork, TorNetworkOptions,
+    ClientOptions, EQUAL_BANDWIDTH_KB, RELAY_COUNT, RelayKind, TorClient, TorNetwork,
+    TorNetworkOptions,
 };
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
 const CLIENT_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Two voting rounds of the test network (10 s each) and some slack.
+const WEIGHT_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
     run_with_network(TorNetworkOptions::default(), |shared| {
@@ -207,6 +210,17 @@ fn consensus_lists_every_relay_and_exit(network: &TorNetwork) -> Result<(), Stri
     ensure(fingerprints.len() == RELAY_COUNT, || {
         format!("relay fingerprints: {fingerprints:?}")
     })?;
+    // The authorities' bandwidth file gives every relay a circuit may use one measured weight,
+    // so paths vary (tor leaves the authorities themselves at their own few KB/s).
+    let weights = equal_weights_within(client, WEIGHT_TIMEOUT)?;
+    let non_authorities = network
+        .relays()
+        .iter()
+        .filter(|r| r.kind() != RelayKind::Authority)
+        .count();
+    ensure(weights.len() == non_authorities, || {
+        format!("consensus weights: {weights:?}")
+    })?;
     let circuits = network
         .client()
         .control()
@@ -224,6 +238,42 @@ fn consensus_lists_every_relay_and_exit(network: &TorNetwork) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// Waits until the client's consensus gives every relay but the authorities (`auth*`) the
+/// harness's equal, measured weight (a vote cast before the bandwidth file was written may still
+/// be in force for a round); returns those relays' nicknames and `w` lines.
+fn equal_weights_within(
+    client: &TorClient,
+    timeout: Duration,
+) -> Result<Vec<(String, String)>, String> {
+    let want = format!("w Bandwidth={EQUAL_BANDWIDTH_KB}");
+    let deadline = Instant::now() + timeout;
+    loop {
+        let ns = client
+            .control()
+            .and_then(|mut c| c.getinfo("ns/all"))
+            .map_err(|e| e.to_string())?;
+        // `r <nickname> …` is followed by its `w Bandwidth=…` line: pair them for the message.
+        let mut weights = Vec::new();
+        let mut nickname = "?";
+        for line in ns.lines() {
+            if let Some(r) = line.strip_prefix("r ") {
+                nickname = r.split(' ').next().unwrap_or("?");
+            } else if line.starts_with("w ") && !nickname.starts_with("auth") {
+                weights.push((nickname.to_owned(), line.to_owned()));
+            }
+        }
+        if !weights.is_empty() && weights.iter().all(|(_, w)| *w == want) {
+            return Ok(weights);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "consensus weights {weights:?}, want every one {want:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn fetch_reaches_origin_through_exit(network: &TorNetwork) -> Result<(), String> {

@@ -28,6 +28,8 @@ pub use client::{ClientOptions, TorClient};
 pub use dns::DnsResponder;
 pub use origin::LoopbackOrigin;
 
+pub use torrc::EQUAL_BANDWIDTH_KB;
+
 use process::TorProcess;
 use torrc::{AuthorityLine, NetworkFiles, Role};
 
@@ -134,6 +136,7 @@ pub(crate) struct NetworkSpec {
     pub(crate) root: PathBuf,
     pub(crate) resolv_conf: PathBuf,
     pub(crate) geoip_empty: PathBuf,
+    pub(crate) bandwidths: PathBuf,
     pub(crate) empty_torrc: PathBuf,
     pub(crate) authorities: Vec<AuthorityLine>,
     pub(crate) origin_port: u16,
@@ -144,6 +147,7 @@ impl NetworkSpec {
         NetworkFiles {
             resolv_conf: &self.resolv_conf,
             geoip_empty: &self.geoip_empty,
+            bandwidths: &self.bandwidths,
         }
     }
 }
@@ -276,6 +280,7 @@ impl TorNetwork {
             root: root.clone(),
             resolv_conf,
             geoip_empty,
+            bandwidths: root.join(BANDWIDTH_FILE),
             empty_torrc,
             authorities,
             origin_port: origin.port(),
@@ -310,6 +315,7 @@ impl TorNetwork {
                 process,
             });
         }
+        write_bandwidth_file(&relays, &spec.bandwidths, deadline)?;
         let client = TorClient::create("client", &spec, options.client.clone())?;
         let mut network = Self {
             spec,
@@ -456,6 +462,41 @@ pub(crate) fn rss_kib_of(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The authorities' bandwidth file in the network directory.
+const BANDWIDTH_FILE: &str = "bandwidths";
+
+/// Writes the authorities' bandwidth file ([`torrc::bandwidth_file`]) once every relay has
+/// written its fingerprint (a second or so after its start; the first vote comes later).
+fn write_bandwidth_file(
+    relays: &[Relay],
+    path: &Path,
+    deadline: Instant,
+) -> Result<(), TorNetError> {
+    let fingerprints = loop {
+        let known: Vec<String> = relays.iter().filter_map(Relay::fingerprint).collect();
+        if known.len() == relays.len() {
+            break known;
+        }
+        if Instant::now() >= deadline {
+            let missing: Vec<&str> = relays
+                .iter()
+                .filter(|r| r.fingerprint().is_none())
+                .map(Relay::nickname)
+                .collect();
+            return Err(TorNetError(format!("no fingerprint file from {missing:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Written aside and renamed: an authority voting meanwhile reads all of it or none.
+    let partial = path.with_extension("partial");
+    fs::write(&partial, torrc::bandwidth_file(now, &fingerprints))
+        .and_then(|()| fs::rename(&partial, path))
+        .map_err(|e| TorNetError::io(&format!("writing {}", path.display()), e))
 }
 
 /// Waits until every relay holds a consensus that lists every relay.

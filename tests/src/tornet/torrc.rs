@@ -50,6 +50,8 @@ pub(crate) struct NetworkFiles<'a> {
     pub(crate) resolv_conf: &'a Path,
     /// An empty file used as GeoIP database.
     pub(crate) geoip_empty: &'a Path,
+    /// The authorities' `V3BandwidthsFile`: one equal weight per relay (see [`bandwidth_file`]).
+    pub(crate) bandwidths: &'a Path,
 }
 
 /// Renders a complete torrc for one node.
@@ -123,6 +125,7 @@ pub(crate) fn render(
             ] {
                 line(&mut t, s);
             }
+            w!("V3BandwidthsFile {}", files.bandwidths.display());
             w!("ContactInfo {nickname}@test.invalid");
         }
         Role::Middle { or_port } => {
@@ -182,6 +185,26 @@ fn relay_common(t: &mut String, or_port: u16) {
     let _ = writeln!(t, "ORPort 127.0.0.1:{or_port}");
 }
 
+/// The authorities' bandwidth file (bandwidth-file-spec v1.0.0: a timestamp line, then one
+/// `node_id=$<fingerprint> bw=<KB/s>` line per relay) giving every relay the same weight.
+///
+/// Without it the consensus weights are the relays' self-measured bandwidths, which diverge as
+/// soon as one relay carried a test's traffic: path selection then picks the same middle and
+/// exit nearly every time, and a test that needs a fresh circuit on other relays fails at random.
+/// With three authorities voting the same measurement, tor uses it for every relay except the
+/// authorities themselves (observed with tor 0.4.9: they keep their self-measured few KB/s, so
+/// circuits seldom use them; middles and exits, which carry the tests, all weigh the same).
+pub(crate) fn bandwidth_file(now_unix: u64, fingerprints: &[String]) -> String {
+    let mut text = format!("{now_unix}\n");
+    for fingerprint in fingerprints {
+        let _ = writeln!(text, "node_id=${fingerprint} bw={EQUAL_BANDWIDTH_KB}");
+    }
+    text
+}
+
+/// The weight every relay gets in the consensus, in KB/s.
+pub const EQUAL_BANDWIDTH_KB: u32 = 1000;
+
 /// `resolv.conf` for the exits: only the harness's DNS responder.
 pub(crate) fn resolv_conf(dns: SocketAddr) -> String {
     format!("nameserver {dns}\n")
@@ -191,13 +214,13 @@ pub(crate) fn resolv_conf(dns: SocketAddr) -> String {
 mod tests {
     use super::*;
 
-    fn files() -> (std::path::PathBuf, std::path::PathBuf) {
-        ("/n/resolv.conf".into(), "/n/geoip".into())
+    fn files() -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+        ("/n/resolv.conf".into(), "/n/geoip".into(), "/n/bw".into())
     }
 
     #[test]
     fn exit_policy_reaches_loopback_only_but_accepts_hostnames() {
-        let (r, g) = files();
+        let (r, g, b) = files();
         let text = render(
             "exit0",
             Path::new("/n/exit0"),
@@ -205,6 +228,7 @@ mod tests {
             NetworkFiles {
                 resolv_conf: &r,
                 geoip_empty: &g,
+                bandwidths: &b,
             },
             &[],
             1,
@@ -227,8 +251,50 @@ mod tests {
     }
 
     #[test]
+    fn authorities_read_one_equal_weight_per_relay() {
+        let (r, g, b) = files();
+        let text = render(
+            "auth0",
+            Path::new("/n/auth0"),
+            &Role::Authority {
+                or_port: 1,
+                dir_port: 2,
+            },
+            NetworkFiles {
+                resolv_conf: &r,
+                geoip_empty: &g,
+                bandwidths: &b,
+            },
+            &[],
+            1,
+        );
+        assert!(text.contains("V3BandwidthsFile /n/bw\n"));
+        let exit = render(
+            "exit0",
+            Path::new("/n/exit0"),
+            &Role::Exit { or_port: 5000 },
+            NetworkFiles {
+                resolv_conf: &r,
+                geoip_empty: &g,
+                bandwidths: &b,
+            },
+            &[],
+            1,
+        );
+        assert!(!exit.contains("V3BandwidthsFile"));
+        assert_eq!(
+            bandwidth_file(1_800_000_000, &["AA".repeat(20), "BB".repeat(20)]),
+            format!(
+                "1800000000\nnode_id=${} bw=1000\nnode_id=${} bw=1000\n",
+                "AA".repeat(20),
+                "BB".repeat(20)
+            )
+        );
+    }
+
+    #[test]
     fn client_gets_flags_control_ports_and_conflux_switch() {
-        let (r, g) = files();
+        let (r, g, b) = files();
         let auth = AuthorityLine {
             nickname: "auth0".into(),
             or_port: 1,
@@ -251,6 +317,7 @@ mod tests {
             NetworkFiles {
                 resolv_conf: &r,
                 geoip_empty: &g,
+                bandwidths: &b,
             },
             &[auth],
             42,
