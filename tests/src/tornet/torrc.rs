@@ -214,25 +214,30 @@ pub(crate) fn resolv_conf(dns: SocketAddr) -> String {
 mod tests {
     use super::*;
 
-    fn files() -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-        ("/n/resolv.conf".into(), "/n/geoip".into(), "/n/bw".into())
+    /// The torrc of node `nickname` in role `role`, with the network's files under `/n`.
+    fn render_node(
+        nickname: &str,
+        role: &Role,
+        authorities: &[AuthorityLine],
+        owner: u32,
+    ) -> String {
+        render(
+            nickname,
+            &Path::new("/n").join(nickname),
+            role,
+            NetworkFiles {
+                resolv_conf: Path::new("/n/resolv.conf"),
+                geoip_empty: Path::new("/n/geoip"),
+                bandwidths: Path::new("/n/bw"),
+            },
+            authorities,
+            owner,
+        )
     }
 
     #[test]
     fn exit_policy_reaches_loopback_only_but_accepts_hostnames() {
-        let (r, g, b) = files();
-        let text = render(
-            "exit0",
-            Path::new("/n/exit0"),
-            &Role::Exit { or_port: 5000 },
-            NetworkFiles {
-                resolv_conf: &r,
-                geoip_empty: &g,
-                bandwidths: &b,
-            },
-            &[],
-            1,
-        );
+        let text = render_node("exit0", &Role::Exit { or_port: 5000 }, &[], 1);
         let policies: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("ExitPolicy "))
@@ -252,35 +257,13 @@ mod tests {
 
     #[test]
     fn authorities_read_one_equal_weight_per_relay() {
-        let (r, g, b) = files();
-        let text = render(
-            "auth0",
-            Path::new("/n/auth0"),
-            &Role::Authority {
-                or_port: 1,
-                dir_port: 2,
-            },
-            NetworkFiles {
-                resolv_conf: &r,
-                geoip_empty: &g,
-                bandwidths: &b,
-            },
-            &[],
-            1,
-        );
+        let authority = Role::Authority {
+            or_port: 1,
+            dir_port: 2,
+        };
+        let text = render_node("auth0", &authority, &[], 1);
         assert!(text.contains("V3BandwidthsFile /n/bw\n"));
-        let exit = render(
-            "exit0",
-            Path::new("/n/exit0"),
-            &Role::Exit { or_port: 5000 },
-            NetworkFiles {
-                resolv_conf: &r,
-                geoip_empty: &g,
-                bandwidths: &b,
-            },
-            &[],
-            1,
-        );
+        let exit = render_node("exit0", &Role::Exit { or_port: 5000 }, &[], 1);
         assert!(!exit.contains("V3BandwidthsFile"));
         assert_eq!(
             bandwidth_file(1_800_000_000, &["AA".repeat(20), "BB".repeat(20)]),
@@ -294,7 +277,6 @@ mod tests {
 
     #[test]
     fn client_gets_flags_control_ports_and_conflux_switch() {
-        let (r, g, b) = files();
         let auth = AuthorityLine {
             nickname: "auth0".into(),
             or_port: 1,
@@ -310,18 +292,7 @@ mod tests {
             conflux: false,
             extra: vec!["MaxCircuitDirtiness 600".into()],
         };
-        let text = render(
-            "client",
-            Path::new("/n/client"),
-            &role,
-            NetworkFiles {
-                resolv_conf: &r,
-                geoip_empty: &g,
-                bandwidths: &b,
-            },
-            &[auth],
-            42,
-        );
+        let text = render_node("client", &role, &[auth], 42);
         for expected in [
             "SocksPort 127.0.0.1:9050 KeepAliveIsolateSOCKSAuth\n",
             "ControlPort 127.0.0.1:9051\n",
