@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::fetch::{SocksAuth, http_get_via_socks_blocking};
 use super::process::{TorProcess, log_tail};
 use super::torrc::{self, Role};
-use super::{NetworkSpec, TorNetError, make_private_dir, ports};
+use super::{NetworkSpec, TorNetError, listed_nicknames, make_private_dir, ports};
 use crate::control_probe::{ControlProbe, ProbeError};
 
 /// How often readiness is polled.
@@ -265,9 +265,9 @@ impl TorClient {
     /// Nicknames of the relays in the client's current consensus (`GETINFO ns/all`).
     pub fn consensus_nicknames(&self) -> Result<Vec<String>, ProbeError> {
         let ns = self.control()?.getinfo("ns/all")?;
-        Ok(ns
-            .lines()
-            .filter_map(|l| l.strip_prefix("r ")?.split(' ').next().map(str::to_owned))
+        Ok(listed_nicknames(&ns)
+            .into_iter()
+            .map(str::to_owned)
             .collect())
     }
 

@@ -551,12 +551,17 @@ impl Relay {
     }
 }
 
-/// Which of `nicknames` have no `r <nickname> …` line in a consensus document.
-fn missing_from_consensus(document: &str, nicknames: &[String]) -> Vec<String> {
-    let listed: Vec<&str> = document
+/// The nicknames of a consensus document's (or `GETINFO ns/all`'s) `r <nickname> …` lines.
+pub(crate) fn listed_nicknames(document: &str) -> Vec<&str> {
+    document
         .lines()
         .filter_map(|l| l.strip_prefix("r ")?.split(' ').next())
-        .collect();
+        .collect()
+}
+
+/// Which of `nicknames` have no `r <nickname> …` line in a consensus document.
+fn missing_from_consensus(document: &str, nicknames: &[String]) -> Vec<String> {
+    let listed = listed_nicknames(document);
     nicknames
         .iter()
         .filter(|n| !listed.contains(&n.as_str()))
