@@ -56,6 +56,13 @@ const controller = new Controller({
   loadSession: async () => (await browser.storage.session.get(SESSION_KEY))[SESSION_KEY],
   saveSession: (state) => browser.storage.session.set({ [SESSION_KEY]: state }),
   loadOptions: async () => (await browser.storage.local.get(OPTIONS_KEY))[OPTIONS_KEY],
+  tabUrl: async (tabId) => {
+    try {
+      return (await browser.tabs.get(tabId)).url ?? null;
+    } catch {
+      return null;
+    }
+  },
   onStatus: showStatus,
   onEvent: (event) => {
     for (const port of popupPorts) {

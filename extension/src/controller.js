@@ -12,7 +12,7 @@
 
 import { BrokerClient } from "./broker-client.js";
 import { CredentialsCache } from "./credentials-cache.js";
-import { firstPartyOfRequest, firstPartyOfTab, forgetParsedUrls } from "./first-party.js";
+import { firstPartyOfRequest, firstPartyOfTab, forgetParsedUrls, ONE_OFF } from "./first-party.js";
 import { DEFAULT_OPTIONS, effectiveSocks, normalizeOptions } from "./options.js";
 import { parsePolicyTable, policyGetRequest, policySetRequest } from "./policy-form.js";
 import {
@@ -33,7 +33,10 @@ import {
   statusRequest,
   tabClosedRequest,
 } from "./protocol.js";
-import { blackHole, decide } from "./proxy-decision.js";
+import { blackHole, decide, oneOffCredentials } from "./proxy-decision.js";
+
+/** Longest wait for a tab's URL (first-party.js rule 5), in ms; then one-off credentials. */
+export const TAB_LOOKUP_TIMEOUT_MS = 2_000;
 
 /** Longest wait for the state restore on an event-page wake, in ms. */
 export const READY_TIMEOUT_MS = 5_000;
@@ -58,6 +61,8 @@ export class Controller {
    * @param {() => Promise<object|undefined>} io.loadSession reads the `storage.session` mirror
    * @param {(state: object) => Promise<void>} io.saveSession writes it
    * @param {() => Promise<object|undefined>} io.loadOptions reads the stored options
+   * @param {(tabId: number) => Promise<string|null>} [io.tabUrl] the URL a tab shows, `null`
+   *   when there is no such tab (first-party.js rule 5)
    * @param {(status: object) => void} [io.onStatus] protection status changed (badge)
    * @param {(event: object) => void} [io.onEvent] tor data for open popups:
    *   `{type: "circuit", circuit}` (a `circuit` push) or `{type: "tor_status", tor}` (the tor
@@ -74,6 +79,7 @@ export class Controller {
     loadSession,
     saveSession,
     loadOptions,
+    tabUrl = async () => null,
     onStatus = () => {},
     onEvent = () => {},
     log = () => {},
@@ -88,6 +94,13 @@ export class Controller {
     this.loadSession = loadSession;
     this.saveSession = saveSession;
     this.loadOptions = loadOptions;
+    this.tabUrl = tabUrl;
+    /**
+     * The URL each tab shows, from `tabs.onUpdated` or a lookup: the first party of a tab's
+     * requests that name none themselves (workers, opaque-origin documents). In memory only;
+     * a tab's entry goes with the tab.
+     */
+    this.tabUrls = new Map();
     this.onStatus = onStatus;
     this.onEvent = onEvent;
     this.log = log;
@@ -172,8 +185,11 @@ export class Controller {
   onRequest(details) {
     try {
       if (this.isReady && this.barrier === 0) {
-        const firstParty = firstPartyOfRequest(details, this.options);
-        const hit = this.cache.get(firstParty.key, details.tabId);
+        const firstParty = this.firstPartyOf(details);
+        if (firstParty === ONE_OFF) {
+          return this.oneOffAnswer();
+        }
+        const hit = firstParty === undefined ? undefined : this.cache.get(firstParty.key, details.tabId);
         if (hit !== undefined) {
           return decide(effectiveSocks(this.options, this.brokerSocks), hit);
         }
@@ -192,7 +208,13 @@ export class Controller {
         if (this.barrier > 0) {
           return blackHole();
         }
-        const firstParty = firstPartyOfRequest(details, this.options);
+        const firstParty = await this.resolveFirstParty(details);
+        if (this.barrier > 0) {
+          return blackHole();
+        }
+        if (firstParty === ONE_OFF) {
+          return this.oneOffAnswer();
+        }
         const generation = this.cache.generation;
         const credentials = await this.cache.fetch(
           firstParty.key,
@@ -212,6 +234,49 @@ export class Controller {
       this.log(`no credentials, blocking the request: ${errorText(e)}`);
       return blackHole();
     }
+  }
+
+  /** The request's first party if it is known without waiting (first-party.js). */
+  firstPartyOf(details) {
+    return firstPartyOfRequest(details, this.options, (tabId) => this.tabUrls.get(tabId));
+  }
+
+  /** The request's first party, looking its tab up when its URL is not known yet. */
+  async resolveFirstParty(details) {
+    const known = this.firstPartyOf(details);
+    if (known !== undefined) {
+      return known;
+    }
+    const url = await this.lookUpTab(details.tabId);
+    return firstPartyOfRequest(details, this.options, () => url);
+  }
+
+  /**
+   * The URL tab `tabId` shows, asked of the browser; `null` when there is no such tab or the
+   * answer did not come in time (the request then gets one-off credentials, never another
+   * site's). A URL that `tabs.onUpdated` reported meanwhile is newer and wins.
+   */
+  async lookUpTab(tabId) {
+    let url = null;
+    try {
+      url = await this.withTimeout(this.tabUrl(tabId), TAB_LOOKUP_TIMEOUT_MS, "tab lookup");
+    } catch (e) {
+      this.log(`tab lookup failed: ${errorText(e)}`);
+    }
+    const known = this.tabUrls.get(tabId);
+    if (known !== undefined) {
+      return known;
+    }
+    if (typeof url !== "string") {
+      return null;
+    }
+    this.tabUrls.set(tabId, url);
+    return url;
+  }
+
+  /** The answer for a request that gets credentials of its own (first-party.js rule 6). */
+  oneOffAnswer() {
+    return decide(effectiveSocks(this.options, this.brokerSocks), oneOffCredentials());
   }
 
   async fetchCredentials(firstParty, tabId) {
@@ -336,6 +401,7 @@ export class Controller {
    * New identity or browser session; the tab id is never used again in this session).
    */
   async tabRemoved(tabId) {
+    this.tabUrls.delete(tabId);
     // Before the restore, dropping would be undone by it.
     await this.ensureReady();
     this.cache.dropTab(tabId);
@@ -350,6 +416,10 @@ export class Controller {
    * known, every per-tab entry of the tab goes (one broker round trip at worst).
    */
   async tabNavigated(tabId, url, cookieStoreId) {
+    // At once, before any await: the tab's next worker request must see the new page.
+    if (typeof url === "string") {
+      this.tabUrls.set(tabId, url);
+    }
     await this.ensureReady();
     const firstParty = firstPartyOfTab(url, cookieStoreId, this.options);
     const site = firstParty.host === null ? null : (this.cache.siteOf(firstParty.key) ?? null);

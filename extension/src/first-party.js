@@ -2,20 +2,28 @@
  * Which first party (top-level site and container) a request belongs to. Pure: works on the
  * `details` object of `proxy.onRequest` and on tab URLs, no `browser.*`.
  *
- * The rules (docs in ../README.md, verified in Firefox 153, see
- * shared/reference/firefox-extension-facts.md §0 and §1.4):
+ * The rules (the whole table, request kind by request kind, is in docs/architecture.md
+ * "Attribution"; what Firefox gives for each kind was recorded by the details probe of
+ * tests/tests/e2e_attribution.rs):
  *
  * 1. `type === "speculative"` → catch-all (speculative connections carry no tab information).
  * 2. `type === "main_frame"` → the request's own URL (each redirect hop is a new request).
- * 3. a non-empty `frameAncestors` → its last entry, the top-level document.
- * 4. `documentUrl` → the document that made the request (subresources of the top document).
- * 5. `tabId === -1` with no document → catch-all (Firefox's own requests, workers).
- * 6. `originUrl` → whatever triggered the load.
- * 7. otherwise → catch-all.
+ * 3. a non-empty `frameAncestors` whose last entry is a network URL → that entry, the
+ *    top-level document.
+ * 4. a load by the top-level document itself (`frameAncestors` `[]`, `frameId` 0, a
+ *    `documentId`) with a network `documentUrl` → `documentUrl`.
+ * 5. any other request of a tab → the URL the tab shows. This covers worker loads, whose
+ *    `documentUrl` is the worker script's URL (a third party's, for a worker that a third-party
+ *    frame started) and which carry no `documentId`, and documents with an opaque origin
+ *    (`Content-Security-Policy: sandbox`), for which Firefox gives no document URL at all.
+ * 6. no tab, but made by web content (a network `documentUrl` or `originUrl`: shared and
+ *    service workers) → one-off credentials: Firefox does not say which first party such a
+ *    worker belongs to, and any key shared between requests could link the sites that use it.
+ * 7. otherwise → catch-all (Firefox's own requests, other extensions).
  *
- * The URL chosen must be a network URL (http, https, ws, wss, or a blob: URL of one); any other
- * URL (about:, moz-extension:, file:, data:) selects the catch-all too, which the broker keys
- * as `--unknown--`.
+ * A network URL is http, https, ws, wss, or a blob: URL of one. A tab that shows anything else
+ * (about:, moz-extension:) gives its web requests one-off credentials too; the catch-all, which
+ * the broker keys as `--unknown--`, only ever carries requests that no web page made.
  */
 
 /** URL sent to the broker to select its catch-all key (any non-network URL would do). */
@@ -44,15 +52,77 @@ const NETWORK_SCHEMES = new Map([
  * - `host`: the first party's host name, or `null` for the catch-all;
  * - `url`: what to send to the broker (`scheme://host/`, nothing else of the page's URL);
  * - `container`: the cookie store id the credentials are for;
- * - `key`: the cache key, one per (host, container).
+ * - `key`: the cache key, one per (host, container);
+ *
+ * or {@link ONE_OFF} when the request must get credentials of its own (rule 6, or a tab that
+ * shows no network page), or `undefined` when the URL of the request's tab is not known yet
+ * (`tabUrl` answered `undefined`: look the tab up and ask again).
  *
  * @param {object} details the `details` of `proxy.onRequest`
  * @param {{isolateContainers?: boolean}} [options]
+ * @param {(tabId: number) => string | null | undefined} [tabUrl] the URL a tab shows: a string,
+ *   `null` for a tab that does not exist (any more), `undefined` while not known
  */
-export function firstPartyOfRequest(details, options = {}) {
-  const container = containerOf(details, options);
-  return firstPartyOfUrl(firstPartyUrlOfRequest(details), container);
+export function firstPartyOfRequest(details, options = {}, tabUrl = () => undefined) {
+  const source = requestSource(details);
+  switch (source.kind) {
+    case "url":
+      return firstPartyOfUrl(source.url, containerOf(details, options));
+    case "tab": {
+      const url = tabUrl(source.tabId);
+      if (url === undefined) {
+        return undefined;
+      }
+      const firstParty = firstPartyOfUrl(unwrapTabUrl(url), containerOf(details, options));
+      return firstParty.host === null ? ONE_OFF : firstParty;
+    }
+    case "one-off":
+      return ONE_OFF;
+    default:
+      return firstPartyOfUrl(undefined, containerOf(details, options));
+  }
 }
+
+/** What {@link firstPartyOfRequest} answers for a request that gets one-off credentials. */
+export const ONE_OFF = Object.freeze({ oneOff: true });
+
+/**
+ * Where a request's first party comes from (rules 1–7 of this module's comment):
+ * `{kind: "url", url}`, `{kind: "tab", tabId}`, `{kind: "one-off"}` or `{kind: "catch-all"}`.
+ */
+export function requestSource(details) {
+  if (details.type === "speculative") {
+    return CATCH_ALL_SOURCE;
+  }
+  if (details.type === "main_frame") {
+    return { kind: "url", url: details.url };
+  }
+  const ancestors = details.frameAncestors;
+  if (Array.isArray(ancestors)) {
+    if (ancestors.length > 0) {
+      const top = ancestors.at(-1)?.url;
+      if (networkOrigin(top) !== null) {
+        return { kind: "url", url: top };
+      }
+    } else if (
+      details.frameId === 0 &&
+      details.documentId !== undefined &&
+      networkOrigin(details.documentUrl) !== null
+    ) {
+      return { kind: "url", url: details.documentUrl };
+    }
+  }
+  if (Number.isSafeInteger(details.tabId) && details.tabId >= 0) {
+    return { kind: "tab", tabId: details.tabId };
+  }
+  if (networkOrigin(details.documentUrl) !== null || networkOrigin(details.originUrl) !== null) {
+    return ONE_OFF_SOURCE;
+  }
+  return CATCH_ALL_SOURCE;
+}
+
+const CATCH_ALL_SOURCE = Object.freeze({ kind: "catch-all" });
+const ONE_OFF_SOURCE = Object.freeze({ kind: "one-off" });
 
 /**
  * The first party of a tab showing `url` in cookie store `cookieStoreId` (for the popup's
@@ -61,27 +131,6 @@ export function firstPartyOfRequest(details, options = {}) {
 export function firstPartyOfTab(url, cookieStoreId, options = {}) {
   const container = effectiveContainer(cookieStoreId, false, options);
   return firstPartyOfUrl(unwrapTabUrl(url), container);
-}
-
-/** The document URL whose site is the request's first party, or `undefined` for none. */
-export function firstPartyUrlOfRequest(details) {
-  if (details.type === "speculative") {
-    return undefined;
-  }
-  if (details.type === "main_frame") {
-    return details.url;
-  }
-  const ancestors = details.frameAncestors;
-  if (Array.isArray(ancestors) && ancestors.length > 0) {
-    return ancestors.at(-1)?.url;
-  }
-  if (details.documentUrl) {
-    return details.documentUrl;
-  }
-  if (details.tabId === -1) {
-    return undefined;
-  }
-  return details.originUrl || undefined;
 }
 
 /** The cookie store id the request's credentials are keyed by. */

@@ -79,3 +79,15 @@ export function decide(endpoint, credentials) {
     return blackHole();
   }
 }
+
+/**
+ * A credential pair used for one request only: 128 random bits each, in hex (tor's
+ * IsolateSOCKSAuth then gives the request a circuit shared with nothing else). For requests
+ * whose first party Firefox does not reveal (first-party.js rule 6).
+ *
+ * @param {(bytes: Uint8Array) => Uint8Array} [random] fills an array with random bytes
+ */
+export function oneOffCredentials(random = (bytes) => crypto.getRandomValues(bytes)) {
+  const hex = () => Array.from(random(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  return { username: `one-off-${hex()}`, password: hex() };
+}

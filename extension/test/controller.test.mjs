@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { Controller, PERSIST_DELAY_MS, READY_TIMEOUT_MS } from "../src/controller.js";
+import { Controller, PERSIST_DELAY_MS, READY_TIMEOUT_MS, TAB_LOOKUP_TIMEOUT_MS } from "../src/controller.js";
 import { parsedUrlCount } from "../src/first-party.js";
 import { BLACK_HOLE_PORT } from "../src/proxy-decision.js";
 import { ManualClock, portFactory, settle } from "./support/fakes.mjs";
 
 const pageA = { type: "main_frame", url: "https://www.a.test/x", tabId: 1, cookieStoreId: "firefox-default", frameAncestors: [] };
-const imageOfA = { type: "image", url: "https://cdn.test/i.png", tabId: 1, cookieStoreId: "firefox-default", documentUrl: "https://www.a.test/x", frameAncestors: [] };
+const imageOfA = { type: "image", url: "https://cdn.test/i.png", tabId: 1, frameId: 0, documentId: "doc-a", cookieStoreId: "firefox-default", documentUrl: "https://www.a.test/x", frameAncestors: [] };
 const mailOfA = { type: "main_frame", url: "https://mail.a.test/", tabId: 2, cookieStoreId: "firefox-default", frameAncestors: [] };
 const pageB = { type: "main_frame", url: "https://b.test/", tabId: 3, cookieStoreId: "firefox-default", frameAncestors: [] };
 const system = { type: "xmlhttprequest", url: "https://update.test/", tabId: -1 };
 
-function setup({ session, options, loadOptions, loadSession, saveSession } = {}) {
+function setup({ session, options, loadOptions, loadSession, saveSession, tabUrl } = {}) {
   const clock = new ManualClock();
   const factory = portFactory();
   const saved = [];
@@ -24,6 +24,7 @@ function setup({ session, options, loadOptions, loadSession, saveSession } = {})
     loadSession: loadSession ?? (async () => session),
     saveSession: saveSession ?? (async (state) => saved.push(JSON.parse(JSON.stringify(state)))),
     loadOptions: loadOptions ?? (async () => options),
+    tabUrl: tabUrl ?? (async () => null),
     onStatus: (status) => statuses.push(status),
     onEvent: (event) => events.push(event),
     log: (message) => logs.push(message),
@@ -825,5 +826,76 @@ describe("Controller tor data", () => {
     await settle();
     ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("circuit").id, error: { code: "unknown_type", message: "unknown request type" } });
     await assert.rejects(pending, (e) => e.code === "unknown_type");
+  });
+});
+
+describe("Controller attribution through the tab (workers, opaque origins)", () => {
+  // A dedicated worker's fetch in a tracker.test frame: Firefox names the worker script as its
+  // document (tests/tests/e2e_attribution.rs, details probe).
+  const workerFetch = {
+    type: "xmlhttprequest",
+    url: "https://tracker.test/data",
+    tabId: 1,
+    frameId: 42,
+    frameAncestors: [],
+    documentUrl: "https://tracker.test/worker.js",
+    cookieStoreId: "firefox-default",
+  };
+  const sharedWorkerFetch = { ...workerFetch, tabId: -1, frameId: 0, frameAncestors: undefined };
+
+  it("looks the tab up once and asks the broker for the tab's site", async () => {
+    const lookups = [];
+    const ctx = await ready({ tabUrl: async (tabId) => { lookups.push(tabId); return "https://www.a.test/x"; } });
+    const answer = await ask(ctx, workerFetch);
+    assert.equal(answer[0].username, "user-https://www.a.test/");
+    assert.equal(ctx.factory.last.lastOf("credentials").url, "https://www.a.test/");
+    assert.equal(ctx.controller.onRequest(workerFetch)[0].username, "user-https://www.a.test/", "a synchronous hit");
+    assert.deepEqual(lookups, [1]);
+  });
+
+  it("follows the tab to its new page and forgets it with the tab", async () => {
+    const ctx = await ready({ tabUrl: async () => null });
+    await ctx.controller.tabNavigated(1, "https://b.test/", "firefox-default");
+    assert.equal((await ask(ctx, workerFetch))[0].username, "user-https://b.test/");
+    // The broker's tab_closed answer does not matter here: the tab's URL goes at once.
+    ctx.controller.tabRemoved(1).catch(() => {});
+    await settle();
+    const answer = await ask(ctx, workerFetch);
+    assert.match(answer[0].username, /^one-off-[0-9a-f]{32}$/, "the tab is gone: one-off");
+  });
+
+  it("answers one-off credentials for shared workers at once, new ones each time, without the broker", async () => {
+    const ctx = await ready();
+    const sent = ctx.factory.last.sent.length;
+    const one = ctx.controller.onRequest(sharedWorkerFetch);
+    const two = ctx.controller.onRequest(sharedWorkerFetch);
+    assert.ok(Array.isArray(one) && Array.isArray(two), "answered synchronously");
+    assert.match(one[0].username, /^one-off-[0-9a-f]{32}$/);
+    assert.match(one[0].password, /^[0-9a-f]{32}$/);
+    assert.notEqual(one[0].username, two[0].username);
+    assert.notEqual(one[0].password, two[0].password);
+    assert.equal(one[0].proxyDNS, true);
+    assert.equal(one[1], null);
+    assert.equal(ctx.factory.last.sent.length, sent);
+  });
+
+  it("answers the black hole, not one-off credentials, during New identity", async () => {
+    const ctx = await ready();
+    let release;
+    const task = ctx.controller.withBarrier(() => new Promise((resolve) => { release = resolve; }));
+    assertBlackHole(await ctx.controller.onRequest(sharedWorkerFetch));
+    release();
+    await task;
+  });
+
+  it("gives one-off credentials when the tab lookup fails or hangs", async () => {
+    const ctx = await ready({ tabUrl: async () => { throw new Error("no tab"); } });
+    assert.match((await ask(ctx, workerFetch))[0].username, /^one-off-/);
+    const hanging = await ready({ tabUrl: () => new Promise(() => {}) });
+    const answer = hanging.controller.onRequest(workerFetch);
+    await settle();
+    hanging.clock.advance(TAB_LOOKUP_TIMEOUT_MS);
+    await settle();
+    assert.match((await answer)[0].username, /^one-off-/);
   });
 });

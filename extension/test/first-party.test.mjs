@@ -7,7 +7,9 @@ import {
   effectiveContainer,
   firstPartyOfRequest,
   firstPartyOfTab,
+  ONE_OFF,
   ORIGIN_MEMO_SIZE,
+  requestSource,
   forgetParsedUrls,
   networkOrigin,
   parsedUrlCount,
@@ -67,6 +69,7 @@ const imageInIframe = details({
 
 const subresourceOfTop = details({
   type: "script",
+  documentId: "doc-top",
   url: "https://cdn.test/lib.js",
   documentUrl: "https://a.test/index.html",
   originUrl: "https://a.test/index.html",
@@ -148,23 +151,26 @@ describe("firstPartyOfRequest", () => {
     assert.equal(firstPartyOfRequest(imageInIframe).host, "a.test");
   });
 
-  it("uses documentUrl for subresources of the top document (frameAncestors empty)", () => {
+  it("uses documentUrl for loads of the top document itself (frameAncestors empty, a documentId)", () => {
     assert.equal(firstPartyOfRequest(subresourceOfTop).host, "a.test");
-    assert.equal(firstPartyOfRequest(favicon).host, "a.test");
   });
 
-  it("falls back to originUrl for tab requests without a document", () => {
-    const fp = firstPartyOfRequest(details({ type: "other", url: "https://x.test/", originUrl: "https://o.test/style.css" }));
-    assert.equal(fp.host, "o.test");
+  it("uses the tab's URL for tab requests that name no top document (favicons, workers)", () => {
+    const tabUrl = (tabId) => (tabId === 3 ? "https://www.a.test/page" : undefined);
+    assert.equal(firstPartyOfRequest(favicon, {}, tabUrl).host, "www.a.test");
+    const other = details({ type: "other", url: "https://x.test/", originUrl: "https://o.test/style.css" });
+    assert.equal(firstPartyOfRequest(other, {}, tabUrl).host, "www.a.test");
   });
 
-  it("sends Firefox's own requests (tabId -1, no document) to the catch-all", () => {
-    for (const request of [systemRequest, systemRequestWithOrigin]) {
-      const fp = firstPartyOfRequest(request);
-      assert.equal(fp.host, null);
-      assert.equal(fp.url, CATCH_ALL_URL);
-      assert.equal(fp.key, cacheKey(null, "firefox-default"));
-    }
+  it("sends Firefox's own requests (tabId -1, no web document) to the catch-all", () => {
+    const fp = firstPartyOfRequest(systemRequest);
+    assert.equal(fp.host, null);
+    assert.equal(fp.url, CATCH_ALL_URL);
+    assert.equal(fp.key, cacheKey(null, "firefox-default"));
+  });
+
+  it("gives one-off credentials to web requests without a tab (shared and service workers)", () => {
+    assert.equal(firstPartyOfRequest(systemRequestWithOrigin), ONE_OFF);
   });
 
   it("sends speculative connections to the catch-all even when they name a page", () => {
@@ -277,5 +283,124 @@ describe("effectiveContainer", () => {
     assert.equal(effectiveContainer("firefox-container-7", false), "firefox-container-7");
     assert.equal(effectiveContainer(undefined, true), "firefox-private");
     assert.equal(effectiveContainer("", false), "firefox-default");
+  });
+});
+
+// Workers, opaque-origin documents: `details` as the details probe of
+// tests/tests/e2e_attribution.rs recorded them in Firefox ESR 153 (page on alpha.test, a frame
+// from tracker.test).
+describe("attribution of requests that name no top document", () => {
+  const tabUrl = (tabId) => ({ 1: "http://alpha.test/c/page/workers", 2: "about:blank", 4: "view-source:http://gamma.test/x" })[tabId] ?? (tabId === 9 ? null : undefined);
+  const workerFetchInThirdPartyFrame = details({
+    type: "xmlhttprequest",
+    url: "http://tracker.test/c/res/data.json",
+    tabId: 1,
+    frameId: 15032385544,
+    parentFrameId: 0,
+    frameAncestors: [],
+    documentUrl: "http://tracker.test/c/w/dedicated.js",
+    originUrl: "http://tracker.test/c/w/dedicated.js",
+    thirdParty: true,
+  });
+  const importScriptsInThirdPartyFrame = details({
+    type: "script",
+    url: "http://tp2.test/c/w/imported.js",
+    tabId: 1,
+    frameAncestors: undefined,
+    documentUrl: "http://tracker.test/c/w/dedicated.js",
+    originUrl: "http://tracker.test/c/w/dedicated.js",
+    thirdParty: true,
+  });
+  const workerFetchOfTopDocument = details({
+    type: "xmlhttprequest",
+    url: "http://tracker.test/c/res/data.json",
+    tabId: 1,
+    frameAncestors: [],
+    documentUrl: "http://alpha.test/c/w/dedicated.js",
+    thirdParty: true,
+  });
+  const sharedWorkerFetch = details({
+    type: "xmlhttprequest",
+    url: "http://tracker.test/c/res/data.json",
+    tabId: -1,
+    frameAncestors: undefined,
+    documentUrl: "http://tracker.test/c/w/shared.js",
+    originUrl: "http://tracker.test/c/w/shared.js",
+  });
+  const serviceWorkerScript = details({
+    type: "script",
+    url: "http://tracker.test/c/w/sw.js",
+    tabId: -1,
+    frameAncestors: undefined,
+    documentUrl: "http://tracker.test/c/frame/workers",
+    originUrl: "http://tracker.test/c/frame/workers",
+  });
+  const subresourceOfSandboxedTop = details({
+    type: "image",
+    url: "http://tp1.test/c/res/img.gif",
+    tabId: 1,
+    frameAncestors: [],
+    documentId: "doc-sandboxed",
+    documentUrl: undefined,
+    originUrl: undefined,
+  });
+  const frameOfSandboxedTop = details({
+    type: "sub_frame",
+    url: "http://nest-b.test/c/frame/img",
+    tabId: 1,
+    frameId: 15032385545,
+    parentFrameId: 0,
+    frameAncestors: [{ url: "", frameId: 0 }],
+  });
+  const imageInFrameOfSandboxedTop = details({
+    type: "image",
+    url: "http://tp1.test/c/res/img.gif",
+    tabId: 1,
+    frameId: 15032385545,
+    parentFrameId: 0,
+    frameAncestors: [{ url: "moz-nullprincipal:{0d6eb3a0-0000-4000-8000-000000000000}", frameId: 0 }],
+  });
+
+  it("keys a third-party frame's worker requests by the tab's site, never the third party's", () => {
+    for (const request of [workerFetchInThirdPartyFrame, importScriptsInThirdPartyFrame, workerFetchOfTopDocument]) {
+      assert.deepEqual(requestSource(request), { kind: "tab", tabId: 1 });
+      assert.equal(firstPartyOfRequest(request, {}, tabUrl).host, "alpha.test");
+    }
+  });
+
+  it("keys an opaque-origin (CSP sandbox) top document's requests by the tab's site", () => {
+    for (const request of [subresourceOfSandboxedTop, frameOfSandboxedTop, imageInFrameOfSandboxedTop]) {
+      assert.equal(firstPartyOfRequest(request, {}, tabUrl).host, "alpha.test");
+    }
+  });
+
+  it("gives shared and service workers' requests one-off credentials", () => {
+    assert.equal(firstPartyOfRequest(sharedWorkerFetch, {}, tabUrl), ONE_OFF);
+    assert.equal(firstPartyOfRequest(serviceWorkerScript, {}, tabUrl), ONE_OFF);
+  });
+
+  it("asks for the tab when its URL is not known, and gives one-off credentials when there is no tab", () => {
+    assert.equal(firstPartyOfRequest({ ...workerFetchInThirdPartyFrame, tabId: 5 }, {}, tabUrl), undefined);
+    assert.equal(firstPartyOfRequest({ ...workerFetchInThirdPartyFrame, tabId: 9 }, {}, tabUrl), ONE_OFF);
+  });
+
+  it("gives one-off credentials, not the catch-all, to web requests of a tab showing no network page", () => {
+    assert.equal(firstPartyOfRequest({ ...workerFetchInThirdPartyFrame, tabId: 2 }, {}, tabUrl), ONE_OFF);
+  });
+
+  it("reads view-source and reader tab URLs as the page they show", () => {
+    assert.equal(firstPartyOfRequest({ ...workerFetchInThirdPartyFrame, tabId: 4 }, {}, tabUrl).host, "gamma.test");
+  });
+
+  it("keeps the container of the request, not of the tab", () => {
+    const fp = firstPartyOfRequest({ ...importScriptsInThirdPartyFrame, cookieStoreId: "firefox-container-1" }, {}, tabUrl);
+    assert.equal(fp.container, "firefox-container-1");
+  });
+
+  it("never uses a worker's own document URL without a documentId", () => {
+    // The rule that makes the difference: a request without a documentId (a worker's) names
+    // the worker script, whose site is a third party's when a third-party frame started it.
+    const withoutTab = { ...workerFetchOfTopDocument, tabId: -1 };
+    assert.equal(firstPartyOfRequest(withoutTab, {}, tabUrl), ONE_OFF);
   });
 });
