@@ -13,6 +13,7 @@
 //! | `/img.gif`, `/script.js`, `/data.json`, `/ws` | the resources (WebSocket `/ws` echoes) |
 //! | `/set-cookie?value=V` | sets the cookie `persite=V` (title `cookie-set`) |
 //! | `/cookies` | title `cookies:<Cookie header as received>` |
+//! | `/c/…` | the attribution corpus ([`crate::corpus`]) |
 //!
 //! A page sets `document.title` to `done` once every resource answered, or to
 //! `failed: <what>` when one failed or 15 s passed, so tests wait on the title.
@@ -337,6 +338,7 @@ impl FixtureServer {
             .route("/ws", get(websocket))
             .route("/set-cookie", get(set_cookie))
             .route("/cookies", get(cookies))
+            .merge(crate::corpus::routes())
             .layer(middleware::from_fn_with_state(Arc::clone(&state), record))
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -468,6 +470,11 @@ async fn frame_page(headers: HeaderMap, Query(query): Query<HashMap<String, Stri
 }
 
 async fn image() -> Response {
+    gif_response()
+}
+
+/// The 1×1 GIF as a response (also served by the attribution corpus).
+pub(crate) fn gif_response() -> Response {
     ([(header::CONTENT_TYPE, "image/gif")], GIF).into_response()
 }
 

@@ -2,6 +2,7 @@
 pub mod binaries;
 pub mod canary;
 pub mod control_probe;
+pub mod corpus;
 pub mod daemon_http;
 pub mod fake_broker;
 pub mod firefox;
@@ -9,6 +10,7 @@ pub mod fixtures;
 pub mod leak_audit;
 pub mod measure;
 pub mod measure_page_load;
+pub mod persite_browser;
 pub mod popup;
 pub mod socks_recorder;
 pub mod strace;

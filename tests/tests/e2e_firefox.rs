@@ -9,13 +9,13 @@
 //! `-- harness_`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use persite_tests::binaries::{self, Binaries};
 use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
 use persite_tests::fixtures::{FixtureServer, HttpRecord, PageSpec};
+use persite_tests::persite_browser::{PersiteBrowser, new_runtime_dir};
 use persite_tests::popup::{click, open_popup, wait_for_script, wait_popup_ok};
 use persite_tests::socks_recorder::{Auth, Credentials, Latency, SocksConnection, SocksRecorder};
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
@@ -487,62 +487,23 @@ async fn harness_test_extension(h: &Harness) -> anyhow::Result<String> {
 // Persite scenarios (extension + native host + broker daemon)
 // ---------------------------------------------------------------------------------------------
 
-/// Firefox with the Persite extension, native host manifest and a per-run daemon runtime dir.
-struct PersiteBrowser {
-    firefox: Firefox,
-    // Dropped after `firefox`, whose drop kills the daemon living in it.
-    _runtime_dir: tempfile::TempDir,
-}
-
 async fn start_persite(h: &Harness) -> anyhow::Result<PersiteBrowser> {
     start_persite_in(h, new_runtime_dir()?).await
 }
 
-fn new_runtime_dir() -> anyhow::Result<tempfile::TempDir> {
-    Ok(tempfile::Builder::new()
-        .prefix("persite-rt-")
-        .tempdir_in("/tmp")?)
-}
-
-/// The daemon's `config.toml` for this suite: the recorder stands in for tor's SocksPort;
-/// `control = "none"` keeps the daemon away from any system tor the machine may run (this suite
-/// tests the browser side).
-fn daemon_config(h: &Harness) -> String {
-    system_tor_config(h.recorder.addr().port(), "none")
-}
-
 /// Firefox with Persite whose native host uses the daemon of `runtime_dir` (started by the
-/// host unless one already runs there).
+/// host unless one already runs there); the recorder stands in for tor's SocksPort.
 async fn start_persite_in(
     h: &Harness,
     runtime_dir: tempfile::TempDir,
 ) -> anyhow::Result<PersiteBrowser> {
-    let binaries = h.binaries()?;
-    let extension = binaries::extension_dir()?;
-    let runtime = runtime_dir.path().to_string_lossy().into_owned();
-    let config_file = PathBuf::from(".config/persite/config.toml");
-    let firefox = Firefox::start(FirefoxConfig {
-        native_host: Some(binaries.native_host.clone()),
-        env: vec![
-            ("PERSITE_RUNTIME_DIR".into(), runtime),
-            (
-                "PERSITE_BROKER_BIN".into(),
-                binaries.broker.to_string_lossy().into_owned(),
-            ),
-        ],
-        home_files: vec![(config_file, daemon_config(h))],
-        ..FirefoxConfig::default()
-    })
-    .await?;
-    let id = firefox.install_addon(&extension, true).await?;
-    ensure!(
-        id == binaries::EXTENSION_ID,
-        "the extension installed as {id}"
-    );
-    Ok(PersiteBrowser {
-        firefox,
-        _runtime_dir: runtime_dir,
-    })
+    PersiteBrowser::start_in(
+        &h.binaries()?,
+        h.recorder.addr().port(),
+        runtime_dir,
+        serde_json::Map::new(),
+    )
+    .await
 }
 
 async fn persite_site_a(h: &Harness) -> anyhow::Result<String> {
@@ -800,8 +761,9 @@ const LAST_SESSION_TABS: u64 = 255;
 /// Firefox's native host will find it.
 fn own_daemon(h: &Harness, runtime_dir: &std::path::Path) -> anyhow::Result<OwnDaemon> {
     let broker = h.binaries()?.broker;
-    let daemon = TestDaemon::start(&broker, &daemon_config(h), Some(runtime_dir))
-        .map_err(anyhow::Error::msg)?;
+    let config = system_tor_config(h.recorder.addr().port(), "none");
+    let daemon =
+        TestDaemon::start(&broker, &config, Some(runtime_dir)).map_err(anyhow::Error::msg)?;
     Ok(OwnDaemon(daemon))
 }
 
