@@ -93,6 +93,8 @@ browser.proxy.onError.addListener((error) => {
 
 controller.ensureReady().catch((e) => console.error(`persite: cannot load state: ${e.message}`));
 hardenPrivacySettings();
+refreshPathFacts();
+browser.proxy.settings.onChange?.addListener(() => refreshPathFacts());
 
 browser.storage.local.get(PERF_PROBE_KEY).then(
   (stored) => setPerfProbe(stored[PERF_PROBE_KEY]),
@@ -150,6 +152,8 @@ browser.commands.onCommand.addListener((command, tab) => {
 async function handleMessage(message) {
   switch (message.type) {
     case MESSAGE.status: {
+      // The facts can change without an event (a pref set in about:config): check each time.
+      await refreshPathFacts();
       const status = controller.status();
       // Pushes keep tor's status current; while tor is not ready (or its status unknown) the
       // popup's polling also asks, which covers a broker that sends no pushes.
@@ -269,10 +273,14 @@ let shownStatus = null;
 
 /** Red "!" on the toolbar button while protection is broken; nothing while it works. */
 function showStatus(status) {
-  const text = status.protected ? "" : "!";
-  const title = status.protected
+  const warned = status.protected && status.warnings.length > 0;
+  const text = status.protected && !warned ? "" : "!";
+  let title = status.protected
     ? "Persite: every site has its own Tor circuit"
     : `Persite: protection broken (${status.problem}); web requests are blocked`;
+  if (warned) {
+    title += `, but ${status.warnings.length === 1 ? "one gap" : `${status.warnings.length} gaps`} — open Persite to see what to do`;
+  }
   const key = `${text}\n${title}`;
   if (key === shownStatus) {
     return;
@@ -281,9 +289,29 @@ function showStatus(status) {
   const failed = (e) => console.warn(`persite: cannot update the toolbar button: ${e.message}`);
   browser.action.setBadgeText({ text }).catch(failed);
   browser.action.setTitle({ title }).catch(failed);
-  if (!status.protected) {
-    browser.action.setBadgeBackgroundColor({ color: "#d70022" }).catch(failed);
+  if (text !== "") {
+    browser.action.setBadgeBackgroundColor({ color: status.protected ? "#ffa436" : "#d70022" }).catch(failed);
   }
+}
+
+/**
+ * Gathers what path-checks.js needs from the browser: private-window access and Firefox's
+ * default proxy (the controller itself notes tab-less workers). Never rejects; a fact that
+ * cannot be read stays unknown.
+ */
+async function refreshPathFacts() {
+  const facts = {};
+  try {
+    facts.privateAllowed = await browser.extension.isAllowedIncognitoAccess();
+  } catch (e) {
+    console.warn(`persite: cannot read private-window access: ${e.message}`);
+  }
+  try {
+    facts.proxySettings = (await browser.proxy.settings.get({})).value ?? null;
+  } catch (e) {
+    console.warn(`persite: cannot read Firefox's proxy settings: ${e.message}`);
+  }
+  controller.setPathFacts(facts);
 }
 
 /**

@@ -98,10 +98,25 @@ async function refreshStatus() {
   element.textContent = status.protected
     ? "Protected: connected to the broker"
     : `Not protected: ${status.problem}. Web requests are blocked.`;
+  renderWarnings(status.warnings ?? []);
   $("socks").textContent = status.socks
     ? `Tor SOCKS ${formatEndpoint(status.socks)} (from ${status.socksSource === "options" ? "options" : "the broker"})`
     : "Tor SOCKS endpoint unknown";
   renderBootstrap(status.tor ?? null);
+}
+
+/** Gaps by which traffic can bypass the per-site circuits (path-checks.js), with the fix. */
+function renderWarnings(warnings) {
+  const list = $("warnings");
+  list.replaceChildren(
+    ...warnings.map((warning) => {
+      const item = document.createElement("li");
+      item.dataset.code = warning.code;
+      item.textContent = warning.text;
+      return item;
+    }),
+  );
+  list.hidden = warnings.length === 0;
 }
 
 /** Tor data from the background as it arrives: circuit changes and tor status. */

@@ -33,6 +33,7 @@ import {
   statusRequest,
   tabClosedRequest,
 } from "./protocol.js";
+import { unprotectedPaths } from "./path-checks.js";
 import { blackHole, decide, oneOffCredentials } from "./proxy-decision.js";
 
 /** Longest wait for a tab's URL (first-party.js rule 5), in ms; then one-off credentials. */
@@ -101,6 +102,8 @@ export class Controller {
      * a tab's entry goes with the tab.
      */
     this.tabUrls = new Map();
+    /** What the background page found about paths that bypass Persite (path-checks.js). */
+    this.pathFacts = { privateAllowed: null, proxySettings: null, tablessWorkers: false };
     this.onStatus = onStatus;
     this.onEvent = onEvent;
     this.log = log;
@@ -187,7 +190,7 @@ export class Controller {
       if (this.isReady && this.barrier === 0) {
         const firstParty = this.firstPartyOf(details);
         if (firstParty === ONE_OFF) {
-          return this.oneOffAnswer();
+          return this.oneOffAnswer(details);
         }
         const hit = firstParty === undefined ? undefined : this.cache.get(firstParty.key, details.tabId);
         if (hit !== undefined) {
@@ -213,7 +216,7 @@ export class Controller {
           return blackHole();
         }
         if (firstParty === ONE_OFF) {
-          return this.oneOffAnswer();
+          return this.oneOffAnswer(details);
         }
         const generation = this.cache.generation;
         const credentials = await this.cache.fetch(
@@ -275,7 +278,10 @@ export class Controller {
   }
 
   /** The answer for a request that gets credentials of its own (first-party.js rule 6). */
-  oneOffAnswer() {
+  oneOffAnswer(details) {
+    if (!this.pathFacts.tablessWorkers && !(details.tabId >= 0)) {
+      this.setPathFacts({ tablessWorkers: true });
+    }
     return decide(effectiveSocks(this.options, this.brokerSocks), oneOffCredentials());
   }
 
@@ -446,6 +452,15 @@ export class Controller {
     };
   }
 
+  /**
+   * Records what the background page found about bypasses (path-checks.js
+   * `unprotectedPaths` arguments other than `socks`); the status shows them as `warnings`.
+   */
+  setPathFacts(facts) {
+    this.pathFacts = { ...this.pathFacts, ...facts };
+    this.emitStatus();
+  }
+
   /** Replaces the options (storage.onChanged). */
   setOptions(stored) {
     this.options = normalizeOptions(stored);
@@ -468,6 +483,8 @@ export class Controller {
     return {
       protected: problem === null,
       problem,
+      // Paths by which traffic can bypass the per-site circuits even while Persite works.
+      warnings: unprotectedPaths({ ...this.pathFacts, socks }),
       connection: this.client.state,
       brokerUp: this.brokerUp,
       socks,

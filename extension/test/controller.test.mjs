@@ -899,3 +899,21 @@ describe("Controller attribution through the tab (workers, opaque origins)", () 
     assert.match((await answer)[0].username, /^one-off-/);
   });
 });
+
+describe("Controller status: paths that bypass Persite", () => {
+  it("reports the gaps the background found, against the SOCKS endpoint in use", async () => {
+    const ctx = await ready();
+    assert.deepEqual(ctx.controller.status().warnings, [], "nothing known yet");
+    ctx.controller.setPathFacts({
+      privateAllowed: false,
+      proxySettings: { proxyType: "manual", socks: "127.0.0.1:9050", socksVersion: 5, proxyDNS: true },
+    });
+    ctx.controller.onRequest({ type: "script", url: "https://w.test/sw.js", tabId: -1, documentUrl: "https://w.test/", cookieStoreId: "firefox-default" });
+    const status = ctx.controller.status();
+    assert.equal(status.protected, true, "a gap does not make the current traffic unprotected");
+    assert.deepEqual(status.warnings.map((w) => w.code), ["private_windows", "service_workers"], "a tab-less worker was seen");
+    assert.deepEqual(ctx.statuses.at(-1).warnings.map((w) => w.code), ["private_windows", "service_workers"], "pushed to the badge");
+    ctx.controller.setOptions({ socksOverride: { host: "127.0.0.1", port: 9150 } });
+    assert.deepEqual(ctx.controller.status().warnings.map((w) => w.code), ["private_windows", "default_proxy", "service_workers"]);
+  });
+});

@@ -2,6 +2,7 @@
 //! runtime directory: the set-up of every real-Firefox suite that runs the whole Persite chain
 //! against the recording SOCKS server (`e2e_firefox`, `e2e_attribution`).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::ensure;
@@ -26,17 +27,37 @@ pub fn new_runtime_dir() -> anyhow::Result<tempfile::TempDir> {
         .tempdir_in("/tmp")?)
 }
 
+/// What a session needs besides the defaults.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// Prefs applied after the harness's.
+    pub prefs: serde_json::Map<String, Value>,
+    /// Install the extension allowed in private windows (the default).
+    pub allow_private: bool,
+    /// Firefox's own (prefs) proxy; `None` keeps the harness's closed port.
+    pub default_proxy: Option<SocketAddr>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            prefs: serde_json::Map::new(),
+            allow_private: true,
+            default_proxy: None,
+        }
+    }
+}
+
 impl PersiteBrowser {
-    /// Starts Firefox (harness prefs plus `prefs`) with the extension installed (allowed in
-    /// private windows) and a native host whose daemon runs in `runtime_dir` (started by the
-    /// host unless one already runs there) and sends every stream to the SOCKS server on
-    /// `socks_port`. `control = "none"` keeps the daemon away from any system tor (these
-    /// suites test the browser side).
+    /// Starts Firefox with the extension installed and a native host whose daemon runs in
+    /// `runtime_dir` (started by the host unless one already runs there) and sends every
+    /// stream to the SOCKS server on `socks_port`. `control = "none"` keeps the daemon away
+    /// from any system tor (these suites test the browser side).
     pub async fn start_in(
         binaries: &Binaries,
         socks_port: u16,
         runtime_dir: tempfile::TempDir,
-        prefs: serde_json::Map<String, Value>,
+        setup: Setup,
     ) -> anyhow::Result<Self> {
         let extension = binaries::extension_dir()?;
         let runtime = runtime_dir.path().to_string_lossy().into_owned();
@@ -51,11 +72,13 @@ impl PersiteBrowser {
                 ),
             ],
             home_files: vec![(config_file, system_tor_config(socks_port, "none"))],
-            prefs,
-            ..FirefoxConfig::default()
+            prefs: setup.prefs,
+            static_socks: setup.default_proxy,
         })
         .await?;
-        let id = firefox.install_addon(&extension, true).await?;
+        let id = firefox
+            .install_addon(&extension, setup.allow_private)
+            .await?;
         ensure!(
             id == binaries::EXTENSION_ID,
             "the extension installed as {id}"

@@ -16,7 +16,8 @@ use persite_tests::binaries;
 use persite_tests::corpus::{CASES, tag_of_path};
 use persite_tests::firefox::{Firefox, FirefoxConfig};
 use persite_tests::fixtures::{FixtureServer, HttpRecord};
-use persite_tests::persite_browser::{PersiteBrowser, new_runtime_dir};
+use persite_tests::persite_browser::{PersiteBrowser, Setup, new_runtime_dir};
+use persite_tests::popup::show_popup_for;
 use persite_tests::socks_recorder::{Auth, Credentials, SocksConnection, SocksRecorder};
 use persite_tests::trial::{self, TrialRunner, trial};
 use serde_json::{Value, json};
@@ -72,6 +73,9 @@ fn main() {
                 true,
                 |h| Box::pin(persite_corpus(h)),
             ),
+            trial(harness, "persite_reports_paths_that_bypass_it", true, |h| {
+                Box::pin(persite_reports_bypasses(h))
+            }),
         ]
     })
 }
@@ -632,7 +636,10 @@ async fn persite_corpus(h: &Harness) -> anyhow::Result<String> {
         &h.runner.binaries()?,
         h.recorder.addr().port(),
         new_runtime_dir()?,
-        corpus_prefs(downloads.path()),
+        Setup {
+            prefs: corpus_prefs(downloads.path()),
+            ..Setup::default()
+        },
     )
     .await?;
     let ff = &browser.firefox;
@@ -655,4 +662,112 @@ async fn persite_corpus(h: &Harness) -> anyhow::Result<String> {
     let summary = check_attribution(h, mark, socks_mark)?;
     browser.firefox.shutdown().await;
     Ok(summary)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Honest status: the paths by which traffic bypasses the per-site circuits
+// ---------------------------------------------------------------------------------------------
+
+/// The popup's warning codes and the toolbar badge, read from the popup page of the selected
+/// tab (the popup polls the background, which checks the facts on every status request).
+async fn popup_warnings(ff: &Firefox) -> anyhow::Result<(Vec<String>, String)> {
+    let tab = ff.selected_extension_tab_id().await?;
+    ff.open_tab().await?;
+    show_popup_for(ff, tab).await?;
+    let started = Instant::now();
+    loop {
+        let state = ff
+            .client()
+            .execute(
+                r##"const s = document.getElementById("status").dataset.state;
+                   const codes = [...document.querySelectorAll("#warnings li")].map((li) => li.dataset.code);
+                   return [s, codes];"##,
+                vec![],
+            )
+            .await?;
+        if state[0] != "unknown" {
+            let codes = state[1]
+                .as_array()
+                .context("warning codes")?
+                .iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect();
+            let badge = ff
+                .client()
+                .execute_async(
+                    "const done = arguments[arguments.length - 1]; browser.action.getBadgeText({}).then(done, (e) => done('error: ' + e));",
+                    vec![],
+                )
+                .await?;
+            return Ok((codes, badge.as_str().unwrap_or_default().to_owned()));
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(15),
+            "the popup showed no status"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Two browsers: one with every gap (no private-window access, Firefox's default proxy not
+/// tor, a page that runs service and shared workers), one with none (tor's SOCKS port as
+/// default proxy with remote DNS, private windows allowed, service workers off). The popup
+/// lists exactly the gaps present and the badge warns only in the first.
+async fn persite_reports_bypasses(h: &Harness) -> anyhow::Result<String> {
+    let binaries = h.runner.binaries()?;
+    let socks = h.recorder.addr();
+    let downloads = tempfile::tempdir()?;
+    let gaps = PersiteBrowser::start_in(
+        &binaries,
+        socks.port(),
+        new_runtime_dir()?,
+        Setup {
+            prefs: corpus_prefs(downloads.path()),
+            allow_private: false,
+            ..Setup::default()
+        },
+    )
+    .await?;
+    gaps.firefox
+        .load_fixture_page("http://site-a.test/")
+        .await?;
+    let (codes, _) = popup_warnings(&gaps.firefox).await?;
+    ensure!(
+        codes == ["private_windows", "default_proxy"],
+        "before any worker ran the popup listed {codes:?}"
+    );
+    load_case(&gaps.firefox, &case_url("alpha.test", "default", "workers")).await?;
+    let (codes, badge) = popup_warnings(&gaps.firefox).await?;
+    ensure!(
+        codes == ["private_windows", "default_proxy", "service_workers"],
+        "with every gap open the popup listed {codes:?}"
+    );
+    ensure!(badge == "!", "with gaps the badge shows {badge:?}");
+    gaps.firefox.shutdown().await;
+
+    let mut prefs = serde_json::Map::new();
+    prefs.insert("dom.serviceWorkers.enabled".into(), json!(false));
+    let covered = PersiteBrowser::start_in(
+        &binaries,
+        socks.port(),
+        new_runtime_dir()?,
+        Setup {
+            prefs,
+            allow_private: true,
+            default_proxy: Some(socks),
+        },
+    )
+    .await?;
+    covered
+        .firefox
+        .load_fixture_page("http://site-a.test/")
+        .await?;
+    let (codes, badge) = popup_warnings(&covered.firefox).await?;
+    ensure!(
+        codes.is_empty(),
+        "with every gap closed the popup listed {codes:?}"
+    );
+    ensure!(badge.is_empty(), "without gaps the badge shows {badge:?}");
+    covered.firefox.shutdown().await;
+    Ok("every gap reported with its fix, none when all are closed; badge agrees".to_owned())
 }

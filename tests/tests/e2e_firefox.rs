@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail, ensure};
 use persite_tests::binaries::{self, Binaries};
 use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
 use persite_tests::fixtures::{FixtureServer, HttpRecord, PageSpec};
-use persite_tests::persite_browser::{PersiteBrowser, new_runtime_dir};
+use persite_tests::persite_browser::{PersiteBrowser, Setup, new_runtime_dir};
 use persite_tests::popup::{click, open_popup, wait_for_script, wait_popup_ok};
 use persite_tests::socks_recorder::{Auth, Credentials, Latency, SocksConnection, SocksRecorder};
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
@@ -501,7 +501,7 @@ async fn start_persite_in(
         &h.binaries()?,
         h.recorder.addr().port(),
         runtime_dir,
-        serde_json::Map::new(),
+        Setup::default(),
     )
     .await
 }
