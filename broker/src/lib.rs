@@ -4,6 +4,7 @@
 pub mod config;
 pub mod daemon;
 pub mod doctor;
+pub mod front;
 pub mod hardening;
 
 pub mod circuits;
