@@ -20,6 +20,9 @@
 //! data_dir = "/home/u/.local/share/persite/tor"   # managed mode
 //! torrc_extra = ["UseBridges 1"]      # managed mode: extra torrc lines
 //!
+//! [front]                  # the SOCKS front for programs (src/front/, docs/apps.md)
+//! listen = "127.0.0.1:9250"   # or "unix:/path/front.sock", or "none"
+//!
 //! [policy]                 # circuit-lifetime default (docs/protocol.md §2.5); keep-alive if empty
 //! max_age = "10m"          # or seconds (600), or "none"
 //! max_bytes = "50MiB"      # or bytes, or "none"
@@ -35,6 +38,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::front::FrontAddr;
 use crate::policy::{PolicyError, PolicySection};
 use crate::tor::ControlAddr;
 
@@ -42,7 +46,7 @@ use crate::tor::ControlAddr;
 pub const CONFIG_FILE_NAME: &str = "config.toml";
 
 /// Validated broker configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The Tor SOCKS endpoint the browser extension should send its traffic to.
     pub socks: SocksEndpoint,
@@ -51,6 +55,45 @@ pub struct Config {
     /// Circuit-lifetime default and admin overrides (`[policy]`); sites are reduced to their
     /// first-party site when the daemon starts.
     pub policy: PolicySection,
+    /// Where the SOCKS front listens (`[front] listen`); `None` when turned off.
+    pub front: Option<FrontAddr>,
+}
+
+/// The front's default address: loopback, beside tor's usual ports.
+pub const DEFAULT_FRONT: &str = "127.0.0.1:9250";
+
+/// Parses `[front] listen`: `host:port` with an IP literal host, `unix:/absolute/path`, or
+/// `none`.
+pub fn parse_front_addr(text: &str) -> Result<Option<FrontAddr>, String> {
+    if text == "none" {
+        return Ok(None);
+    }
+    if let Some(path) = text.strip_prefix("unix:") {
+        let path = PathBuf::from(path);
+        if !path.is_absolute() {
+            return Err(format!("is {text:?}; a unix: path must be absolute"));
+        }
+        return Ok(Some(FrontAddr::Unix(path)));
+    }
+    text.parse::<std::net::SocketAddr>()
+        .map(|addr| Some(FrontAddr::Tcp(addr)))
+        .map_err(|_| {
+            format!(
+                "is {text:?}; it must be an IP address and port (e.g. \"127.0.0.1:9250\"), \
+                 \"unix:/absolute/path\" or \"none\""
+            )
+        })
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            socks: SocksEndpoint::default(),
+            tor: TorConfig::default(),
+            policy: PolicySection::default(),
+            front: parse_front_addr(DEFAULT_FRONT).ok().flatten(),
+        }
+    }
 }
 
 /// Whether Persite uses a tor someone else runs or starts its own.
@@ -177,6 +220,14 @@ struct RawConfig {
     tor: RawTor,
     /// Validated by [`PolicySection::from_toml`], which names bad keys with their full path.
     policy: Option<toml::Table>,
+    #[serde(default)]
+    front: RawFront,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFront {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -253,10 +304,13 @@ impl Config {
                 })?
             }
         };
+        let front = parse_front_addr(raw.front.listen.as_deref().unwrap_or(DEFAULT_FRONT))
+            .map_err(|message| invalid("front.listen", message))?;
         Ok(Config {
             socks: SocksEndpoint { host, port },
             tor: parse_tor(raw.tor, &invalid)?,
             policy,
+            front,
         })
     }
 
@@ -435,6 +489,31 @@ fn config_path_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn front_listen_forms() {
+        assert_eq!(
+            parse("").unwrap().front,
+            Some(FrontAddr::Tcp("127.0.0.1:9250".parse().unwrap()))
+        );
+        assert_eq!(parse("[front]\nlisten = \"none\"").unwrap().front, None);
+        assert_eq!(
+            parse("[front]\nlisten = \"unix:/run/user/1000/persite/front.sock\"")
+                .unwrap()
+                .front,
+            Some(FrontAddr::Unix("/run/user/1000/persite/front.sock".into()))
+        );
+        assert_eq!(
+            parse("[front]\nlisten = \"[::1]:9250\"").unwrap().front,
+            Some(FrontAddr::Tcp("[::1]:9250".parse().unwrap()))
+        );
+        for bad in ["localhost:9250", "unix:relative", "9250", ""] {
+            let e = parse(&format!("[front]\nlisten = {bad:?}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("front.listen"), "{bad}: {e}");
+        }
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("/c/config.toml"))

@@ -1,4 +1,7 @@
-//! Firefox cookie store ids (`cookieStoreId`): the default store, private windows and containers.
+//! Firefox cookie store ids (`cookieStoreId`): the default store, private windows and containers;
+//! and the application contexts of programs outside the browser (`app:NAME`: the SOCKS front's
+//! contexts and `persite run --as NAME`), which get credentials of their own for every site in
+//! the same way.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -9,6 +12,51 @@ use crate::isolation_error::IsolationError;
 const DEFAULT_ID: &str = "firefox-default";
 const PRIVATE_ID: &str = "firefox-private";
 const CONTAINER_PREFIX: &str = "firefox-container-";
+const APP_PREFIX: &str = "app:";
+
+/// Longest application name, in bytes.
+pub const MAX_APP_NAME_LEN: usize = 64;
+
+/// Longest canonical id ([`Container::encode`]'s buffer size).
+pub(crate) const ENCODED_MAX: usize = APP_PREFIX.len() + MAX_APP_NAME_LEN;
+
+/// The name of an application context: 1 to 64 printable ASCII characters (no spaces), such
+/// as a program's name. `Copy` and fixed-size, like the rest of [`Container`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AppName {
+    len: u8,
+    bytes: [u8; MAX_APP_NAME_LEN],
+}
+
+impl AppName {
+    /// Checks a name; anything else is an `invalid_container` error.
+    pub fn parse(name: &str) -> Result<AppName, IsolationError> {
+        let raw = name.as_bytes();
+        if raw.is_empty() || raw.len() > MAX_APP_NAME_LEN || !raw.iter().all(u8::is_ascii_graphic) {
+            return Err(IsolationError::invalid_container(&format!(
+                "{APP_PREFIX}{name}"
+            )));
+        }
+        let mut bytes = [0u8; MAX_APP_NAME_LEN];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Ok(AppName {
+            len: raw.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (parse).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for AppName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AppName({:?})", self.as_str())
+    }
+}
 
 /// A Firefox cookie store: each gets its own credentials for the same site.
 ///
@@ -24,11 +72,16 @@ pub enum Container {
     Private,
     /// `firefox-container-N`: a contextual identity (container tab).
     Numbered(NonZeroU32),
+    /// `app:NAME`: an application context outside the browser.
+    App(AppName),
 }
 
 impl Container {
-    /// Parses a cookie store id; anything else is an `invalid_container` error.
+    /// Parses a cookie store id or `app:NAME`; anything else is an `invalid_container` error.
     pub fn parse(id: &str) -> Result<Container, IsolationError> {
+        if let Some(name) = id.strip_prefix(APP_PREFIX) {
+            return AppName::parse(name).map(Container::App);
+        }
         match id {
             DEFAULT_ID => Ok(Container::Default),
             PRIVATE_ID => Ok(Container::Private),
@@ -42,12 +95,23 @@ impl Container {
         }
     }
 
+    /// The application context of a program outside the browser.
+    pub fn app(name: &str) -> Result<Container, IsolationError> {
+        AppName::parse(name).map(Container::App)
+    }
+
     /// Writes the canonical id into `buf` without allocating; returns the written bytes.
-    pub(crate) fn encode<'b>(&self, buf: &'b mut [u8; 32]) -> &'b [u8] {
+    pub(crate) fn encode<'b>(&self, buf: &'b mut [u8; ENCODED_MAX]) -> &'b [u8] {
         let (prefix, number) = match self {
             Container::Default => (DEFAULT_ID, None),
             Container::Private => (PRIVATE_ID, None),
             Container::Numbered(n) => (CONTAINER_PREFIX, Some(n.get())),
+            Container::App(name) => {
+                let len = APP_PREFIX.len() + name.as_str().len();
+                buf[..APP_PREFIX.len()].copy_from_slice(APP_PREFIX.as_bytes());
+                buf[APP_PREFIX.len()..len].copy_from_slice(name.as_str().as_bytes());
+                return &buf[..len];
+            }
         };
         buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
         let mut len = prefix.len();
@@ -85,6 +149,7 @@ impl fmt::Display for Container {
             Container::Default => f.write_str(DEFAULT_ID),
             Container::Private => f.write_str(PRIVATE_ID),
             Container::Numbered(n) => write!(f, "{CONTAINER_PREFIX}{n}"),
+            Container::App(name) => write!(f, "{APP_PREFIX}{}", name.as_str()),
         }
     }
 }
@@ -107,10 +172,13 @@ mod tests {
             "firefox-container-1",
             "firefox-container-42",
             "firefox-container-4294967295",
+            "app:git",
+            "app:apt-get",
+            &format!("app:{}", "x".repeat(MAX_APP_NAME_LEN)),
         ] {
             let container = Container::parse(id).expect(id);
             assert_eq!(container.to_string(), id);
-            let mut buf = [0; 32];
+            let mut buf = [0; ENCODED_MAX];
             assert_eq!(container.encode(&mut buf), id.as_bytes());
         }
     }
@@ -131,6 +199,10 @@ mod tests {
             "firefox-container-4294967296",
             "firefox-container-١",
             "firefox-private\0",
+            "app:",
+            "app:two words",
+            "app:ünï",
+            &format!("app:{}", "x".repeat(MAX_APP_NAME_LEN + 1)),
         ] {
             let error = Container::parse(id).expect_err(id);
             assert_eq!(error.code(), "invalid_container", "{id:?}");

@@ -200,7 +200,7 @@ impl<'k> Fields<'k> {
 
     fn site_and_container(&mut self, site: &Site, container: &Container) {
         self.field(FieldTag::Site, site.as_str().as_bytes());
-        let mut buf = [0u8; 32];
+        let mut buf = [0u8; crate::container::ENCODED_MAX];
         self.field(FieldTag::Container, container.encode(&mut buf));
     }
 

@@ -10,6 +10,8 @@ pub mod creds;
 pub mod doctor;
 pub mod firefox_config;
 pub mod install;
+pub mod new_circuit;
+pub mod run;
 pub mod serve;
 pub mod status;
 pub mod uninstall;
@@ -32,6 +34,10 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print the user.js or policies.json that keeps Firefox's own traffic on Tor.
     FirefoxConfig(firefox_config::FirefoxConfigArgs),
+    /// New credentials, so new circuits, for a site or an application.
+    NewCircuit(new_circuit::NewCircuitArgs),
+    /// Run a program with SOCKS credentials of its own (one circuit per application or per site).
+    Run(run::RunArgs),
     /// Run the broker daemon for this user (HTTP/JSON API on a Unix socket).
     Serve(serve::ServeArgs),
     /// Show whether the broker daemon runs and what it has done.
@@ -49,6 +55,8 @@ impl Command {
             Command::Creds(args) => creds::run(args),
             Command::Doctor(args) => doctor::run(args),
             Command::FirefoxConfig(args) => firefox_config::run(args),
+            Command::NewCircuit(args) => new_circuit::run(args),
+            Command::Run(args) => run::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Status(args) => status::run(args),
             Command::Install(args) => install::run(args),

@@ -232,12 +232,46 @@ fn describe(s: &Value) -> String {
         text(&s["socks"]["host"]),
         text(&s["socks"]["port"]),
         tor,
-    )
+    ) + &describe_apps(s)
+}
+
+/// The SOCKS front and the application contexts (no site names: only counts).
+fn describe_apps(s: &Value) -> String {
+    let mut out = match s["front"].as_str() {
+        Some(front) => format!("SOCKS front for programs: {front}\n"),
+        None => "SOCKS front for programs: off\n".to_owned(),
+    };
+    let apps = s["apps"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if apps.is_empty() {
+        return out;
+    }
+    out.push_str("Applications:\n");
+    for app in apps {
+        out.push_str(&format!(
+            "  {}: {} site(s), {} circuit(s) in use\n",
+            app["name"].as_str().unwrap_or("?"),
+            app["sites"].as_u64().unwrap_or(0),
+            app["circuits"].as_u64().unwrap_or(0)
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn describes_the_front_and_applications_without_sites() {
+        let s = serde_json::json!({
+            "front": "127.0.0.1:9250",
+            "apps": [{"name": "git", "sites": 2, "circuits": 2}]
+        });
+        let text = describe_apps(&s);
+        assert!(text.contains("SOCKS front for programs: 127.0.0.1:9250"));
+        assert!(text.contains("git: 2 site(s), 2 circuit(s) in use"));
+        assert!(describe_apps(&serde_json::json!({})).contains("off"));
+    }
 
     #[test]
     fn describes_a_status_object() {
@@ -250,7 +284,8 @@ mod tests {
             "persite daemon 0.1.0 (instance abc), up 1h 02m 05s\n\
              sites seen: 12, identity epoch: 2\n\
              SOCKS endpoint for the browser: 127.0.0.1:9050\n\
-             Tor control: unknown\n"
+             Tor control: unknown\n\
+             SOCKS front for programs: off\n"
         );
     }
 

@@ -14,7 +14,7 @@ use crate::circuits::{CircuitTracker, SiteKey};
 use crate::config::SocksEndpoint;
 use crate::container::Container;
 use crate::isolation_error::IsolationError;
-use crate::isolator::Isolator;
+use crate::isolator::{Isolator, IssuedCredentials};
 use crate::policy::{self, Policy, PolicyError};
 use crate::policy_store::{PolicySetError, PolicyStore};
 use crate::site::Site;
@@ -32,6 +32,10 @@ pub struct Broker {
     newnym: NewnymLimiter,
     /// Circuit-lifetime policies: `config.toml`'s and the API overrides file's.
     policies: PolicyStore,
+    /// Where the SOCKS front listens, once it does.
+    front: Option<String>,
+    /// The application contexts served (front and `persite run`).
+    apps: super::apps::Apps,
 }
 
 /// The moment a request is handled, on both clocks the broker uses; passed in so tests can
@@ -109,7 +113,39 @@ impl Broker {
             circuits: CircuitTracker::new(),
             newnym: NewnymLimiter::default(),
             policies: PolicyStore::default(),
+            front: None,
+            apps: super::apps::Apps::default(),
         }
+    }
+
+    /// Records where the SOCKS front listens (`status`, `app_credentials`).
+    pub fn set_front(&mut self, addr: Option<String>) {
+        self.front = addr;
+    }
+
+    /// The site of a destination host, by the browser's site function (the SOCKS front).
+    pub fn site_of_host(&self, host: &str) -> Option<String> {
+        self.isolator
+            .site_of(host)
+            .ok()
+            .map(|site| site.as_str().to_owned())
+    }
+
+    /// Credentials of application context `app` for `site` (a host or site), or for the
+    /// whole application (`None`); the context and site are remembered for `status`.
+    pub fn app_credentials(
+        &mut self,
+        app: &str,
+        site: Option<&str>,
+        now_ms: u64,
+    ) -> Result<IssuedCredentials, RpcError> {
+        let container = Container::app(app)?;
+        let site = match site {
+            Some(host) => self.isolator.site_of(host)?,
+            None => self.isolator.site_of(&super::apps::whole_app_host(app))?,
+        };
+        self.apps.note(app, &site);
+        Ok(self.isolator.issue(site, container, now_ms))
     }
 
     /// Uses `store`'s circuit-lifetime policies (the default is keep-alive for every site,
@@ -247,6 +283,7 @@ impl Broker {
             Request::NewIdentity => {
                 let epoch = self.isolator.new_identity();
                 self.circuits.new_identity();
+                self.apps.clear();
                 push = Some(Push::InvalidateAll {
                     reason: InvalidateReason::NewIdentity,
                 });
@@ -282,6 +319,19 @@ impl Broker {
                 container,
                 tab,
             } => self.circuit(&target, &container, tab),
+            Request::AppCredentials { app, site } => self
+                .app_credentials(&app, site.as_deref(), now.unix_ms)
+                .map(|issued| {
+                    json!({
+                        "app": app,
+                        "site": issued.site,
+                        "container": issued.container,
+                        "username": issued.username,
+                        "password": issued.password,
+                        "socks": self.socks,
+                        "front": self.front,
+                    })
+                }),
             Request::Status => Ok(json!({
                 "broker_version": env!("CARGO_PKG_VERSION"),
                 "instance": self.instance,
@@ -290,6 +340,8 @@ impl Broker {
                 "epoch": self.isolator.epoch(),
                 "socks": self.socks,
                 "tor": self.tor.to_json(),
+                "front": self.front,
+                "apps": self.apps_json(),
             })),
         };
         Outcome {
@@ -297,6 +349,26 @@ impl Broker {
             push,
             newnym,
         }
+    }
+
+    /// `status`'s `apps`: each application context with how many sites it reached and how
+    /// many circuits those use now (no site names: `status` output is shown and logged).
+    fn apps_json(&self) -> Value {
+        let apps: Vec<Value> = self
+            .apps
+            .iter()
+            .map(|(name, sites)| {
+                let mut circuits = std::collections::BTreeSet::new();
+                if let Ok(container) = Container::app(name) {
+                    for site in sites {
+                        let key: SiteKey = (site.clone(), container, None);
+                        circuits.extend(self.circuits.circuit_ids(&key));
+                    }
+                }
+                json!({"name": name, "sites": sites.len(), "circuits": circuits.len()})
+            })
+            .collect();
+        Value::Array(apps)
     }
 
     /// The browser's tab ids start over: per-tab credentials and displays are forgotten; the

@@ -5,9 +5,11 @@
 //! single-instance lock, load the public suffix list, bind the socket, serve until SIGTERM,
 //! SIGINT or SIGHUP, then remove the socket and release the lock.
 
+pub mod apps;
 pub mod client;
 pub mod dispatch;
 pub mod events;
+pub mod front_link;
 pub mod instance;
 pub mod rpc;
 pub mod server;
@@ -153,6 +155,10 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
         crate::managed_tor::stop_orphan(&runtime_dir);
     }
     let tor_plan = plan_tor(&config, &runtime_dir)?;
+    let front = config
+        .front
+        .clone()
+        .map(|addr| (addr, config.socks.clone()));
     let broker = Broker::new(isolator, config.socks, instance.clone(), Instant::now())
         .with_policies(policies);
     let listener = lock
@@ -168,7 +174,7 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
         .build()
         .map_err(io_err("cannot start the async runtime"))?;
     runtime
-        .block_on(serve(listener, broker, tor_plan))
+        .block_on(serve(listener, broker, tor_plan, front))
         .map_err(io_err("serving failed"))?;
     // Shut the runtime down before releasing the lock, so no request runs after we let go.
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -317,6 +323,7 @@ async fn serve(
     listener: std::os::unix::net::UnixListener,
     broker: Broker,
     tor_plan: TorPlan,
+    front: Option<(crate::front::FrontAddr, crate::config::SocksEndpoint)>,
 ) -> io::Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -335,6 +342,12 @@ async fn serve(
         control.clone(),
     );
     let rotation = tokio::spawn(rotation_timer(state.clone(), shutdown_rx.clone()));
+    let front = match &front {
+        Some((addr, socks)) => {
+            front_link::start(addr, socks, state.clone(), shutdown_rx.clone()).await
+        }
+        None => None,
+    };
     let link = control.map(|control| {
         tokio::spawn(tor_link::run(
             state.clone(),
@@ -372,6 +385,9 @@ async fn serve(
         }
     };
     rotation.abort();
+    if let Some(front) = front {
+        front.abort();
+    }
     if let Some(link) = link {
         link.abort();
     }

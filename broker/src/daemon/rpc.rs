@@ -35,6 +35,8 @@ pub enum RequestType {
     PolicySet,
     /// `tab_closed`: a browser tab was closed; its per-tab credentials go.
     TabClosed,
+    /// `app_credentials`: credentials of an application context (`persite run`).
+    AppCredentials,
 }
 
 impl RequestType {
@@ -50,6 +52,7 @@ impl RequestType {
             "policy_get" => Self::PolicyGet,
             "policy_set" => Self::PolicySet,
             "tab_closed" => Self::TabClosed,
+            "app_credentials" => Self::AppCredentials,
             _ => return None,
         })
     }
@@ -84,6 +87,14 @@ pub enum Request {
     },
     /// `new_circuit` for one site.
     NewCircuit(SiteRef),
+    /// `app_credentials`: credentials of application context `app` for `site` (a host or
+    /// site), or for the whole application when `site` is absent.
+    AppCredentials {
+        /// The application context's name.
+        app: String,
+        /// The destination's host or site; `None` for the whole application.
+        site: Option<String>,
+    },
     /// `new_identity`.
     NewIdentity,
     /// `status`.
@@ -241,6 +252,10 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
             tab: optional_tab(obj)?,
         }),
         RequestType::NewIdentity => Ok(Request::NewIdentity),
+        RequestType::AppCredentials => Ok(Request::AppCredentials {
+            app: required_string(obj, "app")?,
+            site: optional_string(obj, "site")?,
+        }),
         RequestType::Status => Ok(Request::Status),
         RequestType::PolicyGet => Ok(Request::PolicyGet),
         RequestType::PolicySet => Ok(Request::PolicySet {
