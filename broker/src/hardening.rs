@@ -284,6 +284,16 @@ pub fn required_prefs(socks: &SocksEndpoint) -> Vec<RequiredPref> {
             "No telemetry upload (Tor Browser: same).",
         ),
         p(
+            "datareporting.usage.uploadEnabled",
+            Bool(false),
+            "No usage-reporting ping (newer Firefox; the DisableTelemetry policy sets it too).",
+        ),
+        p(
+            "toolkit.telemetry.server",
+            Str("data:,".to_owned()),
+            "Telemetry has nowhere to send pings even if something turns it back on (Tor Browser: same).",
+        ),
+        p(
             "datareporting.policy.dataSubmissionEnabled",
             Bool(false),
             "No data submission of any kind to Mozilla (Tor Browser: same).",

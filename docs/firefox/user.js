@@ -125,6 +125,12 @@ user_pref("toolkit.telemetry.unified", false);
 // No telemetry upload (Tor Browser: same).
 user_pref("datareporting.healthreport.uploadEnabled", false);
 
+// No usage-reporting ping (newer Firefox; the DisableTelemetry policy sets it too).
+user_pref("datareporting.usage.uploadEnabled", false);
+
+// Telemetry has nowhere to send pings even if something turns it back on (Tor Browser: same).
+user_pref("toolkit.telemetry.server", "data:,");
+
 // No data submission of any kind to Mozilla (Tor Browser: same).
 user_pref("datareporting.policy.dataSubmissionEnabled", false);
 

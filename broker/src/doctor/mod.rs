@@ -1028,6 +1028,8 @@ const ADVISORY_PREFS: &[&str] = &[
     "toolkit.telemetry.unified",
     "datareporting.healthreport.uploadEnabled",
     "datareporting.policy.dataSubmissionEnabled",
+    "datareporting.usage.uploadEnabled",
+    "toolkit.telemetry.server",
     "browser.crashReports.unsubmittedCheck.autoSubmit2",
     "network.captive-portal-service.enabled",
     "network.connectivity-service.enabled",

@@ -71,6 +71,7 @@ pub fn policy_prefs(text: &str) -> Result<PolicyPrefs, String> {
         for name in [
             "datareporting.healthreport.uploadEnabled",
             "datareporting.policy.dataSubmissionEnabled",
+            "datareporting.usage.uploadEnabled",
         ] {
             out.forced.insert(name.into(), PrefValue::Bool(false));
         }
@@ -213,6 +214,7 @@ mod tests {
                 "privacy.partition.network_state.connection_with_proxy",
                 "toolkit.telemetry.enabled",
                 "toolkit.telemetry.unified",
+                "toolkit.telemetry.server",
                 "app.normandy.enabled",
                 "app.shield.optoutstudies.enabled",
                 "messaging-system.rsexperimentloader.enabled",
