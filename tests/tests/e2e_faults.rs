@@ -1378,6 +1378,15 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
     // without credentials; that is the shipped design (tor, unisolated, never direct) and is
     // listed. A test site's request without credentials still fails.
     let report = audit_with_background(&h.recorder, &h.fixtures, &h.canary, marks, &sites_map)?;
+    let turned_off: Vec<&String> = report
+        .background
+        .keys()
+        .filter(|k| TURNED_OFF_HOSTS.iter().any(|host| k.starts_with(host)))
+        .collect();
+    ensure!(
+        turned_off.is_empty(),
+        "Firefox reached servers the shipped user.js turns off: {turned_off:?}"
+    );
     ensure!(
         report
             .background
@@ -1488,6 +1497,21 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
         events.len()
     ))
 }
+
+/// Servers of background services the shipped user.js turns off (broker/src/hardening.rs):
+/// telemetry and usage pings, Safe Browsing, captive-portal detection, studies, Web Push,
+/// network geolocation, sponsored tiles and suggestions, add-on metadata.
+const TURNED_OFF_HOSTS: &[&str] = &[
+    "incoming.telemetry.mozilla.org:",
+    "safebrowsing.googleapis.com:",
+    "detectportal.firefox.com:",
+    "normandy.cdn.mozilla.net:",
+    "push.services.mozilla.com:",
+    "location.services.mozilla.com:",
+    "contile.services.mozilla.com:",
+    "merino.services.mozilla.com:",
+    "services.addons.mozilla.org:",
+];
 
 /// Chrome script: start a Remote Settings poll and an add-on update check, wait for both (at
 /// most 15 s), and say how each ended.
