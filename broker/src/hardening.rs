@@ -200,6 +200,219 @@ pub fn required_prefs(socks: &SocksEndpoint) -> Vec<RequiredPref> {
             Int(256),
             "Every site has its own connections to the one proxy; the stock limit would queue them (Tor Browser's value).",
         ),
+        p(
+            "network.http.connection-retry-timeout",
+            Int(0),
+            "No second, backup connection when the SOCKS handshake is slow: tor builds the stream, a duplicate only adds a stream (Tor Browser: same).",
+        ),
+        // Background traffic. What these turn off would otherwise run on the catch-all circuit
+        // (or, before the extension loads, the default proxy): never direct, but shared by all
+        // sites, and some of it names the sites you visit.
+        p(
+            "dom.serviceWorkers.enabled",
+            Bool(false),
+            "A service worker fetches with no tab (update checks, push, background sync), so its requests cannot be tied to the site's circuit for sure (Tor Browser: same).",
+        ),
+        p(
+            "dom.push.enabled",
+            Bool(false),
+            "Web Push keeps one connection to Mozilla's push server for all sites and wakes sites' service workers with no page open (Tor Browser: same).",
+        ),
+        p(
+            "security.OCSP.enabled",
+            Int(0),
+            "An OCSP query names the certificate of the site you open but carries no first party, so every site's query would share the catch-all circuit; OCSP responses stapled by the server are still checked (Tor Browser keeps OCSP on because first-party isolation puts it on the site's circuit, which an extension cannot do).",
+        ),
+        p(
+            "browser.safebrowsing.malware.enabled",
+            Bool(false),
+            "Safe Browsing sends hash prefixes of the pages you open to Google on the shared circuit (Tor Browser: same).",
+        ),
+        p(
+            "browser.safebrowsing.phishing.enabled",
+            Bool(false),
+            "See browser.safebrowsing.malware.enabled (Tor Browser: same).",
+        ),
+        p(
+            "browser.safebrowsing.blockedURIs.enabled",
+            Bool(false),
+            "See browser.safebrowsing.malware.enabled (Tor Browser: same).",
+        ),
+        p(
+            "browser.safebrowsing.downloads.enabled",
+            Bool(false),
+            "Checks every download against Safe Browsing lists (Tor Browser: same).",
+        ),
+        p(
+            "browser.safebrowsing.downloads.remote.enabled",
+            Bool(false),
+            "Sends the name, size and source of downloads to Google (Tor Browser: same).",
+        ),
+        p(
+            "browser.safebrowsing.provider.google4.updateURL",
+            Str(String::new()),
+            "No periodic Safe Browsing list downloads (Tor Browser: same).",
+        ),
+        p(
+            "browser.safebrowsing.provider.google4.gethashURL",
+            Str(String::new()),
+            "No full-hash lookups for pages you open (Tor Browser: same).",
+        ),
+        p(
+            "browser.safebrowsing.provider.google.updateURL",
+            Str(String::new()),
+            "Same, for the older Safe Browsing protocol (Tor Browser: same).",
+        ),
+        p(
+            "browser.safebrowsing.provider.google.gethashURL",
+            Str(String::new()),
+            "Same, for the older Safe Browsing protocol (Tor Browser: same).",
+        ),
+        p(
+            "toolkit.telemetry.enabled",
+            Bool(false),
+            "Telemetry reports browser use to Mozilla under one client id that links sessions (Tor Browser: same).",
+        ),
+        p(
+            "toolkit.telemetry.unified",
+            Bool(false),
+            "See toolkit.telemetry.enabled (Tor Browser: same).",
+        ),
+        p(
+            "datareporting.healthreport.uploadEnabled",
+            Bool(false),
+            "No telemetry upload (Tor Browser: same).",
+        ),
+        p(
+            "datareporting.usage.uploadEnabled",
+            Bool(false),
+            "No usage-reporting ping (newer Firefox; the DisableTelemetry policy sets it too).",
+        ),
+        p(
+            "toolkit.telemetry.server",
+            Str("data:,".to_owned()),
+            "Telemetry has nowhere to send pings even if something turns it back on (Tor Browser: same).",
+        ),
+        p(
+            "datareporting.policy.dataSubmissionEnabled",
+            Bool(false),
+            "No data submission of any kind to Mozilla (Tor Browser: same).",
+        ),
+        p(
+            "browser.tabs.crashReporting.sendReport",
+            Bool(false),
+            "A tab crash report can name the page that crashed (Tor Browser: same).",
+        ),
+        p(
+            "browser.crashReports.unsubmittedCheck.autoSubmit2",
+            Bool(false),
+            "No automatic sending of stored crash reports (Tor Browser: same).",
+        ),
+        p(
+            "app.normandy.enabled",
+            Bool(false),
+            "Studies (Normandy) change preferences remotely, including ones in this file (Tor Browser: same).",
+        ),
+        p(
+            "app.shield.optoutstudies.enabled",
+            Bool(false),
+            "No enrolment in studies (Tor Browser: same).",
+        ),
+        p(
+            "messaging-system.rsexperimentloader.enabled",
+            Bool(false),
+            "No Nimbus experiments, which also change preferences remotely (Tor Browser: same).",
+        ),
+        p(
+            "network.captive-portal-service.enabled",
+            Bool(false),
+            "No captive-portal checks to detectportal.firefox.com on a timer and on every network change (Tor Browser: same).",
+        ),
+        p(
+            "network.connectivity-service.enabled",
+            Bool(false),
+            "No connectivity checks, which resolve names with the local resolver (Tor Browser: same).",
+        ),
+        p(
+            "browser.send_pings",
+            Bool(false),
+            "No hyperlink-auditing pings: a tracking-only request to any URL, sent as you leave the page (Tor Browser: same).",
+        ),
+        p(
+            "beacon.enabled",
+            Bool(false),
+            "No navigator.sendBeacon: analytics requests meant to outlive the page that sent them (Tor Browser: same).",
+        ),
+        p(
+            "geo.enabled",
+            Bool(false),
+            "No geolocation: it locates you by nearby Wi-Fi networks whatever circuit carries it (Tor Browser: same).",
+        ),
+        p(
+            "geo.provider.network.url",
+            Str(String::new()),
+            "No network location service to ask (Tor Browser: same).",
+        ),
+        p(
+            "browser.region.network.url",
+            Str(String::new()),
+            "No region lookup by IP address (Tor Browser: same).",
+        ),
+        p(
+            "browser.region.update.enabled",
+            Bool(false),
+            "See browser.region.network.url (Tor Browser: same).",
+        ),
+        p(
+            "browser.search.suggest.enabled",
+            Bool(false),
+            "Search suggestions send what you type in the address bar to the search engine, before you choose a site, on the shared circuit (Tor Browser: same).",
+        ),
+        p(
+            "browser.urlbar.suggest.searches",
+            Bool(false),
+            "See browser.search.suggest.enabled (Tor Browser: same).",
+        ),
+        p(
+            "browser.urlbar.suggest.quicksuggest.sponsored",
+            Bool(false),
+            "Firefox Suggest: no sponsored suggestions for what you type (Tor Browser: same).",
+        ),
+        p(
+            "browser.urlbar.suggest.quicksuggest.nonsponsored",
+            Bool(false),
+            "Firefox Suggest: no other suggestions for what you type (Tor Browser: same).",
+        ),
+        p(
+            "browser.urlbar.dnsResolveSingleWordsAfterSearch",
+            Int(0),
+            "A single word typed in the address bar is not looked up as a host name (Tor Browser: same).",
+        ),
+        p(
+            "browser.newtabpage.activity-stream.feeds.section.topstories",
+            Bool(false),
+            "The new tab page fetches no stories (Tor Browser: same).",
+        ),
+        p(
+            "browser.newtabpage.activity-stream.showSponsored",
+            Bool(false),
+            "The new tab page fetches no sponsored content (Tor Browser: same).",
+        ),
+        p(
+            "browser.newtabpage.activity-stream.showSponsoredTopSites",
+            Bool(false),
+            "No sponsored shortcuts, fetched from a Mozilla server (Tor Browser: same).",
+        ),
+        p(
+            "identity.fxaccounts.enabled",
+            Bool(false),
+            "No Firefox account and Sync, which would upload history and open tabs (Tor Browser: same).",
+        ),
+        p(
+            "extensions.getAddons.cache.enabled",
+            Bool(false),
+            "No daily upload of the list of installed add-ons to fetch their metadata (Tor Browser: same).",
+        ),
     ]
 }
 
@@ -227,6 +440,9 @@ pub fn render_policies_json(socks: &SocksEndpoint, extension_id: &str) -> String
         if pref.name.starts_with("network.proxy.") && PROXY_POLICY_PREFS.contains(&pref.name) {
             continue; // set through the dedicated Proxy policy below
         }
+        if !policy_may_set(pref.name) {
+            continue; // Firefox refuses it in `Preferences`; user.js sets it
+        }
         prefs.insert(
             pref.name.to_owned(),
             serde_json::json!({"Value": pref.value.to_json(), "Status": "locked"}),
@@ -245,12 +461,35 @@ pub fn render_policies_json(socks: &SocksEndpoint, extension_id: &str) -> String
             "ExtensionSettings": {
                 extension_id: {"private_browsing": true}
             },
+            // Dedicated policies for what `Preferences` may not lock: telemetry upload, studies
+            // (Normandy and Nimbus), Firefox accounts and Sync.
+            "DisableTelemetry": true,
+            "DisableFirefoxStudies": true,
+            "DisableFirefoxAccounts": true,
             "Preferences": prefs
         }
     });
     let mut text = serde_json::to_string_pretty(&policies).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Whether Firefox's `Preferences` policy accepts `name`. Firefox ignores (and logs) any other
+/// name, so the shipped `policies.json` leaves those to `user.js`. Mirrors `allowedPrefixes` and
+/// `allowedSecurityPrefs` of `Policies.sys.mjs` (Firefox ESR 153), for the names in the table.
+pub fn policy_may_set(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "app.update.",
+        "browser.",
+        "datareporting.policy.",
+        "dom.",
+        "extensions.",
+        "geo.",
+        "media.",
+        "network.",
+    ];
+    const SECURITY: &[&str] = &["security.OCSP.enabled"];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || SECURITY.contains(&name)
 }
 
 /// Preferences the `Proxy` policy sets itself (so `Preferences` does not repeat them).
@@ -474,5 +713,22 @@ user_pref("a.int", 4);
             "locked"
         );
         assert!(p["Preferences"].get("network.proxy.socks").is_none());
+        // Firefox refuses these names in `Preferences`; dedicated policies and user.js cover them.
+        assert!(p["Preferences"].get("toolkit.telemetry.enabled").is_none());
+        assert!(p["Preferences"].get("beacon.enabled").is_none());
+        assert_eq!(p["Preferences"]["security.OCSP.enabled"]["Value"], 0);
+        assert_eq!(p["DisableTelemetry"], true);
+        assert_eq!(p["DisableFirefoxStudies"], true);
+        assert_eq!(p["DisableFirefoxAccounts"], true);
+    }
+
+    #[test]
+    fn every_setting_is_listed_once_with_a_reason() {
+        let prefs = required_prefs(&SocksEndpoint::default());
+        let mut names = std::collections::BTreeSet::new();
+        for pref in &prefs {
+            assert!(names.insert(pref.name), "{} is listed twice", pref.name);
+            assert!(pref.why.ends_with('.'), "{}: {:?}", pref.name, pref.why);
+        }
     }
 }

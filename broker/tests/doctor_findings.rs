@@ -497,6 +497,44 @@ fn profile_checks() {
     );
     assert_eq!(st("profile.prefs"), None);
 
+    // Background traffic: what names the sites you visit (or changes settings remotely) is an
+    // error, what only shares the catch-all circuit a warning; a setting left to Firefox's
+    // default counts as missing.
+    let text = format!(
+        "{good}user_pref(\"dom.serviceWorkers.enabled\", true);\n\
+         user_pref(\"security.OCSP.enabled\", 1);\n\
+         user_pref(\"app.normandy.enabled\", true);\n\
+         user_pref(\"network.captive-portal-service.enabled\", true);\n"
+    )
+    .replace(
+        "user_pref(\"browser.search.suggest.enabled\", false);\n",
+        "",
+    );
+    let f = doctor::profile_findings(&profile(FileText::Missing, FileText::Text(text)), &c);
+    let st = |id: &str| f.iter().find(|f| f.id == id).map(|f| f.status);
+    for (id, status) in [
+        ("dom.serviceWorkers.enabled", Status::Error),
+        ("security.OCSP.enabled", Status::Error),
+        ("app.normandy.enabled", Status::Error),
+        ("browser.search.suggest.enabled", Status::Error),
+        ("network.captive-portal-service.enabled", Status::Warning),
+    ] {
+        assert_eq!(st(&format!("profile.pref.{id}")), Some(status), "{id}");
+    }
+    let ocsp = f
+        .iter()
+        .find(|f| f.id == "profile.pref.security.OCSP.enabled")
+        .unwrap();
+    assert!(ocsp.message.contains("catch-all"), "{}", ocsp.message);
+    assert!(
+        ocsp.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("user_pref(\"security.OCSP.enabled\", 0);"),
+        "{:?}",
+        ocsp.hint
+    );
+
     // An unreadable line is named with its number.
     let f = doctor::profile_findings(
         &profile(

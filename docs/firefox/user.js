@@ -76,3 +76,129 @@ user_pref("network.http.originextension", false);
 
 // Every site has its own connections to the one proxy; the stock limit would queue them (Tor Browser's value).
 user_pref("network.http.max-persistent-connections-per-proxy", 256);
+
+// No second, backup connection when the SOCKS handshake is slow: tor builds the stream, a duplicate only adds a stream (Tor Browser: same).
+user_pref("network.http.connection-retry-timeout", 0);
+
+// A service worker fetches with no tab (update checks, push, background sync), so its requests cannot be tied to the site's circuit for sure (Tor Browser: same).
+user_pref("dom.serviceWorkers.enabled", false);
+
+// Web Push keeps one connection to Mozilla's push server for all sites and wakes sites' service workers with no page open (Tor Browser: same).
+user_pref("dom.push.enabled", false);
+
+// An OCSP query names the certificate of the site you open but carries no first party, so every site's query would share the catch-all circuit; OCSP responses stapled by the server are still checked (Tor Browser keeps OCSP on because first-party isolation puts it on the site's circuit, which an extension cannot do).
+user_pref("security.OCSP.enabled", 0);
+
+// Safe Browsing sends hash prefixes of the pages you open to Google on the shared circuit (Tor Browser: same).
+user_pref("browser.safebrowsing.malware.enabled", false);
+
+// See browser.safebrowsing.malware.enabled (Tor Browser: same).
+user_pref("browser.safebrowsing.phishing.enabled", false);
+
+// See browser.safebrowsing.malware.enabled (Tor Browser: same).
+user_pref("browser.safebrowsing.blockedURIs.enabled", false);
+
+// Checks every download against Safe Browsing lists (Tor Browser: same).
+user_pref("browser.safebrowsing.downloads.enabled", false);
+
+// Sends the name, size and source of downloads to Google (Tor Browser: same).
+user_pref("browser.safebrowsing.downloads.remote.enabled", false);
+
+// No periodic Safe Browsing list downloads (Tor Browser: same).
+user_pref("browser.safebrowsing.provider.google4.updateURL", "");
+
+// No full-hash lookups for pages you open (Tor Browser: same).
+user_pref("browser.safebrowsing.provider.google4.gethashURL", "");
+
+// Same, for the older Safe Browsing protocol (Tor Browser: same).
+user_pref("browser.safebrowsing.provider.google.updateURL", "");
+
+// Same, for the older Safe Browsing protocol (Tor Browser: same).
+user_pref("browser.safebrowsing.provider.google.gethashURL", "");
+
+// Telemetry reports browser use to Mozilla under one client id that links sessions (Tor Browser: same).
+user_pref("toolkit.telemetry.enabled", false);
+
+// See toolkit.telemetry.enabled (Tor Browser: same).
+user_pref("toolkit.telemetry.unified", false);
+
+// No telemetry upload (Tor Browser: same).
+user_pref("datareporting.healthreport.uploadEnabled", false);
+
+// No usage-reporting ping (newer Firefox; the DisableTelemetry policy sets it too).
+user_pref("datareporting.usage.uploadEnabled", false);
+
+// Telemetry has nowhere to send pings even if something turns it back on (Tor Browser: same).
+user_pref("toolkit.telemetry.server", "data:,");
+
+// No data submission of any kind to Mozilla (Tor Browser: same).
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+
+// A tab crash report can name the page that crashed (Tor Browser: same).
+user_pref("browser.tabs.crashReporting.sendReport", false);
+
+// No automatic sending of stored crash reports (Tor Browser: same).
+user_pref("browser.crashReports.unsubmittedCheck.autoSubmit2", false);
+
+// Studies (Normandy) change preferences remotely, including ones in this file (Tor Browser: same).
+user_pref("app.normandy.enabled", false);
+
+// No enrolment in studies (Tor Browser: same).
+user_pref("app.shield.optoutstudies.enabled", false);
+
+// No Nimbus experiments, which also change preferences remotely (Tor Browser: same).
+user_pref("messaging-system.rsexperimentloader.enabled", false);
+
+// No captive-portal checks to detectportal.firefox.com on a timer and on every network change (Tor Browser: same).
+user_pref("network.captive-portal-service.enabled", false);
+
+// No connectivity checks, which resolve names with the local resolver (Tor Browser: same).
+user_pref("network.connectivity-service.enabled", false);
+
+// No hyperlink-auditing pings: a tracking-only request to any URL, sent as you leave the page (Tor Browser: same).
+user_pref("browser.send_pings", false);
+
+// No navigator.sendBeacon: analytics requests meant to outlive the page that sent them (Tor Browser: same).
+user_pref("beacon.enabled", false);
+
+// No geolocation: it locates you by nearby Wi-Fi networks whatever circuit carries it (Tor Browser: same).
+user_pref("geo.enabled", false);
+
+// No network location service to ask (Tor Browser: same).
+user_pref("geo.provider.network.url", "");
+
+// No region lookup by IP address (Tor Browser: same).
+user_pref("browser.region.network.url", "");
+
+// See browser.region.network.url (Tor Browser: same).
+user_pref("browser.region.update.enabled", false);
+
+// Search suggestions send what you type in the address bar to the search engine, before you choose a site, on the shared circuit (Tor Browser: same).
+user_pref("browser.search.suggest.enabled", false);
+
+// See browser.search.suggest.enabled (Tor Browser: same).
+user_pref("browser.urlbar.suggest.searches", false);
+
+// Firefox Suggest: no sponsored suggestions for what you type (Tor Browser: same).
+user_pref("browser.urlbar.suggest.quicksuggest.sponsored", false);
+
+// Firefox Suggest: no other suggestions for what you type (Tor Browser: same).
+user_pref("browser.urlbar.suggest.quicksuggest.nonsponsored", false);
+
+// A single word typed in the address bar is not looked up as a host name (Tor Browser: same).
+user_pref("browser.urlbar.dnsResolveSingleWordsAfterSearch", 0);
+
+// The new tab page fetches no stories (Tor Browser: same).
+user_pref("browser.newtabpage.activity-stream.feeds.section.topstories", false);
+
+// The new tab page fetches no sponsored content (Tor Browser: same).
+user_pref("browser.newtabpage.activity-stream.showSponsored", false);
+
+// No sponsored shortcuts, fetched from a Mozilla server (Tor Browser: same).
+user_pref("browser.newtabpage.activity-stream.showSponsoredTopSites", false);
+
+// No Firefox account and Sync, which would upload history and open tabs (Tor Browser: same).
+user_pref("identity.fxaccounts.enabled", false);
+
+// No daily upload of the list of installed add-ons to fetch their metadata (Tor Browser: same).
+user_pref("extensions.getAddons.cache.enabled", false);

@@ -278,8 +278,8 @@ async function askNewIdentity() {
 async function showConfirm() {
   const options = await loadOptions();
   $("confirm-text").textContent = options.closeTabsOnNewIdentity
-    ? "Every site gets a new circuit, cookies and site data are removed, and all tabs and windows are closed."
-    : "Every site gets a new circuit and cookies and site data are removed. Open tabs stay open.";
+    ? "Every site gets a new circuit; cookies, site data, cache, history, form history and the downloads list are removed, and all tabs and windows are closed. Saved passwords stay."
+    : "Every site gets a new circuit; cookies, site data, cache, history, form history and the downloads list are removed. Open tabs stay open. Saved passwords stay.";
   $("confirm").hidden = false;
   $("confirm-yes").focus();
 }

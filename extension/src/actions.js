@@ -5,13 +5,21 @@
  * (tor-browser-isolation-facts.md §1.6–1.7).
  */
 
-/** Browsing data New identity removes (`browsingData.remove` data types). */
+/**
+ * Browsing data New identity removes: every `browsingData.remove` data type of Firefox that
+ * holds per-site state, as Tor Browser's New Identity removes it. Left out on purpose:
+ * `passwords` (Tor Browser keeps saved logins too) and `pluginData` (a no-op since Firefox
+ * dropped plugins). What no extension can remove is listed in docs/architecture.md.
+ */
 export const IDENTITY_DATA_TYPES = Object.freeze([
   "cookies",
-  "cache",
-  "localStorage",
+  "cache", // network, image, script and style caches
+  "localStorage", // and sessionStorage
   "indexedDB",
   "serviceWorkers",
+  "history",
+  "formData",
+  "downloads", // the list, not the files
 ]);
 
 /**
@@ -37,7 +45,8 @@ export async function newCircuitForTab(controller, api, tabId) {
  *    nothing has been lost and the error is reported;
  * 2. the cache is emptied (done by the controller with step 1);
  * 3. if `closeTabs`, one fresh tab is opened and every other tab closed;
- * 4. cookies, cache, localStorage, indexedDB and service workers are removed.
+ * 4. the {@link IDENTITY_DATA_TYPES} are removed (cookies, cache, site storage, service
+ *    workers, history, form history, the downloads list).
  * Failures of steps 3–4 are collected and thrown together at the end (after all steps ran).
  * Resolves with the broker's result (`{epoch}`).
  *

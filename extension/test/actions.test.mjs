@@ -95,7 +95,23 @@ describe("removeIdentityData", () => {
   it("removes every type in one call when possible", async () => {
     const calls = [];
     assert.deepEqual(await removeIdentityData(async (o, t) => calls.push(t)), []);
-    assert.deepEqual(calls, [{ cookies: true, cache: true, localStorage: true, indexedDB: true, serviceWorkers: true }]);
+    assert.deepEqual(calls, [
+      {
+        cookies: true,
+        cache: true,
+        localStorage: true,
+        indexedDB: true,
+        serviceWorkers: true,
+        history: true,
+        formData: true,
+        downloads: true,
+      },
+    ]);
+  });
+
+  it("keeps saved passwords, as Tor Browser does, and skips the plugin no-op", () => {
+    assert.ok(!IDENTITY_DATA_TYPES.includes("passwords"));
+    assert.ok(!IDENTITY_DATA_TYPES.includes("pluginData"));
   });
 });
 

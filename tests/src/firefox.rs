@@ -50,13 +50,13 @@ pub struct FirefoxConfig {
     pub home_files: Vec<(PathBuf, String)>,
 }
 
-/// The prefs every test session uses: no background traffic, no DNS, fail-closed proxying,
-/// containers on, timers precise, console to stdout.
+/// The prefs every test session uses: [`plumbing_prefs`] plus switches for Firefox's own
+/// background traffic (no DNS, no update or Remote Settings fetches, no favicons), so the
+/// request logs hold only what a test caused. Sessions that must run what users run take
+/// [`plumbing_prefs`] and the shipped `docs/firefox/user.js` instead
+/// ([`Firefox::start_with_base`]).
 pub fn base_prefs() -> serde_json::Map<String, Value> {
-    let uuids = json!({ crate::binaries::EXTENSION_ID: PERSITE_EXTENSION_UUID }).to_string();
-    let prefs: Vec<(&str, Value)> = vec![
-        // Test names (*.test) and the proxy live on loopback.
-        ("network.proxy.allow_hijacking_localhost", json!(true)),
+    let quiet: Vec<(&str, Value)> = vec![
         ("network.proxy.socks_remote_dns", json!(true)),
         ("network.proxy.failover_direct", json!(false)),
         ("network.proxy.allow_bypass", json!(false)),
@@ -69,17 +69,8 @@ pub fn base_prefs() -> serde_json::Map<String, Value> {
         ("network.prefetch-next", json!(false)),
         ("network.predictor.enabled", json!(false)),
         ("network.http.speculative-parallel-limit", json!(0)),
-        // No backup ("happy eyeballs") connection when the SOCKS handshake takes over 250 ms on
-        // a loaded machine: Firefox would abandon one of the two mid-handshake.
-        ("network.http.connection-retry-timeout", json!(0)),
         ("browser.urlbar.speculativeConnect.enabled", json!(false)),
         ("browser.places.speculativeConnect.enabled", json!(false)),
-        // Plain http test sites: no HTTPS-First upgrade attempts.
-        ("dom.security.https_first", json!(false)),
-        ("dom.security.https_first_pbm", json!(false)),
-        ("dom.security.https_first_schemeless", json!(false)),
-        ("dom.security.https_only_mode", json!(false)),
-        ("dom.security.https_only_mode_pbm", json!(false)),
         // Firefox's own background traffic.
         (
             "services.settings.server",
@@ -115,10 +106,8 @@ pub fn base_prefs() -> serde_json::Map<String, Value> {
             json!(false),
         ),
         ("browser.topsites.contile.enabled", json!(false)),
-        ("browser.startup.page", json!(0)),
         // No favicon fetches: they would land in the next page's request window.
         ("browser.chrome.site_icons", json!(false)),
-        ("browser.startup.homepage", json!("about:blank")),
         ("datareporting.healthreport.uploadEnabled", json!(false)),
         ("datareporting.policy.dataSubmissionEnabled", json!(false)),
         ("toolkit.telemetry.enabled", json!(false)),
@@ -139,12 +128,45 @@ pub fn base_prefs() -> serde_json::Map<String, Value> {
             json!(false),
         ),
         ("security.OCSP.enabled", json!(0)),
-        // Product behaviour under test.
+    ];
+    let mut prefs = plumbing_prefs();
+    prefs.extend(
+        quiet
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value)),
+    );
+    prefs
+}
+
+/// The prefs a test session needs whatever profile it runs: only test plumbing, each with why
+/// it must stay (everything about privacy and background traffic is the profile's business).
+pub fn plumbing_prefs() -> serde_json::Map<String, Value> {
+    let uuids = json!({ crate::binaries::EXTENSION_ID: PERSITE_EXTENSION_UUID }).to_string();
+    let prefs: Vec<(&str, Value)> = vec![
+        // Test names (*.test), the SOCKS recorder and the fixture server live on loopback, which
+        // Firefox never proxies without this.
+        ("network.proxy.allow_hijacking_localhost", json!(true)),
+        // No backup ("happy eyeballs") connection when the SOCKS handshake takes over 250 ms on
+        // a loaded machine: Firefox would abandon one of the two mid-handshake.
+        ("network.http.connection-retry-timeout", json!(0)),
+        // The fixtures are plain http (no certificates for *.test): no HTTPS-First or
+        // HTTPS-Only upgrade attempts.
+        ("dom.security.https_first", json!(false)),
+        ("dom.security.https_first_pbm", json!(false)),
+        ("dom.security.https_first_schemeless", json!(false)),
+        ("dom.security.https_only_mode", json!(false)),
+        ("dom.security.https_only_mode_pbm", json!(false)),
+        // Start on a blank page, so the first navigation is the test's.
+        ("browser.startup.page", json!(0)),
+        ("browser.startup.homepage", json!("about:blank")),
+        // Containers are product behaviour under test.
         ("privacy.userContext.enabled", json!(true)),
+        // The extension's pages get a known moz-extension:// URL.
         ("extensions.webextensions.uuids", json!(uuids)),
-        // Debugging and measurement.
+        // Console output in the geckodriver log, for failures.
         ("devtools.console.stdout.chrome", json!(true)),
         ("devtools.console.stdout.content", json!(true)),
+        // Precise timers for the latency measurements.
         ("privacy.reduceTimerPrecision", json!(false)),
         ("privacy.reduceTimerPrecision.unconditional", json!(false)),
     ];
@@ -299,6 +321,15 @@ async fn bounded<T, E: std::error::Error + Send + Sync + 'static>(
 impl Firefox {
     /// Start geckodriver and a headless Firefox session (bounded by [`SESSION_START_TIMEOUT`]).
     pub async fn start(config: FirefoxConfig) -> anyhow::Result<Self> {
+        Self::start_with_base(config, base_prefs()).await
+    }
+
+    /// [`Firefox::start`] with `base` instead of [`base_prefs`] under `config.prefs` (e.g.
+    /// [`plumbing_prefs`], for a session that runs the shipped profile).
+    pub async fn start_with_base(
+        config: FirefoxConfig,
+        base: serde_json::Map<String, Value>,
+    ) -> anyhow::Result<Self> {
         let firefox = firefox_binary()?;
         let geckodriver = geckodriver_binary()?;
         let home = tempfile::Builder::new()
@@ -352,7 +383,7 @@ impl Firefox {
         };
         wait_for_port(port, DRIVER_START_TIMEOUT).await?;
 
-        let mut prefs = base_prefs();
+        let mut prefs = base;
         let proxy_port = match config.static_socks {
             Some(addr) => addr.port(),
             None => closed_port()?,

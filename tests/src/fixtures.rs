@@ -11,6 +11,7 @@
 //! | `/page?…` | a generated page, see [`PageSpec::query`] |
 //! | `/frame?img=h1,h2` | an iframe document with images from those hosts; tells its parent when loaded |
 //! | `/img.gif`, `/script.js`, `/data.json`, `/ws` | the resources (WebSocket `/ws` echoes) |
+//! | `/sw.js` | an empty service worker (New identity's test registers it) |
 //! | `/set-cookie?value=V` | sets the cookie `persite=V` (title `cookie-set`) |
 //! | `/cookies` | title `cookies:<Cookie header as received>` |
 //! | `/c/…` | the attribution corpus ([`crate::corpus`]) |
@@ -335,6 +336,7 @@ impl FixtureServer {
             .route("/img.gif", get(image))
             .route("/script.js", get(script))
             .route("/data.json", get(data))
+            .route("/sw.js", get(service_worker))
             .route("/ws", get(websocket))
             .route("/set-cookie", get(set_cookie))
             .route("/cookies", get(cookies))
@@ -493,6 +495,14 @@ async fn data() -> Response {
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
         r#"{"ok":true}"#,
+    )
+        .into_response()
+}
+
+async fn service_worker() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript")],
+        "// An empty service worker: no fetch handler, so it never intercepts a page load.\n",
     )
         .into_response()
 }

@@ -94,6 +94,11 @@ pub struct AuditReport {
     /// Credential pairs seen, with the one first party each belongs to (`None`: only tunnels to
     /// unregistered hosts used it).
     pub credentials: BTreeMap<Credentials, Option<String>>,
+    /// Tunnels to hosts of no test site, by `host:port` and how they came: `default proxy` (no
+    /// credentials: the browser's own proxy setting), `credentials of <site>` (a page's
+    /// unregistered third party) or `credentials of no test site` (the extension's catch-all).
+    /// Only [`audit_with_background`] admits the unauthenticated ones.
+    pub background: BTreeMap<String, usize>,
 }
 
 impl AuditReport {
@@ -128,6 +133,9 @@ impl std::fmt::Display for AuditReport {
         if self.silent_probes > 0 {
             write!(f, " (+{} silent probes)", self.silent_probes)?;
         }
+        if !self.background.is_empty() {
+            write!(f, "; background tunnels {:?}", self.background)?;
+        }
         Ok(())
     }
 }
@@ -151,6 +159,32 @@ pub fn audit(
     marks: Marks,
     sites: &SiteMap,
 ) -> anyhow::Result<AuditReport> {
+    audit_inner(recorder, fixtures, canary, marks, sites, false)
+}
+
+/// [`audit`] for a browser running the shipped profile, whose own traffic (updates, Remote
+/// Settings, …) is not switched off by the harness: unauthenticated tunnels to hosts of **no**
+/// test site are Firefox's own traffic on its default proxy (tor, by the shipped user.js) and
+/// are listed in [`AuditReport::background`] instead of failing. An unauthenticated tunnel to a
+/// test site's host still fails: that is a page request that fell through the extension.
+pub fn audit_with_background(
+    recorder: &SocksRecorder,
+    fixtures: &FixtureServer,
+    canary: &DirectCanary,
+    marks: Marks,
+    sites: &SiteMap,
+) -> anyhow::Result<AuditReport> {
+    audit_inner(recorder, fixtures, canary, marks, sites, true)
+}
+
+fn audit_inner(
+    recorder: &SocksRecorder,
+    fixtures: &FixtureServer,
+    canary: &DirectCanary,
+    marks: Marks,
+    sites: &SiteMap,
+    background_allowed: bool,
+) -> anyhow::Result<AuditReport> {
     let mut problems = Vec::new();
     for host in &sites.conflicts {
         problems.push(format!(
@@ -166,12 +200,25 @@ pub fn audit(
     }
     let mut report = AuditReport::default();
     let mut users: BTreeMap<Credentials, BTreeSet<String>> = BTreeMap::new();
+    let mut background: Vec<(String, Auth)> = Vec::new();
     for c in recorder.connections_since(marks.socks) {
         if c.silent {
             report.silent_probes += 1;
             continue;
         }
         report.tunnels += 1;
+        let site_host = c.host.as_deref().and_then(|h| sites.owner(h)).is_some();
+        if !site_host {
+            let target = format!(
+                "{}:{}",
+                c.host.as_deref().unwrap_or("?"),
+                c.port.map_or_else(|| "?".to_owned(), |p| p.to_string())
+            );
+            background.push((target, c.auth.clone()));
+            if background_allowed && !matches!(c.auth, Auth::UserPass(_)) {
+                continue;
+            }
+        }
         match &c.auth {
             Auth::UserPass(credentials) => {
                 let entry = users.entry(credentials.clone()).or_default();
@@ -211,6 +258,20 @@ pub fn audit(
             }
             Some(_) => {}
         }
+    }
+    for (target, auth) in background {
+        let how = match &auth {
+            Auth::UserPass(c) => match users.get(c).and_then(|o| o.iter().next()) {
+                Some(site) => format!("credentials of {site}"),
+                None => "credentials of no test site".to_owned(),
+            },
+            Auth::NoAuth => "default proxy".to_owned(),
+            Auth::Incomplete => "handshake cut short".to_owned(),
+        };
+        *report
+            .background
+            .entry(format!("{target} ({how})"))
+            .or_default() += 1;
     }
     for (credentials, owners) in &users {
         if owners.len() > 1 {

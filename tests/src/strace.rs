@@ -187,9 +187,12 @@ pub fn parse_log(text: &str) -> Vec<NetEvent> {
             }
         }
     }
-    // Pass 2: the network calls.
+    // Pass 2: the network calls. A call another thread interrupted is split in two lines
+    // (`connect(… <unfinished ...>` and later `<... connect resumed>) = -1 ENOENT …`); its
+    // event line is both joined, so the result is there to read.
+    let lines: Vec<&str> = text.lines().collect();
     let mut events = Vec::new();
-    for (number, line) in text.lines().enumerate() {
+    for (number, line) in lines.iter().copied().enumerate() {
         let Some((pid, rest)) = split_pid(line) else {
             continue;
         };
@@ -202,12 +205,24 @@ pub fn parse_log(text: &str) -> Vec<NetEvent> {
         let Some(endpoint) = parse_endpoint(rest) else {
             continue;
         };
+        let mut joined = line.to_owned();
+        if let Some(head) = line.trim_end().strip_suffix("<unfinished ...>") {
+            let resumed = format!("<... {name} resumed>");
+            if let Some(tail) = lines[number + 1..].iter().find_map(|later| {
+                let (later_pid, later_rest) = split_pid(later)?;
+                (later_pid == pid)
+                    .then(|| later_rest.strip_prefix(resumed.as_str()))
+                    .flatten()
+            }) {
+                joined = format!("{}{}", head.trim_end(), tail);
+            }
+        }
         events.push(NetEvent {
             pid,
             program: program_at(&origins, pid, number, 0),
             syscall: name.to_owned(),
             endpoint,
-            line: line.to_owned(),
+            line: joined,
         });
     }
     events
@@ -232,12 +247,15 @@ mod tests {
 103 connect(4, {sa_family=AF_UNIX, sun_path="/tmp/rt/broker.sock"}, 110) = 0
 100 clone3({flags=CLONE_VM}, 88) = 103
 103 connect(5, {sa_family=AF_INET, sin_port=htons(40123), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
+104 connect(14, {sa_family=AF_UNIX, sun_path="/var/run/nscd/socket"}, 110 <unfinished ...>
+100 connect(9, {sa_family=AF_UNSPEC, sa_data="\0\0"}, 16) = 0
+104 <... connect resumed>) = -1 ENOENT (No such file or directory)
 "#;
 
     #[test]
     fn attributes_events_to_programs() {
         let events = parse_log(LOG);
-        assert_eq!(events.len(), 8, "{events:#?}");
+        assert_eq!(events.len(), 10, "{events:#?}");
         assert_eq!(events[0].program_name(), "firefox-esr");
         assert_eq!(
             events[0].endpoint,
@@ -263,5 +281,13 @@ mod tests {
         // Thread id 103 first belongs to the host, later (reused) to Firefox.
         assert_eq!(events[6].program_name(), "persite-native-host");
         assert_eq!(events[7].program_name(), "firefox-esr");
+        // An interrupted call carries its result from the resumed line.
+        assert!(
+            events[8]
+                .line
+                .ends_with("110) = -1 ENOENT (No such file or directory)"),
+            "{}",
+            events[8].line
+        );
     }
 }

@@ -26,7 +26,7 @@ use persite_tests::canary::DirectCanary;
 use persite_tests::fake_broker::{FakeBroker, FakeMode};
 use persite_tests::firefox::{Firefox, FirefoxConfig};
 use persite_tests::fixtures::{FixtureServer, PageSpec};
-use persite_tests::leak_audit::{AuditReport, Marks, SiteMap, audit};
+use persite_tests::leak_audit::{AuditReport, Marks, SiteMap, audit, audit_with_background};
 use persite_tests::socks_recorder::{Credentials, SocksRecorder};
 use persite_tests::strace::{Endpoint, NetEvent, parse_log};
 use persite_tests::trial::{self, TrialRunner, trial};
@@ -269,25 +269,53 @@ fn short(c: &Credentials) -> String {
 // Browser setup
 // ---------------------------------------------------------------------------------------------
 
-/// The prefs Persite documents (`persite firefox-config user-js`, from the same table), with the
-/// recorder as tor's SocksPort.
-fn documented_prefs(h: &Harness) -> serde_json::Map<String, Value> {
-    use persite::hardening::{PrefValue, SocksEndpoint, required_prefs};
-    let socks = SocksEndpoint {
-        host: "127.0.0.1".into(),
-        port: h.recorder.addr().port(),
-    };
-    required_prefs(&socks)
+/// The prefs of the shipped `docs/firefox/user.js` (the file users copy; `hardening_files`
+/// checks it is what the table renders), with one change: the SOCKS port is the recorder's,
+/// which stands in for tor's SocksPort (the file says 9050).
+fn documented_prefs(h: &Harness) -> anyhow::Result<serde_json::Map<String, Value>> {
+    use persite::hardening::{PrefValue, parse_prefs};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/firefox/user.js");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut prefs: serde_json::Map<String, Value> = parse_prefs(&text)
+        .with_context(|| format!("parsing {}", path.display()))?
         .into_iter()
-        .map(|p| {
-            let value = match p.value {
+        .map(|(name, value)| {
+            let value = match value {
                 PrefValue::Bool(b) => json!(b),
                 PrefValue::Int(i) => json!(i),
                 PrefValue::Str(s) => json!(s),
             };
-            (p.name.to_owned(), value)
+            (name, value)
         })
-        .collect()
+        .collect();
+    ensure!(
+        prefs.get("network.proxy.socks_port") == Some(&json!(9050)),
+        "docs/firefox/user.js no longer points at 127.0.0.1:9050; update this harness"
+    );
+    prefs.insert(
+        "network.proxy.socks_port".into(),
+        json!(h.recorder.addr().port()),
+    );
+    Ok(prefs)
+}
+
+/// WebDriver itself silences Firefox's own traffic: geckodriver writes prefs into the profile
+/// (`src/prefs.rs`: a dummy Remote Settings server, no add-on, app or media-plugin updates) and
+/// Marionette applies its "recommended preferences" (Safe Browsing, captive portal, telemetry,
+/// push, …). A shipped-profile session turns both back to what users have, so the background
+/// traffic the shipped user.js leaves on really runs.
+fn undo_automation_quiet() -> Vec<(&'static str, Value)> {
+    vec![
+        ("remote.prefs.recommended", json!(false)),
+        (
+            "services.settings.server",
+            json!("https://firefox.settings.services.mozilla.com/v1"),
+        ),
+        ("extensions.update.enabled", json!(true)),
+        ("app.update.disabledForTesting", json!(false)),
+        ("media.gmp-manager.updateEnabled", json!(true)),
+    ]
 }
 
 /// How to start one Persite browser.
@@ -301,6 +329,10 @@ struct BrowserOptions {
     env: Vec<(String, String)>,
     /// Install the extension as a temporary add-on after start.
     temporary_addon: bool,
+    /// Run what users run: only the harness's plumbing prefs under the shipped user.js, none
+    /// of the test-only switches for Firefox's own background traffic (so that traffic happens
+    /// and the audit must show where it goes).
+    shipped_profile: bool,
     /// Use this runtime dir (else a fresh one).
     runtime_dir: Option<PathBuf>,
     /// Daemon binary the host starts (else the real `persite`).
@@ -335,7 +367,14 @@ async fn start_browser(h: &Harness, options: BrowserOptions) -> anyhow::Result<B
     };
     let host_log = work.path().join("host-pids.log");
     let host = wrappers::write_host_wrapper(work.path(), &binaries.native_host, &host_log)?;
-    let mut prefs = documented_prefs(h);
+    let mut prefs = documented_prefs(h)?;
+    if options.shipped_profile {
+        prefs.extend(
+            undo_automation_quiet()
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value)),
+        );
+    }
     for name in &options.without_prefs {
         prefs.remove(*name);
     }
@@ -354,7 +393,12 @@ async fn start_browser(h: &Harness, options: BrowserOptions) -> anyhow::Result<B
         ),
     ];
     env.extend(options.env);
-    let firefox = Firefox::start(FirefoxConfig {
+    let base = if options.shipped_profile {
+        persite_tests::firefox::plumbing_prefs()
+    } else {
+        persite_tests::firefox::base_prefs()
+    };
+    let firefox = Firefox::start_with_base(FirefoxConfig {
         static_socks: Some(h.recorder.addr()),
         native_host: Some(host),
         env,
@@ -366,7 +410,7 @@ async fn start_browser(h: &Harness, options: BrowserOptions) -> anyhow::Result<B
                 h.recorder.addr().port()
             ),
         )],
-    })
+    }, base)
     .await?;
     if options.temporary_addon {
         let id = firefox
@@ -1273,10 +1317,13 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
         .tempdir_in("/tmp")?;
     let log = work.path().join("strace.log");
     let marks = h.marks();
+    // The profile users run: the shipped user.js and only the harness's plumbing prefs, so
+    // Firefox's own background traffic is on and must stay on the SOCKS port too.
     let b = start_browser(
         h,
         BrowserOptions {
             temporary_addon: true,
+            shipped_profile: true,
             env: vec![(
                 "PERSITE_STRACE_OUT".into(),
                 log.to_string_lossy().into_owned(),
@@ -1300,6 +1347,13 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
     ff.load_fixture_page("http://www.example.com/")
         .await
         .context("example.com")?;
+    // Firefox's own traffic, now rather than on its timers: a Remote Settings poll and an
+    // add-on update check (both kept on by the shipped user.js). Their servers do not exist
+    // here; what matters is which way the connections go.
+    let background = ff
+        .chrome_execute(TRIGGER_BACKGROUND, vec![])
+        .await
+        .context("triggering Firefox's background traffic")?;
     // A fault under the trace: the native host dies, the next site fails closed (black hole)
     // or waits for the reconnect — either way no other destination may appear.
     let host = wrappers::host_pids(&b.host_log)
@@ -1320,7 +1374,28 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
     let mut sites_map = site_map(&sites);
     sites_map.add(&h.canary.host(9), &[h.canary.host(9)]);
     sites_map.add("example.com", &["www.example.com".to_owned()]);
-    let report = h.audit(marks, &sites_map)?;
+    // Firefox's own traffic before the extension is installed goes to the default proxy
+    // without credentials; that is the shipped design (tor, unisolated, never direct) and is
+    // listed. A test site's request without credentials still fails.
+    let report = audit_with_background(&h.recorder, &h.fixtures, &h.canary, marks, &sites_map)?;
+    let turned_off: Vec<&String> = report
+        .background
+        .keys()
+        .filter(|k| TURNED_OFF_HOSTS.iter().any(|host| k.starts_with(host)))
+        .collect();
+    ensure!(
+        turned_off.is_empty(),
+        "Firefox reached servers the shipped user.js turns off: {turned_off:?}"
+    );
+    ensure!(
+        report
+            .background
+            .keys()
+            .any(|k| k.starts_with("firefox.settings.services.mozilla.com:443")),
+        "the Remote Settings poll ({background}) reached no SOCKS tunnel: the trial did not see \
+         Firefox's own traffic ({:?})",
+        report.background
+    );
 
     let socks = h.recorder.addr();
     let persite_programs = [
@@ -1422,6 +1497,43 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
         events.len()
     ))
 }
+
+/// Servers of background services the shipped user.js turns off (broker/src/hardening.rs):
+/// telemetry and usage pings, Safe Browsing, captive-portal detection, studies, Web Push,
+/// network geolocation, sponsored tiles and suggestions, add-on metadata.
+const TURNED_OFF_HOSTS: &[&str] = &[
+    "incoming.telemetry.mozilla.org:",
+    "safebrowsing.googleapis.com:",
+    "detectportal.firefox.com:",
+    "normandy.cdn.mozilla.net:",
+    "push.services.mozilla.com:",
+    "location.services.mozilla.com:",
+    "contile.services.mozilla.com:",
+    "merino.services.mozilla.com:",
+    "services.addons.mozilla.org:",
+];
+
+/// Chrome script: start a Remote Settings poll and an add-on update check, wait for both (at
+/// most 15 s), and say how each ended.
+const TRIGGER_BACKGROUND: &str = r#"
+return (async () => {
+  const { RemoteSettings } = ChromeUtils.importESModule(
+    "resource://services-settings/remote-settings.sys.mjs");
+  const { AddonManagerPrivate } = ChromeUtils.importESModule(
+    "resource://gre/modules/AddonManager.sys.mjs");
+  const out = {};
+  const settle = (name, start) => Promise.resolve().then(start).then(
+    () => { out[name] = "ok"; }, (e) => { out[name] = String(e).slice(0, 120); });
+  await Promise.race([
+    Promise.allSettled([
+      settle("remoteSettings", () => RemoteSettings.pollChanges({ trigger: "manual", full: true })),
+      settle("addonUpdates", () => AddonManagerPrivate.backgroundUpdateCheck()),
+    ]),
+    new Promise((resolve) => setTimeout(resolve, 15000)),
+  ]);
+  return out;
+})();
+"#;
 
 fn unexpected(event: &NetEvent, endpoint: &Endpoint) -> String {
     format!(

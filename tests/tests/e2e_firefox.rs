@@ -677,6 +677,28 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
         "the cookie was not stored: {title:?}"
     );
     let a = load_and_attribute(h, ff, "http://site-a.test/").await?;
+    // Every other kind New identity removes, each read back before (so the check can fail).
+    // Service workers need a secure context; the fixtures are plain http, so site-a.test is
+    // made one, on its /cookies page (no subresources that would then count as mixed content).
+    ff.chrome_execute(&secure_site_a(true), vec![]).await?;
+    ff.goto("http://site-a.test/cookies").await?;
+    let stored = ff.client().execute_async(STORE_SITE_DATA, vec![]).await?;
+    ensure!(stored == json!("stored"), "storing site data: {stored}");
+    ff.chrome_execute(STORE_BROWSER_DATA, vec![]).await?;
+    let started = Instant::now();
+    let stored_kinds = loop {
+        let page = ff.client().execute_async(READ_SITE_DATA, vec![]).await?;
+        let browser_data = ff.chrome_execute(READ_BROWSER_DATA, vec![]).await?;
+        let kinds = identity_kinds(&page, &browser_data);
+        if kinds.iter().all(|(_, present)| *present) {
+            break kinds;
+        }
+        ensure!(
+            started.elapsed() < PAGE_TIMEOUT,
+            "not every kind of data was stored before New identity: {kinds:?} ({page}, {browser_data})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let tab_a_id = ff.selected_extension_tab_id().await?;
     ff.open_tab().await?;
     let b = load_and_attribute(h, ff, "http://site-b.test/").await?;
@@ -721,10 +743,12 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
     // request gets the black hole (an error page). Load the cookie page until it is served.
     let started = Instant::now();
     let title = loop {
-        ff.goto("http://site-a.test/cookies")
-            .await
-            .context("reading cookies after New identity")?;
-        let title = ff.title().await?;
+        // Until then the navigation ends on an error page, which WebDriver reports as an error.
+        let loaded = ff.goto("http://site-a.test/cookies").await;
+        let title = match loaded {
+            Ok(()) => ff.title().await?,
+            Err(error) => format!("{error:#}"),
+        };
         if title.starts_with("cookies:") {
             break title;
         }
@@ -738,6 +762,23 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
         title == "cookies:",
         "cookies survived New identity: {title:?}"
     );
+    let page = ff.client().execute_async(READ_SITE_DATA, vec![]).await?;
+    let browser_data = ff.chrome_execute(READ_BROWSER_DATA, vec![]).await?;
+    let mut survived: Vec<&str> = identity_kinds(&page, &browser_data)
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(kind, _)| kind)
+        .collect();
+    // New identity closed the tabs of site-a and site-b; undo-close must not bring them back
+    // (removing history also empties Firefox's recently-closed list).
+    if browser_data["closed"] != json!(0) {
+        survived.push("recently closed tabs");
+    }
+    ensure!(
+        survived.is_empty(),
+        "New identity left {survived:?} ({page}, {browser_data})"
+    );
+    ff.chrome_execute(&secure_site_a(false), vec![]).await?;
     let a_after = load_and_attribute(h, ff, "http://site-a.test/").await?;
     let b_after = load_and_attribute(h, ff, "http://site-b.test/").await?;
     ensure!(a_after != a, "site-a.test kept {a} after New identity");
@@ -748,9 +789,119 @@ async fn persite_new_identity(h: &Harness) -> anyhow::Result<String> {
     );
     let tunnels = check_connections(h, session_mark, false)?;
     browser.firefox.shutdown().await;
+    let kinds: Vec<&str> = stored_kinds.iter().map(|(kind, _)| *kind).collect();
     Ok(format!(
-        "site-a and site-b got new credentials, cookie gone; {tunnels} tunnels"
+        "site-a and site-b got new credentials; cookie and {kinds:?} there before, gone after; \
+         {tunnels} tunnels"
     ))
+}
+
+/// Chrome script: treat site-a.test as a secure context and allow service workers over http
+/// (`on`), or back to normal (test-only; applies to documents loaded afterwards).
+fn secure_site_a(on: bool) -> String {
+    if on {
+        r#"Services.prefs.setStringPref("dom.securecontext.allowlist", "site-a.test");
+           Services.prefs.setBoolPref("dom.serviceWorkers.testing.enabled", true);
+           return true;"#
+            .to_owned()
+    } else {
+        r#"Services.prefs.clearUserPref("dom.securecontext.allowlist");
+           Services.prefs.clearUserPref("dom.serviceWorkers.testing.enabled");
+           return true;"#
+            .to_owned()
+    }
+}
+
+/// Page script on site-a.test: localStorage, an indexedDB database and a service worker.
+const STORE_SITE_DATA: &str = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  localStorage.setItem("persite", "before");
+  await new Promise((resolve, reject) => {
+    const open = indexedDB.open("persite-db", 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("s");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction("s", "readwrite");
+      tx.objectStore("s").put("before", "k");
+      tx.oncomplete = () => { open.result.close(); resolve(); };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+  if (!navigator.serviceWorker) {
+    throw new Error("no navigator.serviceWorker (not a secure context?)");
+  }
+  await navigator.serviceWorker.register("/sw.js");
+  done("stored");
+})().catch((e) => done(String(e)));
+"#;
+
+/// Chrome script: a form-history entry and a downloads-list entry (not started: the list is
+/// what New identity clears, not files).
+const STORE_BROWSER_DATA: &str = r#"
+return (async () => {
+  const { FormHistory } = ChromeUtils.importESModule("resource://gre/modules/FormHistory.sys.mjs");
+  await FormHistory.update({ op: "add", fieldname: "persite-field", value: "before" });
+  const { Downloads } = ChromeUtils.importESModule("resource://gre/modules/Downloads.sys.mjs");
+  const list = await Downloads.getList(Downloads.ALL);
+  await list.add(await Downloads.createDownload({
+    source: "http://site-a.test/img.gif",
+    target: PathUtils.join(PathUtils.tempDir, "persite-new-identity.gif"),
+  }));
+  return true;
+})();
+"#;
+
+/// Page script on site-a.test: what is left of its localStorage and indexedDB.
+const READ_SITE_DATA: &str = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const databases = (await indexedDB.databases()).map((d) => d.name);
+  done({ localStorage: localStorage.getItem("persite"), indexedDB: databases });
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+/// Chrome script: history of site-a.test, form history, the downloads list, service-worker
+/// registrations and recently closed tabs and windows.
+const READ_BROWSER_DATA: &str = r#"
+return (async () => {
+  const { PlacesUtils } = ChromeUtils.importESModule("resource://gre/modules/PlacesUtils.sys.mjs");
+  const { FormHistory } = ChromeUtils.importESModule("resource://gre/modules/FormHistory.sys.mjs");
+  const { Downloads } = ChromeUtils.importESModule("resource://gre/modules/Downloads.sys.mjs");
+  const { SessionStore } = ChromeUtils.importESModule(
+    "resource:///modules/sessionstore/SessionStore.sys.mjs");
+  const swm = Cc["@mozilla.org/serviceworkers/manager;1"].getService(Ci.nsIServiceWorkerManager);
+  return {
+    closed: SessionStore.getClosedTabCount({
+      closedTabsFromAllWindows: true, closedTabsFromClosedWindows: true,
+    }) + SessionStore.getClosedWindowCount(),
+    history: await PlacesUtils.history.hasVisits("http://site-a.test/"),
+    formHistory: await FormHistory.count({ fieldname: "persite-field" }),
+    downloads: (await (await Downloads.getList(Downloads.ALL)).getAll()).length,
+    serviceWorkers: swm.getAllRegistrations().length,
+  };
+})();
+"#;
+
+/// Each kind New identity must remove (besides cookies), and whether it is present now.
+fn identity_kinds(
+    page: &serde_json::Value,
+    browser: &serde_json::Value,
+) -> Vec<(&'static str, bool)> {
+    let count = |v: &serde_json::Value| v.as_u64().unwrap_or(0) > 0;
+    vec![
+        ("localStorage", page["localStorage"] == json!("before")),
+        (
+            "indexedDB",
+            page["indexedDB"]
+                .as_array()
+                .is_some_and(|names| names.contains(&json!("persite-db"))),
+        ),
+        ("history", browser["history"] == json!(true)),
+        ("formData", count(&browser["formHistory"])),
+        ("downloads", count(&browser["downloads"])),
+        ("serviceWorkers", count(&browser["serviceWorkers"])),
+    ]
 }
 
 /// Highest tab id whose last-session credentials the per-tab trial issues beforehand; Firefox

@@ -1004,8 +1004,9 @@ pub fn socks_port_finding(values: &[String], host: &str, port: u16, ep: &str) ->
     }
 }
 
-/// Settings whose absence weakens defence in depth or performance but opens no leak by itself;
-/// a wrong or missing value is a warning, every other setting of the table an error.
+/// Settings whose absence weakens defence in depth or performance but opens no leak by itself,
+/// or lets background traffic that names no site onto the shared catch-all circuit; a wrong or
+/// missing value is a warning, every other setting of the table an error.
 const ADVISORY_PREFS: &[&str] = &[
     "network.proxy.allow_hijacking_localhost",
     "network.dns.disabled",
@@ -1017,6 +1018,31 @@ const ADVISORY_PREFS: &[&str] = &[
     "browser.urlbar.speculativeConnect.enabled",
     "browser.places.speculativeConnect.enabled",
     "network.http.max-persistent-connections-per-proxy",
+    "network.http.connection-retry-timeout",
+    // Background traffic that does not name the sites you visit (it still shares one circuit).
+    "dom.push.enabled",
+    "browser.safebrowsing.downloads.enabled",
+    "browser.safebrowsing.provider.google4.updateURL",
+    "browser.safebrowsing.provider.google.updateURL",
+    "toolkit.telemetry.enabled",
+    "toolkit.telemetry.unified",
+    "datareporting.healthreport.uploadEnabled",
+    "datareporting.policy.dataSubmissionEnabled",
+    "datareporting.usage.uploadEnabled",
+    "toolkit.telemetry.server",
+    "browser.crashReports.unsubmittedCheck.autoSubmit2",
+    "network.captive-portal-service.enabled",
+    "network.connectivity-service.enabled",
+    "browser.send_pings",
+    "beacon.enabled",
+    "geo.provider.network.url",
+    "browser.region.network.url",
+    "browser.region.update.enabled",
+    "browser.urlbar.dnsResolveSingleWordsAfterSearch",
+    "browser.newtabpage.activity-stream.feeds.section.topstories",
+    "browser.newtabpage.activity-stream.showSponsored",
+    "browser.newtabpage.activity-stream.showSponsoredTopSites",
+    "extensions.getAddons.cache.enabled",
 ];
 
 fn parse_file(text: &FileText, name: &str, out: &mut Vec<Finding>) -> Option<profile::Prefs> {

@@ -64,6 +64,22 @@ pub fn policy_prefs(text: &str) -> Result<PolicyPrefs, String> {
             };
         }
     }
+    // Dedicated policies that lock preferences of the table (`Policies.sys.mjs`).
+    // `DisableFirefoxStudies` blocks studies as a feature and sets none of them.
+    let enabled = |name: &str| policies.get(name).and_then(Value::as_bool) == Some(true);
+    if enabled("DisableTelemetry") {
+        for name in [
+            "datareporting.healthreport.uploadEnabled",
+            "datareporting.policy.dataSubmissionEnabled",
+            "datareporting.usage.uploadEnabled",
+        ] {
+            out.forced.insert(name.into(), PrefValue::Bool(false));
+        }
+    }
+    if enabled("DisableFirefoxAccounts") {
+        out.forced
+            .insert("identity.fxaccounts.enabled".into(), PrefValue::Bool(false));
+    }
     if let Some(proxy) = policies.get("Proxy").and_then(Value::as_object) {
         let locked = proxy.get("Locked").and_then(Value::as_bool) == Some(true);
         let target = if locked {
@@ -179,15 +195,37 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_policy_alone_satisfies_the_table() {
+    fn the_shipped_policy_locks_all_firefox_lets_it_and_user_js_the_rest() {
         let socks = SocksEndpoint {
             host: "127.0.0.1".into(),
             port: 9150,
         };
         let policy = policy_prefs(&render_policies_json(&socks, "persite@persite.org")).unwrap();
         let eff = effective_prefs(&Prefs::new(), &Prefs::new(), Some(&policy));
-        let problems = check_prefs(&eff, &socks);
-        assert!(problems.is_empty(), "{problems:?}");
+        // Alone, the policy leaves exactly what Firefox's `Preferences` policy refuses and no
+        // dedicated policy sets.
+        let left: Vec<_> = check_prefs(&eff, &socks)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            left,
+            [
+                "privacy.partition.network_state.connection_with_proxy",
+                "toolkit.telemetry.enabled",
+                "toolkit.telemetry.unified",
+                "toolkit.telemetry.server",
+                "app.normandy.enabled",
+                "app.shield.optoutstudies.enabled",
+                "messaging-system.rsexperimentloader.enabled",
+                "beacon.enabled",
+            ]
+        );
+        // With the shipped user.js as well, nothing is missing.
+        let user_js =
+            crate::hardening::parse_prefs(&crate::hardening::render_user_js(&socks)).unwrap();
+        let eff = effective_prefs(&Prefs::new(), &user_js, Some(&policy));
+        assert!(check_prefs(&eff, &socks).is_empty());
         // Against another SocksPort the proxy policy is wrong.
         let names: Vec<_> = check_prefs(&eff, &SocksEndpoint::default())
             .into_iter()
