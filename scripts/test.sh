@@ -3,7 +3,8 @@
 # extension's tests, the real-Firefox end-to-end suite and the private-Tor-network suite.
 #
 # It installs what the tests need when it is missing (never skips a test for a missing tool):
-#   - Debian packages: firefox-esr, tor (with tor-gencert), strace, and nodejs/npm if absent
+#   - Debian packages: firefox-esr, tor (with tor-gencert and tor-resolve), strace, torsocks,
+#     curl, and nodejs/npm if absent
 #   - geckodriver, built from crates.io into $PERSITE_CACHE/tools (cached after the first run)
 #   - the extension's npm dev dependencies (web-ext), from its package-lock.json
 set -euo pipefail
@@ -25,6 +26,9 @@ missing=()
 command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 { command -v tor >/dev/null && command -v tor-gencert >/dev/null; } || missing+=(tor)
 command -v strace >/dev/null || missing+=(strace)
+# Real programs for the per-application suite (tests/tests/tor_front.rs).
+command -v torsocks >/dev/null || missing+=(torsocks)
+command -v curl >/dev/null || missing+=(curl)
 { command -v node >/dev/null && command -v npm >/dev/null; } || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"

@@ -1,0 +1,415 @@
+//! Per-application and per-site isolation for programs outside the browser, on the private Tor
+//! network: the daemon's SOCKS front and `persite run`, driven with real programs (curl, a
+//! Python client, torsocks, tor-resolve) against the loopback origin, judged by what tor's
+//! control port reports for each stream (its SOCKS credentials and circuit).
+//!
+//! Custom runner (`harness = false`): one network for the binary, trials in sequence.
+
+use std::net::SocketAddr;
+use std::process::{Command, ExitCode, Output};
+use std::time::Duration;
+
+use persite_tests::binaries;
+use persite_tests::control_probe::{ControlProbe, StreamEvent};
+use persite_tests::stream_trace::{TracedStream, traced_streams};
+use persite_tests::test_daemon::{TestDaemon, system_tor_config};
+use persite_tests::tornet::shared::{run_with_network, tor_trial};
+use persite_tests::tornet::{TorNetwork, TorNetworkOptions};
+use serde_json::json;
+
+/// Bound on one program run through tor.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on waiting for tor's STREAM events of the runs.
+const EVENTS_WAIT: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    run_with_network(TorNetworkOptions::default(), |shared| {
+        vec![
+            tor_trial(
+                shared,
+                "front_gives_each_context_and_site_its_circuit",
+                front_contexts_and_sites,
+            ),
+            tor_trial(
+                shared,
+                "persite_run_gives_each_identity_its_circuit",
+                run_identities,
+            ),
+            tor_trial(
+                shared,
+                "front_answers_resolve_and_keys_ip_literals_by_the_resolved_site",
+                resolve_and_ip_literals,
+            ),
+        ]
+    })
+}
+
+fn ensure(cond: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(message()) }
+}
+
+/// A daemon on the network client with the front on an ephemeral loopback port.
+struct FrontDaemon {
+    daemon: TestDaemon,
+    front: SocketAddr,
+}
+
+impl FrontDaemon {
+    fn start(network: &TorNetwork) -> Result<Self, String> {
+        let client = network.client();
+        let config = format!(
+            "{}\n[front]\nlisten = \"127.0.0.1:0\"\n",
+            system_tor_config(
+                client.socks_addr().port(),
+                &client.control_addr().to_string()
+            )
+        );
+        let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
+        let daemon = TestDaemon::start(&binaries.broker, &config, None)?;
+        let status = daemon.rpc(json!({"id": 1, "type": "status"}))?;
+        let front = status["front"]
+            .as_str()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| format!("the daemon runs no front: {status}\n{}", daemon.log()))?;
+        Ok(Self { daemon, front })
+    }
+
+    /// Runs `persite run ARGS…` against this daemon.
+    fn persite_run(&self, args: &[&str]) -> Result<Output, String> {
+        let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
+        run_bounded(
+            Command::new(&binaries.broker)
+                .arg("run")
+                .args(args)
+                .env("PERSITE_RUNTIME_DIR", self.daemon.runtime_dir()),
+        )
+    }
+}
+
+/// Runs a command with [`RUN_TIMEOUT`] (killed after it).
+fn run_bounded(command: &mut Command) -> Result<Output, String> {
+    let mut wrapped = Command::new("timeout");
+    wrapped
+        .arg("--kill-after=5")
+        .arg(RUN_TIMEOUT.as_secs().to_string())
+        .arg(command.get_program());
+    wrapped.args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))
+}
+
+fn succeeded(what: &str, output: &Output) -> Result<String, String> {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    ensure(output.status.success(), || {
+        format!(
+            "{what}: {} — stdout {stdout:?} stderr {:?}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    Ok(stdout)
+}
+
+/// A STREAM watcher on the network client.
+fn watcher(network: &TorNetwork) -> Result<ControlProbe, String> {
+    let mut probe = network.client().control().map_err(|e| e.to_string())?;
+    probe
+        .command("SETEVENTS STREAM")
+        .map_err(|e| e.to_string())?;
+    Ok(probe)
+}
+
+/// Tor's streams until every host of `hosts` has a finished stream (SUCCEEDED, or CLOSED for a
+/// RESOLVE), grouped per stream.
+fn streams_for(probe: &mut ControlProbe, hosts: &[&str]) -> Result<Vec<TracedStream>, String> {
+    let done = |events: &[StreamEvent]| {
+        let traced = traced_streams(events);
+        hosts.iter().all(|h| {
+            traced.iter().any(|s| {
+                s.host == *h
+                    && s.creds.is_some()
+                    && s.log
+                        .iter()
+                        .any(|l| l.starts_with("SUCCEEDED") || l.starts_with("CLOSED"))
+            })
+        })
+    };
+    let events = probe
+        .collect_stream_events(EVENTS_WAIT, done)
+        .map_err(|e| e.to_string())?;
+    let traced = traced_streams(&events);
+    ensure(done(&events), || {
+        format!("tor never reported streams to every one of {hosts:?}: {traced:#?}")
+    })?;
+    Ok(traced)
+}
+
+fn stream<'a>(traced: &'a [TracedStream], host: &str) -> Result<&'a TracedStream, String> {
+    traced
+        .iter()
+        .find(|s| s.host == host && s.creds.is_some())
+        .ok_or_else(|| format!("no stream to {host} in {traced:#?}"))
+}
+
+/// A tiny SOCKS5 client in Python (no PySocks): CONNECT by name through `front` with username
+/// `context`, then one HTTP GET; prints the status line.
+const PYTHON_CLIENT: &str = r#"
+import socket, sys
+front_host, front_port, context, host, port = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), sys.argv[4].encode(), int(sys.argv[5])
+s = socket.create_connection((front_host, front_port), timeout=50)
+s.sendall(b"\x05\x01\x02")
+assert s.recv(2) == b"\x05\x02"
+s.sendall(bytes([1, len(context)]) + context + b"\x01x")
+assert s.recv(2) == b"\x01\x00"
+s.sendall(b"\x05\x01\x00\x03" + bytes([len(host)]) + host + port.to_bytes(2, "big"))
+reply = s.recv(10)
+assert reply[1] == 0, reply
+s.sendall(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+print(s.recv(64).split(b"\r\n")[0].decode())
+"#;
+
+fn python_fetch(front: SocketAddr, context: &str, host: &str, port: u16) -> Result<(), String> {
+    let out = run_bounded(
+        Command::new("python3")
+            .arg("-c")
+            .arg(PYTHON_CLIENT)
+            .arg(front.ip().to_string())
+            .arg(front.port().to_string())
+            .arg(context)
+            .arg(host)
+            .arg(port.to_string()),
+    )?;
+    let line = succeeded(&format!("python client to {host}"), &out)?;
+    ensure(line.contains(" 200"), || {
+        format!("python client to {host}: {line:?}")
+    })
+}
+
+fn curl_via(proxy: &str, url: &str) -> Result<(), String> {
+    let out = run_bounded(Command::new("curl").args([
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--proxy",
+        proxy,
+        url,
+    ]))?;
+    let code = succeeded(&format!("curl {url}"), &out)?;
+    ensure(code == "200", || format!("curl {url}: HTTP {code}"))
+}
+
+/// Through the front: one context reaching two hosts of one site shares a credential pair and
+/// circuit; another site, and the same site in another context, get their own.
+fn front_contexts_and_sites(network: &TorNetwork) -> Result<(), String> {
+    let daemon = FrontDaemon::start(network)?;
+    let port = network.origin().port();
+    let mut probe = watcher(network)?;
+    python_fetch(daemon.front, "alpha", "www.shop-a.test", port)?;
+    python_fetch(daemon.front, "alpha", "img.shop-a.test", port)?;
+    python_fetch(daemon.front, "alpha", "shop-b.test", port)?;
+    curl_via(
+        &format!("socks5h://beta:x@{}", daemon.front),
+        &format!("http://cart.shop-a.test:{port}/"),
+    )?;
+    let traced = streams_for(
+        &mut probe,
+        &[
+            "www.shop-a.test",
+            "img.shop-a.test",
+            "shop-b.test",
+            "cart.shop-a.test",
+        ],
+    )?;
+    let www = stream(&traced, "www.shop-a.test")?;
+    let img = stream(&traced, "img.shop-a.test")?;
+    let b = stream(&traced, "shop-b.test")?;
+    ensure(www.creds == img.creds, || {
+        format!("two hosts of shop-a.test rode different credentials: {www:#?} {img:#?}")
+    })?;
+    ensure(www.circuit.is_some() && www.circuit == img.circuit, || {
+        format!("two hosts of shop-a.test on different circuits: {www:#?} {img:#?}")
+    })?;
+    ensure(b.creds != www.creds && b.circuit != www.circuit, || {
+        format!("shop-a.test and shop-b.test shared credentials or a circuit: {www:#?} {b:#?}")
+    })?;
+    let beta = stream(&traced, "cart.shop-a.test")?;
+    ensure(beta.creds != www.creds && beta.creds != b.creds, || {
+        format!(
+            "context beta's stream to shop-a.test did not ride credentials of its own: {traced:#?}"
+        )
+    })?;
+    ensure(beta.circuit != www.circuit, || {
+        format!("contexts alpha and beta shared a circuit for shop-a.test: {traced:#?}")
+    })?;
+    // Nothing identifying in tor's view: the credentials name neither the site nor the context.
+    for s in &traced {
+        if let Some(c) = &s.creds {
+            ensure(
+                !c.username.contains("shop") && !c.username.contains("alpha"),
+                || format!("credentials name the site or context: {c:?}"),
+            )?;
+        }
+    }
+    let status = daemon.daemon.rpc(json!({"id": 2, "type": "status"}))?;
+    let apps = status["apps"].as_array().cloned().unwrap_or_default();
+    ensure(
+        apps.iter().any(|a| a["name"] == "alpha" && a["sites"] == 2),
+        || format!("status does not list context alpha with 2 sites: {status}"),
+    )?;
+    Ok(())
+}
+
+/// `persite run`: the same identity keeps one pair (and circuit) across two runs; another
+/// identity gets its own; `--per-site` splits one program's sites.
+fn run_identities(network: &TorNetwork) -> Result<(), String> {
+    let daemon = FrontDaemon::start(network)?;
+    let port = network.origin().port();
+    let mut probe = watcher(network)?;
+    let curl = |name: &str, host: &str, per_site: bool| -> Result<(), String> {
+        let url = format!("http://{host}:{port}/");
+        let mut args = vec!["--as", name];
+        if per_site {
+            args.push("--per-site");
+        }
+        args.extend([
+            "--",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            url.as_str(),
+        ]);
+        let out = daemon.persite_run(&args)?;
+        let code = succeeded(&format!("persite run --as {name} curl {url}"), &out)?;
+        ensure(code == "200", || {
+            format!("persite run curl {url}: HTTP {code}")
+        })
+    };
+    curl("one", "first.run-a.test", false)?;
+    curl("one", "second.run-a.test", false)?;
+    curl("two", "third.run-a.test", false)?;
+    curl("split", "x.site-x.test", true)?;
+    curl("split", "y.site-y.test", true)?;
+    let traced = streams_for(
+        &mut probe,
+        &[
+            "first.run-a.test",
+            "second.run-a.test",
+            "third.run-a.test",
+            "x.site-x.test",
+            "y.site-y.test",
+        ],
+    )?;
+    let first = stream(&traced, "first.run-a.test")?;
+    let second = stream(&traced, "second.run-a.test")?;
+    let third = stream(&traced, "third.run-a.test")?;
+    ensure(
+        first.creds == second.creds && first.circuit == second.circuit,
+        || {
+            format!(
+                "identity one changed credentials or circuit between runs: {first:#?} {second:#?}"
+            )
+        },
+    )?;
+    ensure(
+        third.creds != first.creds && third.circuit != first.circuit,
+        || format!("identities one and two shared credentials or a circuit: {first:#?} {third:#?}"),
+    )?;
+    let x = stream(&traced, "x.site-x.test")?;
+    let y = stream(&traced, "y.site-y.test")?;
+    ensure(x.creds != y.creds && x.circuit != y.circuit, || {
+        format!("--per-site put two sites of one program on one key or circuit: {x:#?} {y:#?}")
+    })?;
+    ensure(x.creds != first.creds && x.creds != third.creds, || {
+        "a --per-site stream rode another identity's credentials".to_owned()
+    })?;
+    // The environment names the daemon's endpoints and nothing of the program's destinations.
+    let env = daemon.persite_run(&["--as", "one", "--print-env", "--", "true"])?;
+    let env = succeeded("persite run --print-env", &env)?;
+    let socks = network.client().socks_addr();
+    ensure(
+        env.contains(&format!("@{socks}")) && env.contains("TORSOCKS_USERNAME="),
+        || format!("persite run --print-env: {env}"),
+    )?;
+    Ok(())
+}
+
+/// tor's RESOLVE through the front: tor-resolve (no username: the default context) and
+/// torsocks (context from TORSOCKS_USERNAME, via `persite run --torsocks --per-site`) get the
+/// exit's answer on the name's site credentials; a later CONNECT to the answered address in
+/// the same context rides that site's pair, and in another context the address is its own site.
+fn resolve_and_ip_literals(network: &TorNetwork) -> Result<(), String> {
+    let daemon = FrontDaemon::start(network)?;
+    let port = network.origin().port();
+    let mut probe = watcher(network)?;
+    let tor_resolve = run_bounded(Command::new("tor-resolve").args([
+        "-5",
+        "resolve-me.site-r.test",
+        &daemon.front.to_string(),
+    ]))?;
+    let answer = succeeded("tor-resolve through the front", &tor_resolve)?;
+    ensure(answer.trim() == "127.0.0.1", || {
+        format!("tor-resolve answered {answer:?}, not the exit's 127.0.0.1")
+    })?;
+    // The default context now connects to the address: the resolved site's pair.
+    curl_via(
+        &format!("socks5h://{}", daemon.front),
+        &format!("http://127.0.0.1:{port}/"),
+    )?;
+    // Another context connecting to the same address: the address is its own site.
+    curl_via(
+        &format!("socks5h://other:x@{}", daemon.front),
+        &format!("http://127.0.0.1:{port}/"),
+    )?;
+    let torsocks = daemon.persite_run(&[
+        "--as",
+        "ts",
+        "--per-site",
+        "--torsocks",
+        "--",
+        "python3",
+        "-c",
+        "import socket; print(socket.gethostbyname('torsocks.site-t.test'))",
+    ])?;
+    let resolved = succeeded("torsocks resolving through the front", &torsocks)?;
+    ensure(resolved.trim() == "127.0.0.1", || {
+        format!("torsocks resolved {resolved:?}")
+    })?;
+    let traced = streams_for(
+        &mut probe,
+        &["resolve-me.site-r.test", "torsocks.site-t.test"],
+    )?;
+    let resolve = stream(&traced, "resolve-me.site-r.test")?;
+    let literal: Vec<&TracedStream> = traced
+        .iter()
+        .filter(|s| s.host == "127.0.0.1" && s.creds.is_some())
+        .collect();
+    ensure(literal.len() == 2, || {
+        format!("expected two streams to 127.0.0.1: {traced:#?}")
+    })?;
+    ensure(literal[0].creds == resolve.creds, || {
+        format!(
+            "the address answered for site-r.test did not ride its pair: {resolve:#?} {:#?}",
+            literal[0]
+        )
+    })?;
+    ensure(literal[1].creds != resolve.creds, || {
+        "another context's stream to the address rode the resolving context's pair".to_owned()
+    })?;
+    let ts = stream(&traced, "torsocks.site-t.test")?;
+    ensure(ts.creds != resolve.creds, || {
+        "torsocks' lookup rode the default context's pair".to_owned()
+    })?;
+    Ok(())
+}
