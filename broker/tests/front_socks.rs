@@ -313,3 +313,33 @@ async fn hostile_input_is_answered_and_the_front_keeps_serving() {
     connect_and_echo(r.front, "after", "ok.test").await;
     assert_eq!(users(&r.seen), ["u:after:ok.test"]);
 }
+
+mod parser {
+    use persite::front::request::{ReplayOutcome, replay_handshake};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The front's parser never panics and only ever accepts a valid context.
+        #[test]
+        fn arbitrary_client_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..600), chunk in 1usize..64) {
+            let replayed = replay_handshake(&input, chunk);
+            if let ReplayOutcome::Request(Ok(request)) = replayed.outcome {
+                prop_assert!(!request.context.is_empty() && request.context.len() <= 64);
+            }
+        }
+
+        /// A well-formed SOCKS5 CONNECT gives the same request whatever the read sizes.
+        #[test]
+        fn read_sizes_do_not_change_the_request(chunk in 1usize..40, name in "[a-z]{1,20}\\.test") {
+            let mut input = vec![5, 1, 2, 1, 3];
+            input.extend_from_slice(b"git");
+            input.extend_from_slice(&[1, b'x', 5, 1, 0, 3, u8::try_from(name.len()).unwrap()]);
+            input.extend_from_slice(name.as_bytes());
+            input.extend_from_slice(&[1, 187]);
+            let whole = format!("{:?}", replay_handshake(&input, input.len()).outcome);
+            let split = format!("{:?}", replay_handshake(&input, chunk).outcome);
+            prop_assert_eq!(&whole, &split);
+            prop_assert!(whole.contains(&name) && whole.contains("\"git\""), "{}", whole);
+        }
+    }
+}

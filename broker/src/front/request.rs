@@ -308,3 +308,77 @@ mod tests {
         }
     }
 }
+
+/// What the front makes of a client's bytes, without I/O ([`replay_handshake`]).
+#[derive(Debug)]
+pub struct Replayed {
+    /// Every byte the front would have sent back, in order.
+    pub sent: Vec<u8>,
+    /// The outcome: the request and its meaning (or refusal); the bytes of a failure reply
+    /// (`None` when the client did not speak SOCKS); or `Pending` when more input is needed.
+    pub outcome: ReplayOutcome,
+}
+
+/// See [`Replayed::outcome`].
+#[derive(Debug)]
+pub enum ReplayOutcome {
+    /// The handshake completed; the request was interpreted.
+    Request(Result<ClientRequest, Refusal>),
+    /// The parser gave up; the reply the client gets, if any.
+    Failed(Option<Vec<u8>>),
+    /// The input ended before the handshake did.
+    Pending,
+}
+
+/// Runs the front's side of the handshake over `input` delivered in reads of `chunk` bytes
+/// (at least 1), exactly as the server does on a socket, but without one: the front's parser
+/// for property tests and the fuzz target (`broker/fuzz/fuzz_targets/socks_front.rs`).
+pub fn replay_handshake(input: &[u8], chunk: usize) -> Replayed {
+    use tor_socksproto::{Buffer, Handshake as _, NextStep, SocksProxyHandshake};
+    let mut handshake = SocksProxyHandshake::new();
+    let mut buffer = Buffer::new();
+    let mut sent = Vec::new();
+    let mut rest = input;
+    let first_byte = input.first().copied();
+    loop {
+        let step = match handshake.step(&mut buffer) {
+            Ok(step) => step,
+            Err(error) => {
+                let reply = handshake_failure_reply(first_byte, &error).map(|(bytes, _)| bytes);
+                return Replayed {
+                    sent,
+                    outcome: ReplayOutcome::Failed(reply),
+                };
+            }
+        };
+        match step {
+            NextStep::Send(data) => sent.extend_from_slice(&data),
+            NextStep::Recv(mut recv) => {
+                if rest.is_empty() {
+                    return Replayed {
+                        sent,
+                        outcome: ReplayOutcome::Pending,
+                    };
+                }
+                let room = recv.buf();
+                let n = room.len().min(chunk.max(1)).min(rest.len());
+                room[..n].copy_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                if let Err(error) = recv.note_received(n) {
+                    let reply = handshake_failure_reply(first_byte, &error).map(|(bytes, _)| bytes);
+                    return Replayed {
+                        sent,
+                        outcome: ReplayOutcome::Failed(reply),
+                    };
+                }
+            }
+            NextStep::Finished(done) => {
+                let (request, _read_ahead) = done.into_output_and_vec();
+                return Replayed {
+                    sent,
+                    outcome: ReplayOutcome::Request(interpret(&request)),
+                };
+            }
+        }
+    }
+}
