@@ -343,3 +343,38 @@ mod parser {
         }
     }
 }
+
+/// A server that speaks first (SSH, SMTP): its greeting may reach the front in the same read
+/// as tor's reply, and must reach the client, not break the stream.
+#[tokio::test]
+async fn data_right_after_tors_reply_reaches_the_client() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let tor = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf).await; // greeting
+        s.write_all(&[5, 2]).await.expect("choice");
+        let _ = s.read(&mut buf).await; // auth
+        s.write_all(&[1, 0]).await.expect("ack");
+        let _ = s.read(&mut buf).await; // request
+        // Reply and banner in one write.
+        s.write_all(&[&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0][..], b"SSH-2.0-banner\r\n"].concat())
+            .await
+            .expect("reply");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    let front = Front::bind(&FrontAddr::Tcp("127.0.0.1:0".parse().expect("addr")))
+        .await
+        .expect("bind");
+    let FrontAddr::Tcp(addr) = front.addr().clone() else {
+        panic!("tcp")
+    };
+    let (_stop, stopped) = watch::channel(false);
+    tokio::spawn(front.serve(Arc::new(TestKeys), tor, stopped));
+    let (mut s, reply) = socks5(addr, "ssh", 1, &name("git.example.org")).await;
+    assert_eq!(reply[1], 0);
+    let mut banner = [0u8; 16];
+    s.read_exact(&mut banner).await.expect("banner");
+    assert_eq!(&banner, b"SSH-2.0-banner\r\n");
+}

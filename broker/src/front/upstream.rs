@@ -108,24 +108,21 @@ pub async fn ask_tor(
     stream
         .write_all(&command_message(command, destination, port)?)
         .await?;
-    let mut reply = Vec::with_capacity(32);
-    let mut chunk = [0u8; 64];
-    loop {
-        if let Some((parsed, used)) = parse_reply(&reply)? {
-            if used != reply.len() {
-                // tor sends nothing after its reply before the client does.
-                return Err(UpstreamError::Protocol);
-            }
-            return Ok(parsed);
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(UpstreamError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-        reply.extend_from_slice(&chunk[..n]);
-        if reply.len() > 262 {
-            return Err(UpstreamError::Protocol);
-        }
+    // Read exactly the reply: what follows it (a server's greeting, say) belongs to the client.
+    let mut reply = vec![0u8; 5];
+    stream.read_exact(&mut reply).await?;
+    let rest = match reply[3] {
+        1 => 4 + 2 - 1,
+        4 => 16 + 2 - 1,
+        3 => usize::from(reply[4]) + 2,
+        _ => return Err(UpstreamError::Protocol),
+    };
+    let start = reply.len();
+    reply.resize(start + rest, 0);
+    stream.read_exact(&mut reply[start..]).await?;
+    match parse_reply(&reply)? {
+        Some((parsed, used)) if used == reply.len() => Ok(parsed),
+        _ => Err(UpstreamError::Protocol),
     }
 }
 
