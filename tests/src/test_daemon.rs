@@ -43,6 +43,11 @@ impl TestDaemon {
         Ok(daemon)
     }
 
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Like [`Self::start`], without waiting for the socket (for a daemon expected to refuse
     /// its config and exit).
     pub fn spawn(broker: &Path, config: &str, runtime_dir: Option<&Path>) -> Result<Self, String> {
