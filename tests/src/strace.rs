@@ -61,6 +61,15 @@ impl NetEvent {
         }
     }
 
+    /// glibc's NSS client trying nscd's socket (for passwd, group or hosts lookups) where there
+    /// is none (`ENOENT`): nothing can be resolved through it, and a hosts lookup then goes to
+    /// port 53, which [`Self::is_dns`] catches. A *successful* nscd connect could carry a hosts
+    /// query, so it is not this.
+    pub fn is_failed_nss_cache_probe(&self) -> bool {
+        matches!(&self.endpoint, Endpoint::Unix(path) if path.ends_with("nscd/socket"))
+            && self.line.contains("ENOENT")
+    }
+
     /// The program's file name (`firefox-esr`, `persite-native-host`, …), or `?`.
     pub fn program_name(&self) -> &str {
         self.program

@@ -1415,13 +1415,9 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
     let mut netlink = 0usize;
     let mut nss_cache_probes = 0usize;
     for event in &events {
-        // glibc's NSS client first tries nscd's socket for passwd/group/hosts lookups; Firefox
-        // looks up its user at start. The socket does not exist here (ENOENT), so nothing can
-        // be resolved through it, and a hosts lookup would then go to port 53, which is caught
-        // below. A *successful* nscd connect could carry a hosts query: that is a failure.
-        if matches!(&event.endpoint, Endpoint::Unix(path) if path.ends_with("nscd/socket"))
-            && event.line.contains("ENOENT")
-        {
+        // Firefox looks up its user at start (NetEvent::is_failed_nss_cache_probe says why
+        // that is not a DNS lookup).
+        if event.is_failed_nss_cache_probe() {
             nss_cache_probes += 1;
             continue;
         }

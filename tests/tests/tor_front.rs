@@ -6,11 +6,13 @@
 //! Custom runner (`harness = false`): one network for the binary, trials in sequence.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, ExitCode, Output};
 use std::time::Duration;
 
 use persite_tests::binaries;
 use persite_tests::control_probe::{ControlProbe, StreamEvent};
+use persite_tests::strace::{Endpoint, parse_log};
 use persite_tests::stream_trace::{TracedStream, traced_streams};
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
@@ -39,6 +41,11 @@ fn main() -> ExitCode {
                 shared,
                 "front_answers_resolve_and_keys_ip_literals_by_the_resolved_site",
                 resolve_and_ip_literals,
+            ),
+            tor_trial(
+                shared,
+                "no_local_dns_program_and_daemon_strace",
+                no_local_dns,
             ),
         ]
     })
@@ -411,5 +418,107 @@ fn resolve_and_ip_literals(network: &TorNetwork) -> Result<(), String> {
     ensure(ts.creds != resolve.creds, || {
         "torsocks' lookup rode the default context's pair".to_owned()
     })?;
+    Ok(())
+}
+
+/// Under strace: `persite run --per-site -- curl` and the daemon serving it resolve nothing
+/// locally; the program connects only to the daemon's socket and the front, the daemon only to
+/// tor's SOCKS port.
+fn no_local_dns(network: &TorNetwork) -> Result<(), String> {
+    let daemon = FrontDaemon::start(network)?;
+    let port = network.origin().port();
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let daemon_log = work.path().join("daemon.strace");
+    let program_log = work.path().join("program.strace");
+    let pid = daemon.daemon.pid().ok_or("the daemon has no pid")?;
+    let mut tracer = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect,sendto,sendmsg,sendmmsg",
+            "-o",
+        ])
+        .arg(&daemon_log)
+        .args(["-p", &pid.to_string()])
+        .spawn()
+        .map_err(|e| format!("cannot start strace (the test command installs it): {e}"))?;
+    // strace attaches to every thread before the first traced call is written.
+    std::thread::sleep(Duration::from_millis(500));
+    let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
+    let url = format!("http://traced.site-s.test:{port}/");
+    let out = run_bounded(
+        Command::new("strace")
+            .args([
+                "-f",
+                "-qq",
+                "-e",
+                "trace=connect,sendto,sendmsg,sendmmsg,execve,clone,clone3,fork,vfork",
+                "-o",
+            ])
+            .arg(&program_log)
+            .arg(&binaries.broker)
+            .args([
+                "run",
+                "--as",
+                "traced",
+                "--per-site",
+                "--",
+                "curl",
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .arg(&url)
+            .env("PERSITE_RUNTIME_DIR", daemon.daemon.runtime_dir()),
+    )?;
+    let code = succeeded("persite run curl under strace", &out)?;
+    let _ = Command::new("kill")
+        .args(["-INT", &tracer.id().to_string()])
+        .status();
+    let _ = tracer.wait();
+    ensure(code == "200", || format!("curl under strace: HTTP {code}"))?;
+    let tor = network.client().socks_addr();
+    let socket = daemon.daemon.socket();
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).map_err(|e| e.to_string());
+    let program = parse_log(&read(&program_log)?);
+    let served = parse_log(&read(&daemon_log)?);
+    ensure(!program.is_empty() && !served.is_empty(), || {
+        "strace recorded nothing: was anything traced?".to_owned()
+    })?;
+    for event in program.iter().chain(&served) {
+        ensure(event.is_failed_nss_cache_probe() || !event.is_dns(), || {
+            format!("a DNS lookup: {}", event.line)
+        })?;
+    }
+    for event in &program {
+        let allowed = match &event.endpoint {
+            Endpoint::Inet(ip, p) => std::net::SocketAddr::new(*ip, *p) == daemon.front,
+            Endpoint::Unix(path) => Path::new(path) == socket || event.is_failed_nss_cache_probe(),
+            Endpoint::Other(_) => true,
+        };
+        ensure(allowed, || {
+            format!(
+                "the program connected elsewhere than the front: {}",
+                event.line
+            )
+        })?;
+    }
+    for event in &served {
+        if let Endpoint::Inet(ip, p) = &event.endpoint {
+            ensure(std::net::SocketAddr::new(*ip, *p) == tor, || {
+                format!(
+                    "the daemon connected elsewhere than tor's SOCKS port: {}",
+                    event.line
+                )
+            })?;
+        }
+    }
+    ensure(
+        served.iter().any(|e| matches!(&e.endpoint, Endpoint::Inet(ip, p) if std::net::SocketAddr::new(*ip, *p) == tor)),
+        || "the daemon's stream to tor was not seen: was it traced?".to_owned(),
+    )?;
     Ok(())
 }
