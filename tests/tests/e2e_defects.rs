@@ -132,9 +132,13 @@ async fn restarted_daemon_new_socks(h: &Harness) -> anyhow::Result<String> {
         TestDaemon::start(&broker, &first_config, Some(&runtime)).map_err(anyhow::Error::msg)?;
     // A daemon the native host would start by itself (it should not: the test starts both)
     // would send everything to a closed port and fail the page loads.
-    let browser =
-        PersiteBrowser::start_in(&h.binaries()?, closed_port()?, runtime_dir, Setup::default())
-            .await?;
+    let browser = PersiteBrowser::start_in(
+        &h.binaries()?,
+        closed_port()?,
+        runtime_dir,
+        Setup::default(),
+    )
+    .await?;
     let ff = &browser.firefox;
     let before = load_via(h, ff, "http://site-a.test/", &h.first, "first").await?;
 
