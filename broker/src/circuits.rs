@@ -324,13 +324,14 @@ impl CircuitTracker {
     }
 
     /// Replaces what is known about circuits with `GETINFO circuit-status` (after connecting or
-    /// reconnecting). Stream ids may have been reused by a restarted tor, so streams are
-    /// forgotten; sites whose circuit is gone lose it, sites without one pick up a circuit whose
-    /// `CIRC` line carries their current credentials.
+    /// reconnecting, after a stream attached to a circuit not seen yet, after missed events).
+    /// Sites whose circuit is gone lose it, sites without one pick up a circuit whose `CIRC`
+    /// line carries their current credentials. Streams are kept: tor never reuses a stream id
+    /// while it runs, and a lost control connection (the only way to miss a restart) already
+    /// forgot them ([`CircuitTracker::disconnected`]). Forgetting them here lost the rest of
+    /// every open stream's bytes, the stream that asked for the resync included.
     pub fn resync(&mut self, status: &[CircEvent], owners: &impl CredentialOwners) {
         self.resync_due = false;
-        self.streams.clear();
-        self.closed_streams.clear();
         self.circuits = status
             .iter()
             .filter(|c| !matches!(c.status, CircStatus::Closed | CircStatus::Failed))
@@ -888,8 +889,13 @@ mod tests {
         .collect();
         t.resync(&status, &iso);
         assert!(!t.resync_due());
-        // The resync forgot the stream but re-mapped the site from the CIRC line's credentials.
         assert_eq!(ids(&t.result(&key, Availability::Available)), ["9"]);
+        // The stream that asked for the resync still counts for its site.
+        t.on_event(&event("STREAM_BW 1 10 1000"), &iso);
+        assert_eq!(
+            t.result(&key, Availability::Available)["bytes"],
+            json!({"read": 1000, "written": 10})
+        );
         t.take_changed(10, true);
         t.on_event(
             &event("CIRC 9 CLOSED $AAAA~g BUILD_FLAGS=NEED_CAPACITY REASON=FINISHED"),
@@ -952,6 +958,52 @@ mod tests {
         assert_eq!(
             t.result(&key, Availability::Available)["bytes"],
             json!({"read": 0, "written": 0})
+        );
+    }
+
+    /// Two 1,000,000-byte downloads on one site, a resync (another stream attached to a circuit
+    /// not seen yet) in the middle of them, and each stream's last bytes reported around its
+    /// `CLOSED`: every byte counts, nothing twice.
+    #[test]
+    fn bytes_survive_a_resync_and_the_close_of_their_stream() {
+        let mut iso = isolator();
+        let mut t = CircuitTracker::new();
+        let (u, p, key) = creds(&mut iso, "https://download.example/", "firefox-default");
+        let (u2, p2, _) = creds(&mut iso, "https://other.example/", "firefox-default");
+        t.on_event(&built(1, X, ""), &iso);
+        let status = |t: &mut CircuitTracker, iso: &Isolator| {
+            let lines = [
+                format!("1 BUILT ${G}~g,${M}~m,${X}~x PURPOSE=GENERAL"),
+                format!("2 BUILT ${G}~g,${M}~m,${X2}~x PURPOSE=GENERAL"),
+            ];
+            let status: Vec<CircEvent> = lines
+                .iter()
+                .map(|l| CircEvent::parse_body(l).expect("status line"))
+                .collect();
+            t.resync(&status, iso);
+        };
+        for (id, last_before_close) in [(40, true), (41, false)] {
+            t.on_event(&stream(id, "SENTCONNECT", 1, &u, &p), &iso);
+            t.on_event(&stream(id, "SUCCEEDED", 1, &u, &p), &iso);
+            t.on_event(&event(&format!("STREAM_BW {id} 60 400000")), &iso);
+            if id == 40 {
+                // Another site's stream on a circuit not announced yet: the caller resyncs.
+                t.on_event(&stream(50, "SENTCONNECT", 2, &u2, &p2), &iso);
+                assert!(t.resync_due());
+                status(&mut t, &iso);
+            }
+            t.on_event(&event(&format!("STREAM_BW {id} 0 500000")), &iso);
+            if last_before_close {
+                t.on_event(&event(&format!("STREAM_BW {id} 0 100070")), &iso);
+                t.on_event(&stream(id, "CLOSED", 1, &u, &p), &iso);
+            } else {
+                t.on_event(&stream(id, "CLOSED", 1, &u, &p), &iso);
+                t.on_event(&event(&format!("STREAM_BW {id} 0 100070")), &iso);
+            }
+        }
+        assert_eq!(
+            t.result(&key, Availability::Available)["bytes"],
+            json!({"read": 2_000_140, "written": 120})
         );
     }
 

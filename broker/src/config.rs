@@ -191,10 +191,12 @@ pub enum ConfigError {
         message: String,
     },
     /// A key has a value outside what is allowed.
-    #[error("config file {path}: `{key}` {message}")]
+    #[error("config file {path}{}: `{key}` {message}", line_text(*.line))]
     Invalid {
         /// The file.
         path: PathBuf,
+        /// The line the key is set on (1-based), when it can be found.
+        line: Option<usize>,
         /// Dotted key, e.g. `socks.port`.
         key: &'static str,
         /// What is wrong and what is allowed.
@@ -259,6 +261,7 @@ impl Config {
         })?;
         let invalid = |key, message: String| ConfigError::Invalid {
             path: path.to_owned(),
+            line: key_line(text, key),
             key,
             message,
         };
@@ -331,6 +334,38 @@ impl Config {
             Err(source) => Err(ConfigError::Read { path, source }),
         }
     }
+}
+
+/// ", line N" for an error's location, or nothing.
+fn line_text(line: Option<usize>) -> String {
+    line.map(|n| format!(", line {n}")).unwrap_or_default()
+}
+
+/// The 1-based line of `text` that sets the dotted `key` (`socks.port`): `port = …` inside
+/// `[socks]`, or `socks.port = …` before any table header. `None` when not found (the value may
+/// be written some other way TOML allows; the error still names the key).
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    let (table, name) = key.rsplit_once('.')?;
+    let sets = |line: &str, name: &str| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    let mut current = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+        } else if (current == table && sets(line, name)) || (current.is_empty() && sets(line, key))
+        {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 fn parse_tor(
@@ -569,6 +604,21 @@ mod tests {
             let e = err(&format!("[socks]\nport = {bad}"));
             assert!(e.contains("socks.port") && e.contains("1 to 65535"), "{e}");
         }
+    }
+
+    #[test]
+    fn invalid_values_name_their_line() {
+        let e =
+            err("# mine\n[tor]\nmode = \"system\"\n\n[socks]\nhost = \"127.0.0.1\"\nport = 0\n");
+        assert!(
+            e.starts_with("config file /c/config.toml, line 7: `socks.port`"),
+            "{e}"
+        );
+        let e = err("tor.mode = \"sometimes\"\n");
+        assert!(e.contains(", line 1: `tor.mode`"), "{e}");
+        // TOML's own errors carry line and column already.
+        let e = err("[socks]\nport = \n");
+        assert!(e.contains("line 2"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! Time is passed in (`*_at` methods take Unix milliseconds) so rotation is testable without
 //! sleeping; the plain methods read the system clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,6 +27,9 @@ pub const CATCH_ALL_MAX_AGE_MS: u64 = 10 * 60 * 1000;
 /// Most open streams metered at once; beyond it the map starts over (bytes of forgotten
 /// streams are not counted, which can only delay a max-bytes rotation).
 const MAX_METERED_STREAMS: usize = 65_536;
+
+/// Closed streams kept for their late `STREAM_BW`.
+const CLOSED_STREAMS_KEPT: usize = 1024;
 
 /// SOCKS credentials issued for one (site, container[, tab]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -66,8 +69,11 @@ pub struct Isolator {
     catch_all_since_ms: Option<u64>,
     /// Policies and each credential set's age, bytes and rotation counter.
     rotation: RotationEngine,
-    /// Open tor streams on current credentials → (set, serial of its credentials), for bytes.
+    /// Open tor streams on current credentials → (set, serial of its credentials), for bytes;
+    /// closed ones stay a while for their late `STREAM_BW`.
     streams: HashMap<String, (CredentialSet, u64)>,
+    /// Closed streams still in `streams`, oldest first (at most [`CLOSED_STREAMS_KEPT`]).
+    closed_streams: VecDeque<String>,
     /// How often the browser's tab ids started over (`hello` with `tabs_reset`).
     tab_era: u64,
     /// How often each tab id that had per-tab credentials was closed in this era.
@@ -113,6 +119,7 @@ impl Isolator {
             catch_all_since_ms: None,
             rotation: RotationEngine::default(),
             streams: HashMap::new(),
+            closed_streams: VecDeque::new(),
             tab_era: 0,
             tab_lives: HashMap::new(),
         }
@@ -261,6 +268,7 @@ impl Isolator {
         self.catch_all_since_ms = None;
         self.rotation.reset_all();
         self.streams = HashMap::new();
+        self.closed_streams.clear();
         self.tab_lives = HashMap::new();
         self.epoch
     }
@@ -410,6 +418,7 @@ impl Isolator {
                     && !self.streams.contains_key(stream_id)
                 {
                     self.streams.clear();
+                    self.closed_streams.clear();
                 }
                 self.streams.insert(stream_id.to_owned(), entry);
             }
@@ -419,9 +428,18 @@ impl Isolator {
         }
     }
 
-    /// A tor stream closed or failed.
+    /// A tor stream closed or failed. Its entry stays for a while: tor may report a stream's
+    /// last bytes around its `CLOSED` event (as [`crate::circuits`] counts them for the
+    /// display, so the meter and the display agree).
     pub fn stream_closed(&mut self, stream_id: &str) {
-        self.streams.remove(stream_id);
+        if self.streams.contains_key(stream_id) {
+            self.closed_streams.push_back(stream_id.to_owned());
+            if self.closed_streams.len() > CLOSED_STREAMS_KEPT
+                && let Some(old) = self.closed_streams.pop_front()
+            {
+                self.streams.remove(&old);
+            }
+        }
     }
 
     /// Bytes a stream carried (read + written); returns the site when this reached its
@@ -440,6 +458,7 @@ impl Isolator {
     /// Tor is unreachable (or restarted, reusing stream ids): forget the metered streams.
     pub fn forget_streams(&mut self) {
         self.streams.clear();
+        self.closed_streams.clear();
     }
 
     /// Feeds one tor event to the byte meter (`STREAM` attach/close, `STREAM_BW`); returns the

@@ -688,3 +688,43 @@ fn the_daemons_managed_tor_is_found_through_its_private_control_socket() {
     d.assert_status("socks.protocol", "ok");
     drop(daemon);
 }
+
+/// A broken `config.toml` stops doctor at the configuration: the error names the file, the
+/// line and the key, and nothing is checked (or suggested) from the defaults — no "start tor",
+/// no probe of 127.0.0.1:9050.
+#[test]
+fn a_broken_config_stops_doctor_at_the_file_and_line() {
+    let env = Env::new();
+    env.write_config("# my settings\n[socks]\nhost = \"127.0.0.1\"\nport = 0\n");
+    let d = env.doctor(&[]);
+    assert_eq!(d.code, 1, "{:#}", d.json);
+    d.assert_status("config.file", "error");
+    let message = d.message("config.file");
+    assert!(
+        message.contains("config/persite/config.toml, line 4: `socks.port`"),
+        "{message}"
+    );
+    assert!(message.contains("1 to 65535"), "{message}");
+    let findings = d.json["findings"].as_array().expect("findings");
+    let judged: Vec<&str> = findings
+        .iter()
+        .filter(|f| {
+            !matches!(
+                f["section"].as_str(),
+                Some("binaries" | "manifests" | "config")
+            )
+        })
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(judged.is_empty(), "judged from the defaults: {judged:?}");
+
+    // A TOML syntax error: the parser's line and column.
+    env.write_config("[socks]\nport = 9050\n[tor\nmode = \"system\"\n");
+    let (code, text, _) = env.run(&["doctor"]);
+    assert_eq!(code, 1);
+    assert!(text.contains("config.toml"), "{text}");
+    assert!(text.contains("line 3"), "{text}");
+    assert!(text.contains("doctor stops here"), "{text}");
+    assert!(!text.contains("systemctl start tor"), "{text}");
+    assert!(!text.contains("9050"), "reasoned from the defaults: {text}");
+}

@@ -254,15 +254,59 @@ fn daemon_permissions_and_a_stale_configuration() {
 }
 
 #[test]
-fn a_broken_config_is_an_error_and_the_rest_uses_defaults() {
+fn a_broken_config_stops_doctor_instead_of_checking_the_defaults() {
     let mut obs = healthy();
     obs.config.exists = true;
-    obs.config.parsed = Err("config file /c: `socks.port` is 0; it must be a TCP port".into());
+    obs.config.parsed =
+        Err("config file /c, line 3: `socks.port` is 0; it must be a TCP port".into());
     let report = doctor::diagnose(&obs);
     assert_eq!(status(&report, "config.file"), Status::Error);
-    assert!(get(&report, "config.file").message.contains("socks.port"));
-    // Still checked against 127.0.0.1:9050, the defaults.
-    assert_eq!(status(&report, "tor.listener"), Status::Ok);
+    let broken = get(&report, "config.file");
+    assert!(
+        broken.message.contains("line 3: `socks.port`"),
+        "{broken:?}"
+    );
+    assert!(
+        broken
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("doctor stops here")
+    );
+    // Programs and manifests do not depend on the configuration: still checked.
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.section == Section::Binaries)
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.section == Section::Manifests)
+    );
+    // Nothing is judged from the defaults (no "tor listens on 127.0.0.1:9050", no "start tor").
+    let after: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            !matches!(
+                f.section,
+                Section::Binaries | Section::Manifests | Section::Config
+            )
+        })
+        .map(|f| f.id.as_str())
+        .collect();
+    assert!(after.is_empty(), "judged from the defaults: {after:?}");
+    assert_eq!(
+        report
+            .findings
+            .iter()
+            .filter(|f| f.section == Section::Config)
+            .count(),
+        1
+    );
 }
 
 #[test]

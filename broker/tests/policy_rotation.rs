@@ -133,12 +133,17 @@ fn max_bytes_counts_tor_stream_bytes_of_current_credentials_only() {
         "old credentials"
     );
     assert_eq!(iso.rotation().len(), 1);
-    // Closed streams stop counting.
+    // A closed stream's last bytes, reported around its CLOSED event, still count (as the
+    // circuit display counts them).
     let closed = StreamEvent::parse_body("4 CLOSED 7 example.com:443").expect("closed");
     assert_eq!(carry(&mut iso, 4, &second, 5_000), None);
     iso.on_tor_event(&Event::Stream(closed));
-    let bw = StreamBwEvent::parse_body("4 0 9000").expect("bw");
-    assert_eq!(iso.on_tor_event(&Event::StreamBw(bw)), None);
+    let bw = StreamBwEvent::parse_body("4 0 5000").expect("bw");
+    assert_eq!(
+        iso.on_tor_event(&Event::StreamBw(bw)),
+        Some(site("example.com")),
+        "the closed stream's last 5,000 bytes reached 10,000"
+    );
 }
 
 #[test]

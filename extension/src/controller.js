@@ -112,8 +112,17 @@ export class Controller {
     this.options = { ...DEFAULT_OPTIONS };
     /** `instance` of the daemon the cached credentials came from. */
     this.instance = null;
-    /** SOCKS endpoint from the last `hello`. */
+    /**
+     * SOCKS endpoint from the connected daemon's last `hello`; `null` while not known: before
+     * the first `hello` of this page's life, and from the loss of the daemon (or of the port)
+     * until the reconnected daemon's `hello` (it may listen elsewhere now). Requests wait for
+     * it (see {@link Controller#endpoint}); none is answered with a stale one.
+     */
     this.brokerSocks = null;
+    /** The running `hello` refresh (refreshHello), so that waiting requests share one. */
+    this.helloRefresh = null;
+    /** Requests waiting for the daemon's endpoint: called after each `hello` (or its failure). */
+    this.endpointWaiters = [];
     /** The host reached the daemon (cleared by `broker_disconnected`). */
     this.brokerUp = false;
     /** Tor's status from the broker (protocol.parseTorStatus), or `null` while unknown. */
@@ -187,14 +196,15 @@ export class Controller {
    */
   onRequest(details) {
     try {
-      if (this.isReady && this.barrier === 0) {
+      const socks = this.knownEndpoint();
+      if (this.isReady && this.barrier === 0 && socks !== undefined) {
         const firstParty = this.firstPartyOf(details);
         if (firstParty === ONE_OFF) {
-          return this.oneOffAnswer(details);
+          return this.oneOffAnswer(details, socks);
         }
         const hit = firstParty === undefined ? undefined : this.cache.get(firstParty.key, details.tabId);
         if (hit !== undefined) {
-          return decide(effectiveSocks(this.options, this.brokerSocks), hit);
+          return decide(socks, hit);
         }
       }
       return this.answerSlowly(details);
@@ -212,11 +222,14 @@ export class Controller {
           return blackHole();
         }
         const firstParty = await this.resolveFirstParty(details);
-        if (this.barrier > 0) {
+        // Before the cache lookup: the `hello` that makes the endpoint known also drops the
+        // cache when the daemon turns out to be another instance.
+        const socks = await this.endpoint();
+        if (this.barrier > 0 || socks === null) {
           return blackHole();
         }
         if (firstParty === ONE_OFF) {
-          return this.oneOffAnswer(details);
+          return this.oneOffAnswer(details, socks);
         }
         const generation = this.cache.generation;
         const credentials = await this.cache.fetch(
@@ -227,8 +240,9 @@ export class Controller {
         if (this.barrier > 0) {
           return blackHole();
         }
-        if (this.cache.generation === generation) {
-          return decide(effectiveSocks(this.options, this.brokerSocks), credentials);
+        // The daemon may have been lost (or replaced) during the round trip.
+        if (this.cache.generation === generation && sameEndpoint(this.knownEndpoint(), socks)) {
+          return decide(socks, credentials);
         }
       }
       this.log("credentials kept being invalidated during the request; blocking it");
@@ -236,6 +250,45 @@ export class Controller {
     } catch (e) {
       this.log(`no credentials, blocking the request: ${errorText(e)}`);
       return blackHole();
+    }
+  }
+
+  /**
+   * The SOCKS endpoint requests go to now: the options' override (`null` when it is invalid),
+   * else the daemon's; `undefined` while the daemon's is not known (then wait with
+   * {@link Controller#endpoint}).
+   */
+  knownEndpoint() {
+    if (this.options.socksOverride === null && this.brokerSocks === null) {
+      return undefined;
+    }
+    return effectiveSocks(this.options, this.brokerSocks);
+  }
+
+  /**
+   * The SOCKS endpoint for a request, asking the daemon's `hello` first when its endpoint is
+   * not known; `null` when there is none (the request gets the black hole). Rejects when the
+   * `hello` does not come within {@link READY_TIMEOUT_MS}.
+   */
+  async endpoint() {
+    const state = this.client.state;
+    if (this.knownEndpoint() === undefined && (state === "ready" || state === "connecting")) {
+      const answered = new Promise((resolve) => this.endpointWaiters.push(resolve));
+      // While (re)connecting, the handshake's own `hello` will tell.
+      if (state === "ready" && this.helloRefresh === null) {
+        this.refreshHello();
+      }
+      await this.withTimeout(answered, READY_TIMEOUT_MS, "the broker's hello");
+    }
+    return this.knownEndpoint() ?? null;
+  }
+
+  /** Wakes the requests waiting for the daemon's endpoint (they look again). */
+  wakeEndpointWaiters() {
+    const waiters = this.endpointWaiters;
+    this.endpointWaiters = [];
+    for (const wake of waiters) {
+      wake();
     }
   }
 
@@ -278,11 +331,11 @@ export class Controller {
   }
 
   /** The answer for a request that gets credentials of its own (first-party.js rule 6). */
-  oneOffAnswer(details) {
+  oneOffAnswer(details, socks) {
     if (!this.pathFacts.tablessWorkers && !(details.tabId >= 0)) {
       this.setPathFacts({ tablessWorkers: true });
     }
-    return decide(effectiveSocks(this.options, this.brokerSocks), oneOffCredentials());
+    return decide(socks, oneOffCredentials());
   }
 
   async fetchCredentials(firstParty, tabId) {
@@ -477,6 +530,8 @@ export class Controller {
       problem = `not connected to the native host${this.client.lastError ? `: ${this.client.lastError}` : ""}`;
     } else if (!this.brokerUp) {
       problem = "the native host cannot reach the broker daemon";
+    } else if (this.knownEndpoint() === undefined) {
+      problem = "waiting for the broker daemon's SOCKS endpoint";
     } else if (socks === null) {
       problem = "no usable SOCKS endpoint (check the options)";
     }
@@ -503,6 +558,7 @@ export class Controller {
     this.instance = info.instance;
     this.brokerSocks = info.socks;
     this.brokerUp = true;
+    this.wakeEndpointWaiters();
     this.schedulePersist();
     this.emitStatus();
     this.refreshTorStatus();
@@ -527,6 +583,8 @@ export class Controller {
           this.cache.clear();
           this.instance = push.instance;
         }
+        // A restarted daemon may listen on another SOCKS endpoint: requests wait for its hello.
+        this.brokerSocks = null;
         this.brokerUp = true;
         this.schedulePersist();
         this.emitStatus();
@@ -534,6 +592,7 @@ export class Controller {
         return;
       case "broker_disconnected":
         this.brokerUp = false;
+        this.brokerSocks = null;
         this.setTorStatus(null);
         this.emitStatus();
         return;
@@ -548,12 +607,27 @@ export class Controller {
     }
   }
 
-  /** A reconnected daemon may listen on another SOCKS endpoint: ask again. */
+  /**
+   * Asks the daemon's `hello` again (its SOCKS endpoint and instance); resolves when the answer
+   * (or failure) has been handled. Never rejects.
+   */
   refreshHello() {
-    this.client.request(helloRequest).then(
-      (result) => this.handleHello(parseHelloResult(result)),
-      (e) => this.log(`hello after broker_connected failed: ${errorText(e)}`),
-    ).catch((e) => this.log(`unusable hello after broker_connected: ${errorText(e)}`));
+    const refresh = this.client
+      .request(helloRequest)
+      .then(
+        (result) => this.handleHello(parseHelloResult(result)),
+        (e) => this.log(`hello failed: ${errorText(e)}`),
+      )
+      .catch((e) => this.log(`unusable hello: ${errorText(e)}`))
+      .finally(() => {
+        if (this.helloRefresh === refresh) {
+          this.helloRefresh = null;
+        }
+        // A failed hello leaves the endpoint unknown: the waiting requests get the black hole.
+        this.wakeEndpointWaiters();
+      });
+    this.helloRefresh = refresh;
+    return refresh;
   }
 
   handleClientState(state) {
@@ -562,6 +636,7 @@ export class Controller {
       this.cache.clear();
       this.instance = null;
       this.brokerUp = false;
+      this.brokerSocks = null;
       if (this.torStatus !== null) {
         this.setTorStatus(null);
       }
@@ -579,12 +654,8 @@ export class Controller {
     }
     this.cache.restore(session.cache);
     this.instance = session.instance;
-    if (session.brokerSocks && typeof session.brokerSocks === "object") {
-      this.brokerSocks = {
-        host: session.brokerSocks.host,
-        port: session.brokerSocks.port,
-      };
-    }
+    // No SOCKS endpoint from the mirror: the daemon may have restarted elsewhere while this
+    // page slept. Requests wait for this page's first `hello`.
   }
 
   /**
@@ -613,7 +684,6 @@ export class Controller {
   persistNow() {
     const state = {
       instance: this.instance,
-      brokerSocks: this.brokerSocks,
       cache: this.cache.snapshot(),
     };
     this.saveSession(state).catch((e) => this.log(`cannot write the session mirror: ${errorText(e)}`));
@@ -650,6 +720,11 @@ export class Controller {
       );
     });
   }
+}
+
+/** Whether two SOCKS endpoints (or `null`/`undefined`) are the same. */
+function sameEndpoint(a, b) {
+  return a === b || (a != null && b != null && a.host === b.host && a.port === b.port);
 }
 
 /** Log text of an error; broker messages may quote a URL, so only their code is logged. */

@@ -244,7 +244,11 @@ describe("Controller.onRequest", () => {
       brokerSocks: { host: "127.0.0.1", port: 9050 },
       cache: { version: 2, entries: [[`www.a.test\nfirefox-default`, { site: "a.test", container: "firefox-default", username: "restored", password: "p", expiresAt: null }]], perTabSites: [], tabEntries: [] },
     });
-    assert.equal((await answer)[0].username, "restored");
+    await settle();
+    ctx.factory.last.answerHello("inst-1", { host: "127.0.0.1", port: 9150 });
+    const [proxy] = await answer;
+    assert.equal(proxy.username, "restored");
+    assert.equal(proxy.port, 9150, "the endpoint of this page's hello, not one from the mirror");
   });
 });
 
@@ -425,7 +429,10 @@ describe("Controller refuses one credential pair for two first parties", () => {
     for (const event of [
       async (ctx) => ctx.factory.last.deliver({ type: "invalidate", all: true, reason: "new_identity" }),
       newIdentity,
-      async (ctx) => ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-2" }),
+      async (ctx) => {
+        ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-2" });
+        ctx.factory.last.answerHello("inst-2");
+      },
       async (ctx) => {
         ctx.factory.last.die(null);
         ctx.clock.advance(10_000);
@@ -548,7 +555,7 @@ describe("Controller invalidation", () => {
     await settle();
     const last = ctx.saved.at(-1);
     assert.equal(last.instance, "inst-1");
-    assert.deepEqual(last.brokerSocks, { host: "127.0.0.1", port: 9050 });
+    assert.equal(last.brokerSocks, undefined, "the endpoint is never taken from the mirror");
     assert.equal(last.cache.entries.length, 1);
     assert.equal(last.cache.entries[0][1].site, "a.test");
     ctx.factory.last.die(null);
@@ -648,6 +655,10 @@ describe("Controller actions", () => {
     assert.equal(ctx.statuses.at(-1).protected, false);
     assert.match(ctx.statuses.at(-1).problem, /cannot reach the broker/);
     ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-1" });
+    assert.equal(ctx.statuses.at(-1).protected, false, "until the daemon's hello names its endpoint");
+    assert.match(ctx.statuses.at(-1).problem, /waiting for the broker daemon's SOCKS endpoint/);
+    ctx.factory.last.answerHello("inst-1");
+    await settle();
     assert.equal(ctx.statuses.at(-1).protected, true);
   });
 
@@ -915,5 +926,64 @@ describe("Controller status: paths that bypass Persite", () => {
     assert.deepEqual(ctx.statuses.at(-1).warnings.map((w) => w.code), ["private_windows", "service_workers"], "pushed to the badge");
     ctx.controller.setOptions({ socksOverride: { host: "127.0.0.1", port: 9150 } });
     assert.deepEqual(ctx.controller.status().warnings.map((w) => w.code), ["private_windows", "default_proxy", "service_workers"]);
+  });
+});
+
+describe("Controller follows a restarted daemon's SOCKS endpoint", () => {
+  const oldSocks = { host: "127.0.0.1", port: 9050 };
+  const newSocks = { host: "127.0.0.1", port: 9999 };
+
+  it("answers a cached site only with the reconnected daemon's endpoint", async () => {
+    const ctx = await ready();
+    assert.equal((await ask(ctx, pageA))[0].port, oldSocks.port);
+    ctx.factory.last.deliver({ type: "broker_disconnected" });
+    const answer = ctx.controller.onRequest(pageA);
+    assert.ok(answer instanceof Promise, "no synchronous answer with the old endpoint");
+    await settle();
+    const refresh = ctx.factory.last.lastOf("hello");
+    assert.ok(refresh, "asks the daemon's hello (which makes the host reconnect)");
+    ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-1" });
+    ctx.factory.last.deliver({ id: refresh.id, result: { protocol: 1, broker_version: "0.1.0", instance: "inst-1", socks: newSocks } });
+    await settle();
+    const [proxy] = await answer;
+    assert.equal(proxy.port, newSocks.port);
+    assert.equal(ctx.controller.onRequest(pageA)[0].port, newSocks.port, "later hits too");
+  });
+
+  it("does not use the old endpoint for credentials answered before the new hello", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-2" });
+    const answer = ctx.controller.onRequest(pageB);
+    await settle();
+    ctx.broker();
+    await settle();
+    ctx.factory.last.answerHello("inst-2", newSocks);
+    await settle();
+    ctx.broker();
+    const [proxy] = await answer;
+    assert.equal(proxy.port, newSocks.port);
+    assert.equal(proxy.username, "user-https://b.test/");
+  });
+
+  it("answers the black hole when the reconnected daemon's hello fails", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    ctx.factory.last.deliver({ type: "broker_connected", instance: "inst-1" });
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    const refresh = ctx.factory.last.lastOf("hello");
+    ctx.factory.last.deliver({ id: refresh.id, error: { code: "internal", message: "x" } });
+    assertBlackHole(await answer);
+  });
+
+  it("answers the black hole when no hello comes in time", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    ctx.factory.last.deliver({ type: "broker_disconnected" });
+    const answer = ctx.controller.onRequest(pageA);
+    await settle();
+    ctx.clock.advance(READY_TIMEOUT_MS);
+    assertBlackHole(await answer);
   });
 });

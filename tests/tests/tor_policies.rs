@@ -15,6 +15,8 @@
 //! | `c_max_age_…` | `policy_set` `max_age_s: 3`: `expires_at` = issue + 3 s, same credentials and circuit before it, the `rotation` push arrives at expiry (not before, at most 5 s late), the next stream has new credentials on a new circuit |
 //! | `d_invalid_…` | `policy_set` with `max_age_s` 0, -1, `"10m"`, 604801, 1.5, `max_bytes` 10 or `"50MiB"` (a string over JSON), `per_tab` not a bool, unknown fields (`max_age`, `rotate_every`) → `invalid_field` naming the field, policies unchanged, daemon keeps serving with the same credentials; `persite serve` with a bad `[policy]` value (bad duration, too small, unknown key, a site's too-small `max_bytes`) exits non-zero naming the key and leaves no socket |
 //! | `e_per_tab_…` | Firefox: `per_tab = true` for site-a in `config.toml`; site-a in two tabs → two credential pairs (the daemon's per-tab answers) on two circuits, and `circuit` with each tab's id answers that tab's circuit (without a tab: the one used last); keep-alive site-b in both tabs → one pair, one circuit |
+//! | `f_byte_counts_…` | two downloads of exactly 1,000,000 bytes on one site's credentials, each stream closed at once: within 5 s the `circuit` answer's `bytes.read` is at least 2,000,000 and at most 2 × 512 bytes (the HTTP response heads) more, `bytes.written` at most 2 × 512 (the requests); 3 s later it has not moved (nothing counted twice) |
+//! | `g_byte_counts_in_firefox_…` | Firefox: a page of one site fetches 1,000,000 bytes twice (read to the end by the page); within 5 s the daemon's `circuit` answer for the site shows exactly what tor's own `STREAM_BW` events say the site's streams (its credentials in `STREAM` events) carried, in both directions, and at least 2,000,000 bytes received |
 //!
 //! The large body comes from a small axum server in this file ([`BigOrigin`]): the network's
 //! `LoopbackOrigin` answers one line of text only.
@@ -56,6 +58,13 @@ const FIREFOX_TRIAL_TIMEOUT: Duration = Duration::from_secs(240);
 const RUN_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Quiet time after a page load during which late stream events are still collected.
 const EVENT_DRAIN: Duration = Duration::from_millis(1500);
+
+/// Body size of the byte-count trial's downloads.
+const MILLION: usize = 1_000_000;
+/// Most bytes of HTTP head (request or response) one fetch of the byte-count trial carries.
+const HTTP_HEAD_MAX: u64 = 512;
+/// Bound on the byte counts being complete after a stream closed (the bound docs/tor.md states).
+const BYTES_COMPLETE_WAIT: Duration = Duration::from_secs(5);
 
 /// max-bytes threshold of the max-bytes trial.
 const MAX_BYTES: u64 = 256 * 1024;
@@ -104,6 +113,14 @@ fn main() -> ExitCode {
             tor_trial(shared, "e_per_tab_in_firefox_two_tabs_two_circuits", |n| {
                 report("e_per_tab_firefox", n, per_tab_in_firefox)
             }),
+            tor_trial(shared, "f_byte_counts_equal_the_bytes_carried", |n| {
+                report("f_byte_counts", n, byte_counts)
+            }),
+            tor_trial(
+                shared,
+                "g_byte_counts_in_firefox_equal_what_tor_carried",
+                |n| report("g_byte_counts_firefox", n, byte_counts_in_firefox),
+            ),
         ]
     })
 }
@@ -224,6 +241,8 @@ impl Issued {
 #[derive(Debug, Clone)]
 struct Traced {
     circuit: String,
+    /// Tor's stream id.
+    stream: String,
     body_len: usize,
 }
 
@@ -299,6 +318,7 @@ fn traced_fetch(
     })?;
     Ok(Traced {
         circuit: succeeded.circuit_id.clone(),
+        stream: id.clone(),
         body_len: fetch.body.len(),
     })
 }
@@ -389,6 +409,16 @@ impl BigOrigin {
             .route(
                 "/big",
                 axum::routing::get(|| async { vec![b'x'; BIG_BODY] }),
+            )
+            .route(
+                "/million",
+                axum::routing::get(|| async {
+                    // Readable by a page of the same site on another port (the Firefox trial).
+                    (
+                        [(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+                        vec![b'm'; MILLION],
+                    )
+                }),
             )
             .fallback(|| async { "small\n" });
         let thread = std::thread::Builder::new()
@@ -1103,4 +1133,241 @@ async fn two_tabs(s: &FirefoxSession) -> anyhow::Result<String> {
             ""
         }
     ))
+}
+
+/// Byte counts: what the `circuit` answer says a site carried equals what its streams carried,
+/// the last bytes of a closing stream included.
+fn byte_counts(network: &TorNetwork) -> Result<String, String> {
+    let client = network.client();
+    let site = "bytecount.test";
+    let daemon = daemon_on(client, "")?;
+    let big = BigOrigin::start()?;
+    let mut watcher = stream_watcher(client)?;
+    // Tor's own account, for the failure message.
+    let mut raw = client.control().map_err(|e| e.to_string())?;
+    raw.command("SETEVENTS STREAM STREAM_BW")
+        .map_err(|e| e.to_string())?;
+    let issued = daemon.credentials(&format!("http://{site}/"))?;
+    let mut streams = Vec::new();
+    for i in 0..2 {
+        let t = traced_fetch(
+            client,
+            &mut watcher,
+            site,
+            big.addr.port(),
+            "/million",
+            &issued.creds,
+        )?;
+        ensure(t.body_len == MILLION, || {
+            format!("download {i} returned {} bytes", t.body_len)
+        })?;
+        streams.push(t.stream);
+    }
+    let downloaded = Instant::now();
+    let expected = 2 * MILLION as u64;
+    let counts = || -> Result<(u64, u64), String> {
+        let r =
+            daemon.rpc(json!({"id": 7, "type": "circuit", "url": format!("http://{site}/")}))?;
+        Ok((
+            r["bytes"]["read"].as_u64().unwrap_or(0),
+            r["bytes"]["written"].as_u64().unwrap_or(0),
+        ))
+    };
+    let tor_lines = |raw: &mut ControlProbe| {
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) = raw.next_event(Duration::from_millis(300)) {
+            if streams
+                .iter()
+                .any(|id| line.split_whitespace().nth(1) == Some(id.as_str()))
+            {
+                lines.push(line);
+            }
+        }
+        lines
+    };
+    let (read, written) = loop {
+        let (read, written) = counts()?;
+        if read >= expected {
+            break (read, written);
+        }
+        if downloaded.elapsed() > BYTES_COMPLETE_WAIT {
+            return Err(format!(
+                "{BYTES_COMPLETE_WAIT:?} after two {MILLION}-byte downloads the site shows \
+                 {read} bytes received ({written} sent); tor's events for streams {streams:?}:\n{}",
+                tor_lines(&mut raw).join("\n")
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let took = downloaded.elapsed();
+    ensure(read <= expected + 2 * HTTP_HEAD_MAX, || {
+        format!("the site shows {read} bytes received for {expected} bytes of bodies")
+    })?;
+    ensure(written > 0 && written <= 2 * HTTP_HEAD_MAX, || {
+        format!("the site shows {written} bytes sent for two GET requests")
+    })?;
+    std::thread::sleep(Duration::from_secs(3));
+    let later = counts()?;
+    ensure(later == (read, written), || {
+        format!(
+            "the counts moved from {:?} to {later:?} with no traffic: counted twice",
+            (read, written)
+        )
+    })?;
+    Ok(format!(
+        "two {MILLION}-byte downloads: {read} bytes received, {written} sent, complete {:.1} s \
+         after the second ended",
+        took.as_secs_f64()
+    ))
+}
+
+/// Tor's own account of the bytes one credential pair's streams carried, from `STREAM` and
+/// `STREAM_BW` events read off a control connection.
+#[derive(Debug, Default)]
+struct TorBytes {
+    /// Stream ids whose `STREAM` events carried the pair.
+    streams: BTreeSet<String>,
+    /// Bytes the application received (`STREAM_BW`'s second number).
+    read: u64,
+    /// Bytes it sent (the first).
+    written: u64,
+    /// `STREAM_BW` lines for the pair's streams, for failure messages.
+    lines: Vec<String>,
+}
+
+impl TorBytes {
+    /// Reads every event waiting on `probe` (until 200 ms pass without one).
+    fn drain(&mut self, probe: &mut ControlProbe, creds: &Creds) -> Result<(), String> {
+        while let Some(line) = probe
+            .next_event(Duration::from_millis(200))
+            .map_err(|e| e.to_string())?
+        {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("STREAM"), Some(id)) => {
+                    let fields = persite_tests::control_probe::parse_fields(&line);
+                    if fields.get("SOCKS_USERNAME") == Some(&creds.username)
+                        && fields.get("SOCKS_PASSWORD") == Some(&creds.password)
+                    {
+                        self.streams.insert(id.to_owned());
+                    }
+                }
+                (Some("STREAM_BW"), Some(id)) if self.streams.contains(id) => {
+                    let mut number = || words.next().and_then(|w| w.parse::<u64>().ok());
+                    let (Some(written), Some(read)) = (number(), number()) else {
+                        return Err(format!("unreadable event {line:?}"));
+                    };
+                    self.written += written;
+                    self.read += read;
+                    self.lines.push(line.clone());
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Byte counts in the browser: a page's two 1,000,000-byte fetches through Persite; the daemon
+/// counts for the site what tor says its streams carried.
+fn byte_counts_in_firefox(network: &TorNetwork) -> Result<String, String> {
+    let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
+    let extension = binaries::extension_dir().map_err(|e| format!("{e:#}"))?;
+    let big = BigOrigin::start()?;
+    let client = network.client();
+    let mut probe = client.control().map_err(|e| e.to_string())?;
+    probe
+        .command("SETEVENTS STREAM STREAM_BW")
+        .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(async {
+            let session = FirefoxOnTor::start(client, &binaries, &extension, "", TOR_WAIT).await?;
+            let outcome = match tokio::time::timeout(
+                FIREFOX_TRIAL_TIMEOUT,
+                firefox_downloads(&session, big.addr.port(), &mut probe),
+            )
+            .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(anyhow::anyhow!("trial exceeded {FIREFOX_TRIAL_TIMEOUT:?}")),
+            };
+            let outcome = outcome.map_err(|e| anyhow::anyhow!("{e:#}\n\n{}", session.log_tail(30)));
+            session.shutdown().await;
+            outcome
+        })
+        .map_err(|e| format!("{e:#}"))
+}
+
+async fn firefox_downloads(
+    session: &FirefoxOnTor,
+    big_port: u16,
+    probe: &mut ControlProbe,
+) -> anyhow::Result<String> {
+    let site = "bytecount.test";
+    let ff = session.ff();
+    ff.load_fixture_page(&session.page_url(site, site, 1))
+        .await?;
+    let sizes = ff
+        .client()
+        .execute_async(
+            r#"const [url, done] = [arguments[0], arguments[arguments.length - 1]];
+               (async () => {
+                 const sizes = [];
+                 for (let i = 0; i < 2; i += 1) {
+                   const response = await fetch(`${url}?i=${i}`, { cache: "no-store" });
+                   sizes.push((await response.arrayBuffer()).byteLength);
+                 }
+                 return sizes;
+               })().then(done, (e) => done(String(e)));"#,
+            vec![json!(format!("http://{site}:{big_port}/million"))],
+        )
+        .await?;
+    anyhow::ensure!(
+        sizes == json!([MILLION, MILLION]),
+        "the page's two fetches read {sizes}"
+    );
+    let downloaded = Instant::now();
+    let issued = Issued::from_result(
+        session.rpc(json!({"id": 1, "type": "credentials", "url": format!("http://{site}/")}))?,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let mut tor = TorBytes::default();
+    let expected = 2 * MILLION as u64;
+    loop {
+        tor.drain(probe, &issued.creds)
+            .map_err(anyhow::Error::msg)?;
+        let answer =
+            session.rpc(json!({"id": 2, "type": "circuit", "url": format!("http://{site}/")}))?;
+        let shown = (
+            answer["bytes"]["read"].as_u64().unwrap_or(0),
+            answer["bytes"]["written"].as_u64().unwrap_or(0),
+        );
+        if shown == (tor.read, tor.written) && tor.read >= expected {
+            return Ok(format!(
+                "{} streams: the daemon shows {} bytes received, {} sent, as tor's STREAM_BW \
+                 ({:.1} s after the page's fetches ended)",
+                tor.streams.len(),
+                shown.0,
+                shown.1,
+                downloaded.elapsed().as_secs_f64()
+            ));
+        }
+        anyhow::ensure!(
+            downloaded.elapsed() < BYTES_COMPLETE_WAIT,
+            "{BYTES_COMPLETE_WAIT:?} after two {MILLION}-byte fetches the daemon shows {} \
+             received / {} sent for {site}, tor's STREAM_BW for its {} streams say {} / {}:\n{}",
+            shown.0,
+            shown.1,
+            tor.streams.len(),
+            tor.read,
+            tor.written,
+            tor.lines.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

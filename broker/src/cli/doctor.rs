@@ -100,22 +100,31 @@ pub async fn observe(args: &DoctorArgs) -> Observations {
         None => Vec::new(),
     };
     let config = config(args.config.as_deref());
-    let effective = config.effective();
     let daemon = daemon().await;
-    let socks = socks_probe(&effective).await;
-    let managed = match &daemon.answer {
-        DaemonAnswer::Status(st) => Some(st.tor_managed),
-        _ => None,
+    let (socks, tor) = match &config.parsed {
+        Ok(effective) => {
+            let socks = socks_probe(effective).await;
+            let managed = match &daemon.answer {
+                DaemonAnswer::Status(st) => Some(st.tor_managed),
+                _ => None,
+            };
+            let target = doctor::control_target(
+                effective,
+                managed,
+                &daemon
+                    .runtime_dir
+                    .join(crate::managed_tor::CONTROL_SOCKET_NAME),
+                Path::new("/run/tor/control").exists(),
+            );
+            (socks, tor(target, effective).await)
+        }
+        // Nothing is probed at the defaults: `doctor::diagnose` stops at the broken
+        // configuration and never reads these.
+        Err(_) => (
+            SocksObs::Unreachable("not checked: the configuration cannot be used".to_owned()),
+            TorObs::Disabled,
+        ),
     };
-    let target = doctor::control_target(
-        &effective,
-        managed,
-        &daemon
-            .runtime_dir
-            .join(crate::managed_tor::CONTROL_SOCKET_NAME),
-        Path::new("/run/tor/control").exists(),
-    );
-    let tor = tor(target, &effective).await;
     let profile = args
         .profile
         .as_deref()

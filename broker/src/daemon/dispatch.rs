@@ -198,11 +198,11 @@ impl Broker {
         }
     }
 
-    /// Re-learns every circuit from `GETINFO circuit-status` (after (re)connecting). A
-    /// restarted tor reuses stream ids, so the byte meter forgets its streams.
+    /// Re-learns every circuit from `GETINFO circuit-status` (after (re)connecting, an unknown
+    /// circuit or missed events). Streams stay metered: their ids are tor's for as long as the
+    /// control connection lasts, and losing it already forgot them (`set_tor_status`).
     pub fn resync_circuits(&mut self, status: &[CircEvent]) {
         self.circuits.resync(status, &self.isolator);
-        self.isolator.forget_streams();
     }
 
     /// Rotates the credentials whose max-age passed at `now_ms`; the `invalidate` push
@@ -750,6 +750,42 @@ mod tests {
             .expect("second");
         assert_ne!(second["password"], first["password"]);
         assert_eq!(second["username"], first["username"]);
+    }
+
+    /// A resync of the circuits (a stream on a circuit not seen yet, or missed events) keeps
+    /// metering the streams that are open: their bytes still reach max-bytes.
+    #[test]
+    fn max_bytes_keeps_metering_open_streams_across_a_circuit_resync() {
+        use crate::tor::events::{CircEvent, StreamBwEvent, StreamEvent};
+        let (mut b, now) = broker();
+        set_policy(&mut b, Some("example.com"), json!({"max_bytes": 4096}), now)
+            .result
+            .expect("set");
+        let first = b
+            .handle(creds("https://example.com/"), now)
+            .result
+            .expect("first");
+        let attach = format!(
+            "9 SUCCEEDED 4 example.com:443 SOCKS_USERNAME=\"{}\" SOCKS_PASSWORD=\"{}\"",
+            first["username"].as_str().expect("username"),
+            first["password"].as_str().expect("password")
+        );
+        b.on_tor_event(&Event::Stream(
+            StreamEvent::parse_body(&attach).expect("STREAM"),
+        ));
+        let bw = |read: u64| {
+            Event::StreamBw(StreamBwEvent::parse_body(&format!("9 0 {read}")).expect("BW"))
+        };
+        assert!(b.on_tor_event(&bw(3000)).is_empty());
+        b.resync_circuits(&[CircEvent::parse_body("4 BUILT PURPOSE=GENERAL").expect("CIRC")]);
+        assert_eq!(
+            b.on_tor_event(&bw(1096)),
+            vec![Push::InvalidateSites {
+                sites: vec!["example.com".into()],
+                reason: InvalidateReason::Rotation
+            }],
+            "3,000 + 1,096 bytes reached 4,096"
+        );
     }
 
     #[test]

@@ -189,13 +189,6 @@ pub struct ConfigObs {
     pub parsed: Result<Config, String>,
 }
 
-impl ConfigObs {
-    /// The configuration doctor checks against: the parsed one, or the defaults.
-    pub fn effective(&self) -> Config {
-        self.parsed.clone().unwrap_or_default()
-    }
-}
-
 /// What the SOCKS endpoint answered to the greeting `05 02 00 02` (no auth or user/pass).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocksProbe {
@@ -335,18 +328,24 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Judges everything observed.
+/// Judges everything observed. A configuration that cannot be used stops the judgement after
+/// the checks that do not depend on it (programs, manifests): the daemon, SOCKS, tor and
+/// profile checks would otherwise reason from the defaults, which are not what the user set
+/// (and might send them to start a tor they do not need).
 pub fn diagnose(obs: &Observations) -> Report {
-    let config = obs.config.effective();
     let mut findings = Vec::new();
     findings.extend(binaries(&obs.binaries));
     findings.extend(manifests(&obs.manifests, &obs.binaries.host));
-    findings.extend(daemon(&obs.daemon, &config));
+    let Ok(config) = &obs.config.parsed else {
+        findings.extend(config_findings(&obs.config));
+        return Report { findings };
+    };
+    findings.extend(daemon(&obs.daemon, config));
     findings.extend(config_findings(&obs.config));
-    findings.extend(socks(&obs.socks, &config, &obs.daemon.answer));
-    findings.extend(tor(&obs.tor, &config));
+    findings.extend(socks(&obs.socks, config, &obs.daemon.answer));
+    findings.extend(tor(&obs.tor, config));
     if let Some(p) = &obs.profile {
-        findings.extend(profile_findings(p, &config));
+        findings.extend(profile_findings(p, config));
     }
     Report { findings }
 }
@@ -622,7 +621,9 @@ pub fn config_findings(c: &ConfigObs) -> Vec<Finding> {
             Status::Error,
             format!("the configuration cannot be used: {e}"),
             Some(format!(
-                "fix {path}; the daemon refuses to start with it (the checks below use the defaults)"
+                "fix {path} where the message says, then run `persite doctor` again; the daemon \
+                 refuses to start with it, and doctor stops here: the daemon, SOCKS, tor and \
+                 profile checks need the configuration you meant"
             )),
         )],
         Ok(config) => {
