@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use persite::front::resolved::ResolvedAddresses;
 use persite::front::{Front, FrontAddr, Keys};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -14,9 +15,27 @@ use tokio::sync::watch;
 
 /// Test keys: the site is the last two labels; credentials name context and site so the test
 /// can read them back (the real ones are keyed hashes).
-struct TestKeys;
+#[derive(Default)]
+struct TestKeys {
+    resolved: Mutex<ResolvedAddresses>,
+}
 
 impl Keys for TestKeys {
+    fn remember_resolved(&self, context: &str, ip: IpAddr, site: &str) {
+        self.resolved
+            .lock()
+            .expect("lock")
+            .remember(context, ip, site);
+    }
+
+    fn resolved_site(&self, context: &str, ip: IpAddr) -> Option<String> {
+        self.resolved
+            .lock()
+            .expect("lock")
+            .site_of(context, ip)
+            .map(str::to_owned)
+    }
+
     fn site_of(&self, host: &str) -> Option<String> {
         let labels: Vec<&str> = host.split('.').collect();
         (labels.len() >= 2).then(|| labels[labels.len() - 2..].join("."))
@@ -134,7 +153,7 @@ async fn start(offer_auth: bool) -> Running {
         panic!("tcp front")
     };
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(front.serve(Arc::new(TestKeys), tor, stopped));
+    tokio::spawn(front.serve(Arc::new(TestKeys::default()), tor, stopped));
     Running {
         front: addr,
         seen,
@@ -371,7 +390,7 @@ async fn data_right_after_tors_reply_reaches_the_client() {
         panic!("tcp")
     };
     let (_stop, stopped) = watch::channel(false);
-    tokio::spawn(front.serve(Arc::new(TestKeys), tor, stopped));
+    tokio::spawn(front.serve(Arc::new(TestKeys::default()), tor, stopped));
     let (mut s, reply) = socks5(addr, "ssh", 1, &name("git.example.org")).await;
     assert_eq!(reply[1], 0);
     let mut banner = [0u8; 16];

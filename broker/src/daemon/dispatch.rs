@@ -36,6 +36,9 @@ pub struct Broker {
     front: Option<String>,
     /// The application contexts served (front and `persite run`).
     apps: super::apps::Apps,
+    /// The front's RESOLVE answers per context (its IP-literal rule); forgotten on New
+    /// identity with everything else.
+    resolved: crate::front::resolved::ResolvedAddresses,
 }
 
 /// The moment a request is handled, on both clocks the broker uses; passed in so tests can
@@ -115,7 +118,18 @@ impl Broker {
             policies: PolicyStore::default(),
             front: None,
             apps: super::apps::Apps::default(),
+            resolved: crate::front::resolved::ResolvedAddresses::default(),
         }
+    }
+
+    /// The front's RESOLVE in `context` answered `ip` for a name of `site`.
+    pub fn remember_resolved(&mut self, context: &str, ip: std::net::IpAddr, site: &str) {
+        self.resolved.remember(context, ip, site);
+    }
+
+    /// The site a RESOLVE in `context` last answered `ip` for.
+    pub fn resolved_site(&self, context: &str, ip: std::net::IpAddr) -> Option<String> {
+        self.resolved.site_of(context, ip).map(str::to_owned)
     }
 
     /// Records where the SOCKS front listens (`status`, `app_credentials`).
@@ -284,6 +298,7 @@ impl Broker {
                 let epoch = self.isolator.new_identity();
                 self.circuits.new_identity();
                 self.apps.clear();
+                self.resolved.clear();
                 push = Some(Push::InvalidateAll {
                     reason: InvalidateReason::NewIdentity,
                 });
@@ -843,6 +858,79 @@ mod tests {
         assert_eq!(
             b.handle(Request::PolicyGet, now).result.expect("get"),
             before
+        );
+    }
+
+    #[test]
+    fn application_contexts_get_their_own_keys_and_follow_new_circuit_and_new_identity() {
+        let parse = |v: &Value| {
+            super::super::rpc::parse_rpc(v.to_string().as_bytes())
+                .1
+                .expect("request")
+        };
+        let (mut b, now) = broker();
+        let app = |b: &mut Broker, app: &str, site: Option<&str>| {
+            let mut request = json!({"id": 1, "type": "app_credentials", "app": app});
+            if let Some(site) = site {
+                request["site"] = json!(site);
+            }
+            let request = parse(&request);
+            b.handle(request, now).result.expect("app credentials")
+        };
+        let git = app(&mut b, "git", None);
+        assert_eq!(git["container"], "app:git");
+        assert!(git["site"].as_str().expect("site").ends_with(".invalid"));
+        assert_eq!(
+            app(&mut b, "git", None),
+            git,
+            "stable while the daemon runs"
+        );
+        let curl = app(&mut b, "curl", None);
+        assert_ne!(
+            curl["username"], git["username"],
+            "two applications, two keys"
+        );
+        let browser = b
+            .handle(creds("https://example.com/"), now)
+            .result
+            .expect("browser credentials");
+        let git_site = app(&mut b, "git", Some("www.example.com"));
+        assert_eq!(git_site["site"], "example.com");
+        assert_ne!(
+            git_site["username"], browser["username"],
+            "not the browser's key"
+        );
+        assert_eq!(
+            app(&mut b, "git", Some("cdn.example.com"))["username"],
+            git_site["username"]
+        );
+        // New circuit for git's own site moves git only.
+        let target = parse(&json!({"id": 2, "type": "new_circuit", "site": git["site"]}));
+        b.handle(target, now).result.expect("new circuit");
+        assert_ne!(app(&mut b, "git", None)["password"], git["password"]);
+        assert_eq!(app(&mut b, "curl", None), curl);
+        // The front's RESOLVE memory and the application list go with New identity.
+        b.remember_resolved("git", "192.0.2.1".parse().expect("ip"), "example.com");
+        let status = b
+            .handle(super::super::rpc::Request::Status, now)
+            .result
+            .expect("status");
+        assert!(status["apps"].as_array().expect("apps").len() >= 2);
+        b.handle(super::super::rpc::Request::NewIdentity, now);
+        assert_eq!(
+            b.resolved_site("git", "192.0.2.1".parse().expect("ip")),
+            None
+        );
+        let status = b
+            .handle(super::super::rpc::Request::Status, now)
+            .result
+            .expect("status");
+        assert_eq!(status["apps"], json!([]));
+        assert_ne!(app(&mut b, "curl", None)["password"], curl["password"]);
+        let bad = parse(&json!({"id": 3, "type": "app_credentials", "app": "two words"}));
+        assert_eq!(
+            b.handle(bad, now).result.expect_err("refused").code,
+            "invalid_container"
         );
     }
 

@@ -32,6 +32,19 @@ impl Keys for DaemonKeys {
             .map(|issued| (issued.username, issued.password))
             .map_err(|e| e.message)
     }
+
+    fn remember_resolved(&self, context: &str, ip: std::net::IpAddr, site: &str) {
+        self.state.with_broker(|b| {
+            b.remember_resolved(context, ip, site);
+            ((), Vec::new())
+        });
+    }
+
+    fn resolved_site(&self, context: &str, ip: std::net::IpAddr) -> Option<String> {
+        self.state
+            .with_broker(|b| (b.resolved_site(context, ip), Vec::new()))
+            .flatten()
+    }
 }
 
 /// tor's SOCKS port as a socket address (`localhost` is 127.0.0.1, as for the browser).

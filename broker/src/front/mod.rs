@@ -24,7 +24,7 @@ pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
@@ -36,7 +36,6 @@ use tor_socksproto::{
 };
 
 use request::{ClientRequest, Destination, Intent, handshake_failure_reply, interpret};
-use resolved::ResolvedAddresses;
 use upstream::{ReplyAddr, TorCommand, ask_tor};
 
 /// Longest time a client may take to finish its SOCKS handshake.
@@ -74,6 +73,10 @@ pub trait Keys: Send + Sync + 'static {
     fn site_of(&self, host: &str) -> Option<String>;
     /// Credentials `(username, password)` for `site` in application context `context`.
     fn credentials(&self, context: &str, site: &str) -> Result<(String, String), String>;
+    /// Notes that a RESOLVE in `context` answered `ip` for a name of `site` ([`resolved`]).
+    fn remember_resolved(&self, context: &str, ip: std::net::IpAddr, site: &str);
+    /// The site whose name a RESOLVE in `context` last answered with `ip`, if any.
+    fn resolved_site(&self, context: &str, ip: std::net::IpAddr) -> Option<String>;
 }
 
 /// A bound front, ready to serve.
@@ -91,7 +94,6 @@ enum Listener {
 struct Shared {
     keys: Arc<dyn Keys>,
     tor: SocketAddr,
-    resolved: Mutex<ResolvedAddresses>,
 }
 
 impl Front {
@@ -131,11 +133,7 @@ impl Front {
         tor: SocketAddr,
         mut stop: watch::Receiver<bool>,
     ) {
-        let shared = Arc::new(Shared {
-            keys,
-            tor,
-            resolved: Mutex::new(ResolvedAddresses::default()),
-        });
+        let shared = Arc::new(Shared { keys, tor });
         let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         loop {
             let Ok(place) = Arc::clone(&places).acquire_owned().await else {
@@ -284,11 +282,9 @@ fn site_for(shared: &Shared, context: &str, destination: &Destination) -> String
     match destination {
         Destination::Name(name) => shared.keys.site_of(name).unwrap_or_else(|| name.clone()),
         Destination::Ip(ip) => shared
-            .resolved
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .site_of(context, *ip)
-            .map_or_else(|| ip.to_string(), str::to_owned),
+            .keys
+            .resolved_site(context, *ip)
+            .unwrap_or_else(|| ip.to_string()),
     }
 }
 
@@ -342,11 +338,7 @@ where
             let addr = match (&answer.addr, answer.status) {
                 (_, s) if s != 0 => None,
                 (ReplyAddr::Ip(ip), _) => {
-                    shared
-                        .resolved
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remember(context, *ip, &site);
+                    shared.keys.remember_resolved(context, *ip, &site);
                     Some(SocksAddr::Ip(*ip))
                 }
                 (ReplyAddr::Name(name), _) => SocksHostname::try_from(name.clone())
