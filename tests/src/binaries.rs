@@ -43,6 +43,25 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// Copies the test-only extension `fixtures/<name>` (its `manifest.json` and `background.js`)
+/// into a temporary directory and writes its `config.js` with the recorder's SOCKS port.
+pub fn test_extension(name: &str, socks_port: u16) -> anyhow::Result<tempfile::TempDir> {
+    use anyhow::Context as _;
+    let source = fixtures_dir().join(name);
+    let dir = tempfile::Builder::new()
+        .prefix("persite-test-ext-")
+        .tempdir()?;
+    for file in ["manifest.json", "background.js"] {
+        std::fs::copy(source.join(file), dir.path().join(file))
+            .with_context(|| format!("copying {file} of {name}"))?;
+    }
+    std::fs::write(
+        dir.path().join("config.js"),
+        format!("const SOCKS_PORT = {socks_port};\n"),
+    )?;
+    Ok(dir)
+}
+
 /// The directory cargo builds debug binaries into.
 fn target_debug_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

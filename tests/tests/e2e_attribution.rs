@@ -224,28 +224,11 @@ async fn wait_for_labels(
     }
 }
 
-/// Copy the details-probe extension and point it at the recorder.
-fn prepare_probe_extension(h: &Harness) -> anyhow::Result<tempfile::TempDir> {
-    let source = binaries::fixtures_dir().join("details-probe-extension");
-    let dir = tempfile::Builder::new()
-        .prefix("persite-probe-ext-")
-        .tempdir()?;
-    for file in ["manifest.json", "background.js"] {
-        std::fs::copy(source.join(file), dir.path().join(file))
-            .with_context(|| format!("copying {file} of the probe extension"))?;
-    }
-    std::fs::write(
-        dir.path().join("config.js"),
-        format!("const SOCKS_PORT = {};\n", h.recorder.addr().port()),
-    )?;
-    Ok(dir)
-}
-
 /// Runs the corpus under the details probe, prints what Firefox told the extension about each
 /// kind of request (the table in docs/architecture.md comes from this output), and checks the
 /// facts first-party.js relies on, so a Firefox that changes them fails here first.
 async fn probe_details(h: &Harness) -> anyhow::Result<String> {
-    let extension = prepare_probe_extension(h)?;
+    let extension = binaries::test_extension("details-probe-extension", h.recorder.addr().port())?;
     let downloads = tempfile::tempdir()?;
     let ff = Firefox::start(FirefoxConfig {
         prefs: corpus_prefs(downloads.path()),

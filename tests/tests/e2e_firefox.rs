@@ -428,25 +428,8 @@ async fn harness_static_socks(h: &Harness) -> anyhow::Result<String> {
     ))
 }
 
-/// Copy the test-only extension into a temporary directory and point it at the recorder.
-fn prepare_test_extension(h: &Harness) -> anyhow::Result<tempfile::TempDir> {
-    let source = binaries::fixtures_dir().join("static-creds-extension");
-    let dir = tempfile::Builder::new()
-        .prefix("persite-test-ext-")
-        .tempdir()?;
-    for file in ["manifest.json", "background.js"] {
-        std::fs::copy(source.join(file), dir.path().join(file))
-            .with_context(|| format!("copying {file} of the test extension"))?;
-    }
-    std::fs::write(
-        dir.path().join("config.js"),
-        format!("const SOCKS_PORT = {};\n", h.recorder.addr().port()),
-    )?;
-    Ok(dir)
-}
-
 async fn harness_test_extension(h: &Harness) -> anyhow::Result<String> {
-    let extension = prepare_test_extension(h)?;
+    let extension = binaries::test_extension("static-creds-extension", h.recorder.addr().port())?;
     let ff = Firefox::start(FirefoxConfig::default()).await?;
     ff.install_addon(extension.path(), true).await?;
     let session_mark = h.recorder.mark();
