@@ -75,19 +75,7 @@ impl std::fmt::Debug for MeasuredBrowser {
 /// Copy the trivial-listener fixture into a temporary directory with `config.js` naming the
 /// SOCKS port.
 pub fn prepare_trivial_listener(socks_port: u16) -> anyhow::Result<tempfile::TempDir> {
-    let source = binaries::fixtures_dir().join("trivial-listener-extension");
-    let dir = tempfile::Builder::new()
-        .prefix("persite-trivial-ext-")
-        .tempdir()?;
-    for file in ["manifest.json", "background.js"] {
-        std::fs::copy(source.join(file), dir.path().join(file))
-            .with_context(|| format!("copying {file} of the trivial-listener extension"))?;
-    }
-    std::fs::write(
-        dir.path().join("config.js"),
-        format!("const SOCKS_PORT = {socks_port};\n"),
-    )?;
-    Ok(dir)
+    binaries::test_extension("trivial-listener-extension", socks_port)
 }
 
 impl MeasuredBrowser {
