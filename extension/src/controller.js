@@ -34,6 +34,7 @@ import {
   tabClosedRequest,
 } from "./protocol.js";
 import { blackHole, decide } from "./proxy-decision.js";
+import { PRIVATE_CONTAINER, Sessions } from "./sessions.js";
 
 /** Longest wait for the state restore on an event-page wake, in ms. */
 export const READY_TIMEOUT_MS = 5_000;
@@ -117,6 +118,8 @@ export class Controller {
     this.tabsResetPending = false;
     this.readyPromise = null;
     this.persistQueued = false;
+    /** This browser session's and private browsing session's secrets (sessions.js). */
+    this.sessions = new Sessions();
     this.cache = new CredentialsCache({ now, onChange: (kind) => this.schedulePersist(kind === "removed") });
     this.client = new BrokerClient({
       connect,
@@ -215,8 +218,9 @@ export class Controller {
   }
 
   async fetchCredentials(firstParty, tabId) {
+    const session = this.sessionFor(firstParty.container);
     const result = await this.client.request((id) =>
-      credentialsRequest(id, firstParty.url, firstParty.container, tabId),
+      credentialsRequest(id, firstParty.url, firstParty.container, tabId, session),
     );
     // Checked here, once per reply, so the cache only ever holds credentials of the first
     // party they are stored under: a broker mixing up two sites' answers gets the black hole.
@@ -227,6 +231,33 @@ export class Controller {
       throw new ProtocolError("the broker answered credentials already given to another site, container or tab");
     }
     return credentials;
+  }
+
+  /**
+   * The session secret for requests in `container`; a newly made one is mirrored at once, so
+   * a suspended event page wakes up in the same session.
+   */
+  sessionFor(container) {
+    const before = this.sessions.snapshot();
+    const secret = this.sessions.secretFor(container);
+    const after = this.sessions.snapshot();
+    if (before.browser !== after.browser || before.private !== after.private) {
+      this.schedulePersist(true);
+    }
+    return secret;
+  }
+
+  /**
+   * The last private window closed: the private session's secret and every cached private
+   * credential go (also from the `storage.session` mirror), and loads still running are not
+   * stored, so the next private window gets credentials never issued before.
+   */
+  async privateSessionEnded() {
+    await this.ensureReady();
+    const had = this.sessions.endPrivate();
+    this.cache.dropContainer(PRIVATE_CONTAINER);
+    this.schedulePersist(true);
+    return had;
   }
 
   /**
@@ -340,7 +371,13 @@ export class Controller {
     await this.ensureReady();
     this.cache.dropTab(tabId);
     if (Number.isSafeInteger(tabId) && tabId >= 0) {
-      await this.client.request((id) => tabClosedRequest(id, tabId));
+      // The tab may have been private or not (tab ids are unique across both): tell the
+      // broker for each session there is; the other one has no sets of that tab.
+      const { browser, private: privateSession } = this.sessions.snapshot();
+      await this.client.request((id) => tabClosedRequest(id, tabId, browser));
+      if (privateSession !== null) {
+        await this.client.request((id) => tabClosedRequest(id, tabId, privateSession));
+      }
     }
   }
 
@@ -484,6 +521,9 @@ export class Controller {
   }
 
   restore(session) {
+    // Without a mirror this is a new browser session: a new secret, mirrored by init.
+    this.sessions.restore(session?.sessions);
+    this.sessions.secretFor("firefox-default");
     if (typeof session !== "object" || session === null || typeof session.instance !== "string") {
       this.cache.restore(null);
       // Firefox may give this session's tabs ids that the broker knows from another session.
@@ -528,6 +568,7 @@ export class Controller {
       instance: this.instance,
       brokerSocks: this.brokerSocks,
       cache: this.cache.snapshot(),
+      sessions: this.sessions.snapshot(),
     };
     this.saveSession(state).catch((e) => this.log(`cannot write the session mirror: ${errorText(e)}`));
   }
