@@ -3,6 +3,7 @@ pub mod binaries;
 pub mod canary;
 pub mod control_probe;
 pub mod daemon_http;
+pub mod extension_state;
 pub mod fake_broker;
 pub mod firefox;
 pub mod fixtures;
