@@ -9,10 +9,16 @@
 //! | trial | asserts |
 //! |---|---|
 //! | `sessions_a_…` | two profiles at once on one daemon (started by the test): site-a's pair differs between them (username and password), each profile's pair is stable across reloads, and the daemon answers each profile's pair only for that profile's session value |
-//! | `sessions_b_…` | a browser shut down and a new one started while the daemon keeps running: site-a's pair after ≠ before (stable within each run) |
+//! | `sessions_b_…` | the browser restarted on the same profile (extension installed permanently) while the daemon keeps running: site-a's pair after ≠ before (stable within each run) |
 //! | `sessions_c_…` | private windows: site-a in a private window; every private window closed (the extension forgets the private secret); a new private window: site-a gets a new pair, ≠ the first private pair, ≠ the normal window's; the normal window's pair is unchanged throughout |
 //!
 //! Run: `cargo test -p persite-tests --test e2e_sessions` (filters work, e.g. `-- sessions_c`).
+//!
+//! A restart on the same profile needs the Firefox wrapper of `src/wrappers.rs`
+//! (`PERSITE_KEEP_PROFILE`, `PERSITE_SIDELOAD_XPI`), which `firefox_binary` finds through
+//! `$PERSITE_FIREFOX`: like `tests/e2e_faults.rs`, the binary re-executes itself once with it set
+//! (changing the environment in-process is `unsafe`). Without those variables the wrapper just
+//! execs Firefox, so the other trials run as usual.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +32,8 @@ use persite_tests::fixtures::{FixtureServer, HttpRecord};
 use persite_tests::socks_recorder::{Credentials, SocksConnection, SocksRecorder};
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
 use persite_tests::trial::{self, TrialRunner, trial};
-use serde_json::json;
+use persite_tests::wrappers;
+use serde_json::{Value, json};
 
 /// Upper bound for one trial, Firefox starts included.
 const TRIAL_TIMEOUT: Duration = Duration::from_secs(180);
@@ -34,6 +41,8 @@ const TRIAL_TIMEOUT: Duration = Duration::from_secs(180);
 const RUN_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Longest wait for the extension to notice that the last private window closed.
 const PRIVATE_END_WAIT: Duration = Duration::from_secs(10);
+/// Marks the re-executed child process (its value: the wrapper scripts' directory).
+const CHILD_MARKER: &str = "PERSITE_SESSIONS_CHILD";
 
 /// Servers shared by every trial.
 struct Harness {
@@ -68,7 +77,36 @@ impl AsRef<TrialRunner> for Harness {
     }
 }
 
+/// Re-runs this binary with `$PERSITE_FIREFOX` set to the wrapper script (module doc).
+fn reexec_with_wrapper() -> ! {
+    let code = (|| -> anyhow::Result<i32> {
+        let real = persite_tests::firefox::firefox_binary()?;
+        let scripts = tempfile::Builder::new()
+            .prefix("persite-sessions-scripts-")
+            .tempdir()?;
+        let wrapper = wrappers::write_firefox_wrapper(scripts.path(), &real)?;
+        let status = std::process::Command::new(std::env::current_exe()?)
+            .args(std::env::args_os().skip(1))
+            .env("PERSITE_FIREFOX", &wrapper)
+            .env(CHILD_MARKER, scripts.path())
+            .status()
+            .context("re-running the test binary")?;
+        drop(scripts);
+        Ok(status.code().unwrap_or(101))
+    })();
+    match code {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("e2e_sessions: cannot set up the Firefox wrapper: {error:#}");
+            std::process::exit(101);
+        }
+    }
+}
+
 fn main() {
+    if std::env::var_os(CHILD_MARKER).is_none() {
+        reexec_with_wrapper();
+    }
     trial::spawn_run_watchdog("e2e_sessions", RUN_TIMEOUT);
     trial::run_with_harness("e2e_sessions harness", Harness::start, |harness| {
         vec![
@@ -131,19 +169,59 @@ fn own_daemon(h: &Harness, runtime_dir: &Path) -> anyhow::Result<TestDaemon> {
 /// Firefox (fresh profile) with Persite, whose native host talks to the daemon of
 /// `runtime_dir` (started by the host unless one already runs there).
 async fn start_persite(h: &Harness, runtime_dir: &Path) -> anyhow::Result<Firefox> {
+    start_persite_with(h, runtime_dir, None).await
+}
+
+/// A profile kept across browser runs (a restart), with Persite installed permanently.
+struct KeptProfile {
+    /// The profile directory (the wrapper links geckodriver's temporary profile to it).
+    profile: PathBuf,
+    /// The packed extension; copied into the profile on the first run only.
+    xpi: PathBuf,
+}
+
+/// [`start_persite`], or with `kept`: Firefox on that profile (the extension sideloaded on the
+/// first run, waiting until its background runs; found installed on the next).
+async fn start_persite_with(
+    h: &Harness,
+    runtime_dir: &Path,
+    kept: Option<(&KeptProfile, bool)>,
+) -> anyhow::Result<Firefox> {
     let binaries = h.binaries()?;
+    let mut env = vec![
+        (
+            "PERSITE_RUNTIME_DIR".into(),
+            runtime_dir.to_string_lossy().into_owned(),
+        ),
+        (
+            "PERSITE_BROKER_BIN".into(),
+            binaries.broker.to_string_lossy().into_owned(),
+        ),
+    ];
+    let mut prefs = serde_json::Map::new();
+    if let Some((kept, first_run)) = kept {
+        env.push((
+            "PERSITE_KEEP_PROFILE".into(),
+            kept.profile.to_string_lossy().into_owned(),
+        ));
+        if first_run {
+            env.push((
+                "PERSITE_SIDELOAD_XPI".into(),
+                kept.xpi.to_string_lossy().into_owned(),
+            ));
+        }
+        for (name, value) in [
+            ("xpinstall.signatures.required", json!(false)),
+            ("extensions.autoDisableScopes", json!(0)),
+            ("extensions.enabledScopes", json!(15)),
+        ] {
+            prefs.insert(name.into(), value);
+        }
+    }
     let firefox = Firefox::start(FirefoxConfig {
         native_host: Some(binaries.native_host.clone()),
-        env: vec![
-            (
-                "PERSITE_RUNTIME_DIR".into(),
-                runtime_dir.to_string_lossy().into_owned(),
-            ),
-            (
-                "PERSITE_BROKER_BIN".into(),
-                binaries.broker.to_string_lossy().into_owned(),
-            ),
-        ],
+        env,
+        prefs,
         home_files: vec![(
             PathBuf::from(".config/persite/config.toml"),
             daemon_config(h),
@@ -151,6 +229,14 @@ async fn start_persite(h: &Harness, runtime_dir: &Path) -> anyhow::Result<Firefo
         ..FirefoxConfig::default()
     })
     .await?;
+    if let Some((_, first_run)) = kept {
+        // After a restart the event page is not started until its first event (Firefox
+        // primes its persistent `proxy.onRequest` listener, and the first request wakes it).
+        if first_run {
+            wait_for_background(&firefox).await?;
+        }
+        return Ok(firefox);
+    }
     let id = firefox
         .install_addon(&binaries::extension_dir()?, true)
         .await?;
@@ -159,6 +245,29 @@ async fn start_persite(h: &Harness, runtime_dir: &Path) -> anyhow::Result<Firefo
         "the extension installed as {id}"
     );
     Ok(firefox)
+}
+
+/// Waits (bounded: 20 s) until the installed extension's background runs.
+async fn wait_for_background(ff: &Firefox) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let state: Value = ff
+            .chrome_execute(
+                r#"const policy = WebExtensionPolicy.getByID(arguments[0]);
+                   if (!policy || !policy.extension) { return "no-extension"; }
+                   return String(policy.extension.backgroundState);"#,
+                vec![json!(binaries::EXTENSION_ID)],
+            )
+            .await?;
+        if state == "running" {
+            return Ok(());
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "the installed extension's background stayed {state} for 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The daemon's credentials for `site` asked with `session` (`None`: no session named).
@@ -317,11 +426,21 @@ async fn two_profiles(h: &Harness) -> anyhow::Result<String> {
     ))
 }
 
-/// A browser restart while the daemon (and so its key) keeps running: new credentials.
+/// A browser restart on the same profile while the daemon (and so its key) keeps running:
+/// new credentials.
 async fn browser_restart(h: &Harness) -> anyhow::Result<String> {
     let runtime_dir = new_runtime_dir()?;
     let daemon = own_daemon(h, &spelling(runtime_dir.path(), 1))?;
-    let first = start_persite(h, runtime_dir.path()).await?;
+    let work = tempfile::Builder::new()
+        .prefix("persite-sessions-profile-")
+        .tempdir_in("/tmp")?;
+    let kept = KeptProfile {
+        profile: work.path().join("profile"),
+        xpi: work.path().join("persite.xpi"),
+    };
+    wrappers::pack_xpi(&binaries::extension_dir()?, &kept.xpi)?;
+
+    let first = start_persite_with(h, runtime_dir.path(), Some((&kept, true))).await?;
     let before = load_and_attribute(h, &first, "http://site-a.test/").await?;
     let before_again = load_and_attribute(h, &first, "http://site-a.test/").await?;
     ensure!(
@@ -333,8 +452,14 @@ async fn browser_restart(h: &Harness) -> anyhow::Result<String> {
         daemon.rpc(json!({"id": 1, "type": "status"})).is_ok(),
         "the daemon did not outlive the first browser"
     );
+    ensure!(
+        kept.profile
+            .join("extensions/persite@persite.org.xpi")
+            .is_file(),
+        "the first run left no installed extension in the kept profile"
+    );
 
-    let second = start_persite(h, runtime_dir.path()).await?;
+    let second = start_persite_with(h, runtime_dir.path(), Some((&kept, false))).await?;
     let after = load_and_attribute(h, &second, "http://site-a.test/").await?;
     ensure_unlinked(&before, &after, "site-a.test before and after the restart")?;
     let after_again = load_and_attribute(h, &second, "http://site-a.test/").await?;
@@ -345,7 +470,7 @@ async fn browser_restart(h: &Harness) -> anyhow::Result<String> {
     second.shutdown().await;
     drop(daemon);
     Ok(format!(
-        "site-a.test before {}, after {} (same daemon)",
+        "site-a.test before {}, after {} (same profile, same daemon)",
         short(&before),
         short(&after)
     ))
