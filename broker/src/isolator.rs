@@ -324,6 +324,20 @@ impl Isolator {
         sites
     }
 
+    /// Browser session `session` ended (a private browsing session's last window closed): its
+    /// credential sets, usernames, metered streams and tab lives are forgotten. Returns how
+    /// many credential sets it had. The extension never uses an ended session's value again.
+    pub fn session_ended(&mut self, session: Session) -> usize {
+        let before = self.rotation.len();
+        self.rotation.forget_session(session);
+        let forgotten = before - self.rotation.len();
+        let gone = |set: &CredentialSet| set.session == Some(session);
+        self.usernames.retain(|_, set| !gone(set));
+        self.streams.retain(|_, (set, _)| !gone(set));
+        self.tab_lives.retain(|(_, s), _| *s != Some(session));
+        forgotten
+    }
+
     /// The browser's tab ids start over (a new browser session: Firefox numbers tabs anew and
     /// would hand out ids that tabs of the last session had). Every per-tab credential set is
     /// forgotten and per-tab passwords change, so no new tab gets an old tab's circuit.

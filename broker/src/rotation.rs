@@ -276,6 +276,11 @@ impl RotationEngine {
         self.forget_where(|set| set.tab.is_some())
     }
 
+    /// Browser session `session` ended: forgets its sets; returns their sites.
+    pub fn forget_session(&mut self, session: Session) -> Vec<Site> {
+        self.forget_where(|set| set.session == Some(session))
+    }
+
     fn forget_where(&mut self, forget: impl Fn(&CredentialSet) -> bool) -> Vec<Site> {
         let mut sites = Vec::new();
         self.sets.retain(|set, _| {

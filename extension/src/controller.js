@@ -30,6 +30,7 @@ import {
   parseNewIdentityResult,
   parseStatusResult,
   ProtocolError,
+  sessionEndedRequest,
   statusRequest,
   tabClosedRequest,
 } from "./protocol.js";
@@ -250,14 +251,26 @@ export class Controller {
   /**
    * The last private window closed: the private session's secret and every cached private
    * credential go (also from the `storage.session` mirror), and loads still running are not
-   * stored, so the next private window gets credentials never issued before.
+   * stored, so the next private window gets credentials never issued before; the broker is
+   * told (`session_ended`). Resolves with whether a private session was running.
    */
   async privateSessionEnded() {
     await this.ensureReady();
-    const had = this.sessions.endPrivate();
+    const ended = this.sessions.private;
+    this.sessions.endPrivate();
     this.cache.dropContainer(PRIVATE_CONTAINER);
     this.schedulePersist(true);
-    return had;
+    if (ended === null) {
+      return false;
+    }
+    // The broker forgets the session's state too; its credentials are unreachable anyway
+    // (the secret is gone), so a failure here is only logged.
+    try {
+      await this.client.request((id) => sessionEndedRequest(id, ended));
+    } catch (e) {
+      this.log(`session_ended failed: ${errorText(e)}`);
+    }
+    return true;
   }
 
   /**

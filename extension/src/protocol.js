@@ -55,6 +55,17 @@ export function tabClosedRequest(id, tab, session = null) {
 }
 
 /**
+ * Builds a `session_ended` request: the broker forgets the credential state of `session` (a
+ * private browsing session whose last window closed).
+ */
+export function sessionEndedRequest(id, session) {
+  if (session === null || session === undefined) {
+    throw new TypeError("session_ended needs a session");
+  }
+  return withSession({ id, type: "session_ended" }, session);
+}
+
+/**
  * Adds the browser session value (sessions.js) to a request when there is one; the broker
  * folds it into the credentials, so every browser session, profile and private browsing
  * session has its own.

@@ -872,7 +872,13 @@ describe("Controller sessions", () => {
     await ask(ctx, privateA);
     const before = sessionOf(ctx, "firefox-private");
     assert.ok(Array.isArray(ctx.controller.onRequest(privateA)), "cached");
-    assert.equal(await ctx.controller.privateSessionEnded(), true);
+    const ending = ctx.controller.privateSessionEnded();
+    await settle();
+    const ended = ctx.factory.last.lastOf("session_ended");
+    assert.deepEqual(ended, { id: ended.id, type: "session_ended", session: before });
+    ctx.factory.last.deliver({ id: ended.id, result: { sets: 1 } });
+    assert.equal(await ending, true);
+    assert.equal(await ctx.controller.privateSessionEnded(), false, "nothing left to end");
     await settle();
     assert.equal(ctx.saved.at(-1).sessions.private, null, "gone from the mirror");
     assert.ok(

@@ -22,6 +22,7 @@ import {
   parseTorStatus,
   siteMatchesHost,
   statusRequest,
+  sessionEndedRequest,
   tabClosedRequest,
 } from "../src/protocol.js";
 
@@ -52,7 +53,10 @@ describe("request builders", () => {
       tab: 4,
       session,
     });
+    assert.deepEqual(sessionEndedRequest(6, session), { id: 6, type: "session_ended", session });
+    assert.throws(() => sessionEndedRequest(6, null), TypeError);
     for (const bad of ["short", `${session}.x`, "a b".repeat(8), 42]) {
+      assert.throws(() => sessionEndedRequest(6, bad), TypeError);
       assert.throws(() => credentialsRequest(5, "https://a.test/", "firefox-default", 4, bad), TypeError);
       assert.throws(() => tabClosedRequest(3, 12, bad), TypeError);
     }

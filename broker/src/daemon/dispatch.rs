@@ -230,6 +230,11 @@ impl Broker {
                 self.circuits.forget_tabs(|t| t == tab);
                 Ok(json!({"sites": sites.len()}))
             }
+            Request::SessionEnded { session } => {
+                let sets = self.isolator.session_ended(session);
+                tracing::debug!(sets, "browser session ended: its credential sets forgotten");
+                Ok(json!({"sets": sets}))
+            }
             Request::Credentials {
                 url,
                 container,
@@ -563,6 +568,24 @@ mod tests {
         assert_eq!(out.result.expect("closed"), json!({"sites": 1}));
         assert_eq!(pair(&mut b, creds_in_session(url, Some(1), B)), b_tab);
         assert_ne!(pair(&mut b, creds_in_session(url, Some(1), A)), a_tab);
+
+        // Session A ends: its sets go, B's stay.
+        let sets_before = b.isolator.rotation().len();
+        let out = b.handle(
+            Request::SessionEnded {
+                session: session(A).expect("valid"),
+            },
+            now,
+        );
+        let forgotten = out.result.expect("ended")["sets"]
+            .as_u64()
+            .expect("a count");
+        assert!(forgotten >= 2, "session A had its shared and tab sets");
+        assert_eq!(
+            b.isolator.rotation().len() as u64,
+            sets_before as u64 - forgotten
+        );
+        assert_eq!(pair(&mut b, creds_in_session(url, Some(1), B)), b_tab);
     }
 
     #[test]

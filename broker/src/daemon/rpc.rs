@@ -37,6 +37,8 @@ pub enum RequestType {
     PolicySet,
     /// `tab_closed`: a browser tab was closed; its per-tab credentials go.
     TabClosed,
+    /// `session_ended`: a browser session (a private one) ended; its credential state goes.
+    SessionEnded,
 }
 
 impl RequestType {
@@ -52,6 +54,7 @@ impl RequestType {
             "policy_get" => Self::PolicyGet,
             "policy_set" => Self::PolicySet,
             "tab_closed" => Self::TabClosed,
+            "session_ended" => Self::SessionEnded,
             _ => return None,
         })
     }
@@ -118,6 +121,11 @@ pub enum Request {
         /// The browser session the tab belonged to, if named.
         session: Option<Session>,
     },
+    /// `session_ended`: the session's credential sets are forgotten.
+    SessionEnded {
+        /// The session that ended.
+        session: Session,
+    },
 }
 
 /// A protocol error (§2.3): a snake_case code and a message for people.
@@ -178,7 +186,8 @@ pub fn parse_rpc(body: &[u8]) -> (Option<Number>, Result<Request, RpcError>) {
                         "unknown_type",
                         format!(
                             "unknown request type {:?}; expected one of hello, credentials, \
-                             new_circuit, new_identity, status, circuit, policy_get, policy_set",
+                             new_circuit, new_identity, status, circuit, policy_get, policy_set, \
+                             tab_closed, session_ended",
                             truncate(s, 64)
                         ),
                     )),
@@ -263,6 +272,10 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
                 session: optional_session(obj)?,
             }),
             None => Err(RpcError::missing("tab")),
+        },
+        RequestType::SessionEnded => match optional_session(obj)? {
+            Some(session) => Ok(Request::SessionEnded { session }),
+            None => Err(RpcError::missing("session")),
         },
     }
 }
@@ -540,6 +553,14 @@ mod tests {
                 session: Some(session)
             })
         );
+        assert_eq!(
+            rpc(r#"{"id":8,"type":"session_ended","session":"AbCdEfGhIjKlMnOpQrSt_-"}"#).1,
+            Ok(Request::SessionEnded { session })
+        );
+        assert_eq!(
+            code(r#"{"id":8,"type":"session_ended"}"#),
+            (Some(8), "missing_field")
+        );
         for bad in [
             r#""short""#,
             r#""AbCdEfGhIjKlMnOpQrSt.example""#,
@@ -547,7 +568,11 @@ mod tests {
             "42",
             "true",
         ] {
-            for kind in [r#""credentials","url":"u""#, r#""tab_closed","tab":1"#] {
+            for kind in [
+                r#""credentials","url":"u""#,
+                r#""tab_closed","tab":1"#,
+                r#""session_ended""#,
+            ] {
                 let body = format!(r#"{{"id":9,"type":{kind},"session":{bad}}}"#);
                 let (id, result) = rpc(&body);
                 let e = result.expect_err("refused");
