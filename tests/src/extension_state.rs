@@ -44,3 +44,22 @@ pub async fn session_secrets(ff: &Firefox) -> anyhow::Result<(Option<String>, Op
     let secret = |which: &str| state["sessions"][which].as_str().map(str::to_owned);
     Ok((secret("browser"), secret("private")))
 }
+
+/// The browser-session secret once the extension has mirrored it (bounded wait: it writes the
+/// mirror within ~100 ms of starting).
+pub async fn wait_browser_secret(
+    ff: &Firefox,
+    bound: std::time::Duration,
+) -> anyhow::Result<String> {
+    let started = std::time::Instant::now();
+    loop {
+        if let (Some(secret), _) = session_secrets(ff).await? {
+            return Ok(secret);
+        }
+        anyhow::ensure!(
+            started.elapsed() < bound,
+            "the extension mirrored no browser-session secret within {bound:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

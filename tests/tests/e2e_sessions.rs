@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
 use persite_tests::binaries::{self, Binaries};
-use persite_tests::extension_state::session_secrets;
+use persite_tests::extension_state::{session_secrets, wait_browser_secret};
 use persite_tests::firefox::{Firefox, FirefoxConfig};
 use persite_tests::fixtures::{FixtureServer, HttpRecord};
 use persite_tests::socks_recorder::{Credentials, SocksConnection, SocksRecorder};
@@ -286,21 +286,6 @@ fn daemon_pair(
     Ok(Credentials { username, password })
 }
 
-/// The extension's browser-session secret, once mirrored (bounded wait).
-async fn browser_secret(ff: &Firefox) -> anyhow::Result<String> {
-    let started = Instant::now();
-    loop {
-        if let (Some(secret), _) = session_secrets(ff).await? {
-            return Ok(secret);
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(10),
-            "the extension mirrored no browser-session secret within 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Log analysis (as in tests/e2e_firefox.rs)
 // ---------------------------------------------------------------------------------------------
@@ -402,7 +387,11 @@ async fn two_profiles(h: &Harness) -> anyhow::Result<String> {
 
     // The daemon derives each profile's pair from that profile's session value, and the
     // session-less pair (`persite creds`, old clients) is neither.
-    let (s1, s2) = (browser_secret(&one).await?, browser_secret(&two).await?);
+    let wait = Duration::from_secs(10);
+    let (s1, s2) = (
+        wait_browser_secret(&one, wait).await?,
+        wait_browser_secret(&two, wait).await?,
+    );
     ensure!(s1 != s2, "the two profiles have one session secret");
     ensure!(
         daemon_pair(&daemon, "site-a.test", Some(&s1))? == a1,
