@@ -125,6 +125,28 @@ browser.tabs.onUpdated.addListener(
   { properties: ["url"] },
 );
 
+/**
+ * A private browsing session ends with its last private window: its secret and cached
+ * credentials go, so the next private window gets new credentials for every site. Checked on
+ * every window close and once at start (a close missed while the extension was not running).
+ */
+browser.windows.onRemoved.addListener((windowId) => {
+  endPrivateSessionIfNoPrivateWindow(windowId);
+});
+endPrivateSessionIfNoPrivateWindow(null);
+
+function endPrivateSessionIfNoPrivateWindow(closedWindowId) {
+  browser.windows
+    .getAll()
+    .then((windows) => {
+      if (!windows.some((w) => w.incognito && w.id !== closedWindowId)) {
+        return controller.privateSessionEnded();
+      }
+      return undefined;
+    })
+    .catch((e) => console.warn(`persite: private session check failed: ${e.message}`));
+}
+
 /** Switches the listener timing probe on (`true`) or off (anything else). */
 function setPerfProbe(enabled) {
   if (enabled === true) {

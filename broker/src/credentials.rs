@@ -3,13 +3,17 @@
 //!
 //! `username = enc(blake3_keyed(key, fields(PURPOSE="user", SITE, CONTAINER [, TAB])))`,
 //! `password = enc(blake3_keyed(key, fields(PURPOSE="pass", SITE, CONTAINER, GENERATION, EPOCH
-//! [, TAB] [, ROTATION])))`, where `enc` is base64url without padding (43 characters of
-//! `A–Z a–z 0–9 - _` for the 32-byte hash).
+//! [, TAB] [, ROTATION] [, TAB_ERA] [, TAB_LIFE] [, SESSION])))`, where `enc` is base64url
+//! without padding (43 characters of `A–Z a–z 0–9 - _` for the 32-byte hash).
 //!
 //! TAB (tag 5, the tab id zigzag-encoded) is present only for sites with a per-tab policy, in
 //! both username and password, so each tab is its own isolation key. ROTATION (tag 6) is
 //! present only once the credential set rotated by policy (counter ≥ 1), so keep-alive
-//! credentials are exactly what they were before policies existed.
+//! credentials are exactly what they were before policies existed. SESSION (tag 9, the
+//! [`Session`] value's bytes) is present, in both username and password, whenever the request
+//! named its browser session: each browser session, profile and private browsing session then
+//! has its own credentials for every site, and requests without one (older clients, the
+//! `persite creds` command) keep the credentials shared by all of them.
 //!
 //! The hashed input is a sequence of tagged, length-prefixed fields `tag:u8 ‖ len ‖ bytes` in
 //! strictly increasing tag order, `len` an unsigned LEB128 varint; numbers are written as
@@ -28,6 +32,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::container::Container;
+use crate::session::Session;
 use crate::site::Site;
 
 /// Length in bytes of every username and password.
@@ -60,6 +65,9 @@ enum FieldTag {
     /// How often this tab id was closed (`tab_closed`) in the current tab era, when ≥ 1;
     /// per-tab passwords only.
     TabLife = 8,
+    /// The browser session the request came from ([`Session`]), when it named one; username
+    /// and password.
+    Session = 9,
 }
 
 const USERNAME_PURPOSE: &[u8] = b"user";
@@ -92,17 +100,21 @@ impl std::fmt::Debug for DerivationKey {
 /// A raw 32-byte credential hash; [`encode`] turns it into the SOCKS text.
 pub type Digest = [u8; 32];
 
-/// The username hash of (site, container[, tab]).
+/// The username hash of (site, container[, tab][, session]).
 pub fn username_digest(
     key: &DerivationKey,
     site: &Site,
     container: &Container,
     tab: Option<i64>,
+    session: Option<&Session>,
 ) -> Digest {
     let mut fields = Fields::new(key, USERNAME_PURPOSE);
     fields.site_and_container(site, container);
     if let Some(tab) = tab {
         fields.number(FieldTag::Tab, zigzag(tab));
+    }
+    if let Some(session) = session {
+        fields.field(FieldTag::Session, session.as_bytes());
     }
     fields.finish()
 }
@@ -124,12 +136,13 @@ pub struct PasswordCounters {
     pub tab_life: u64,
 }
 
-/// The password hash of (site, container, counters).
+/// The password hash of (site, container, counters[, session]).
 pub fn password_digest(
     key: &DerivationKey,
     site: &Site,
     container: &Container,
     counters: PasswordCounters,
+    session: Option<&Session>,
 ) -> Digest {
     let mut fields = Fields::new(key, PASSWORD_PURPOSE);
     fields.site_and_container(site, container);
@@ -148,6 +161,9 @@ pub fn password_digest(
         if counters.tab_life != 0 {
             fields.number(FieldTag::TabLife, counters.tab_life);
         }
+    }
+    if let Some(session) = session {
+        fields.field(FieldTag::Session, session.as_bytes());
     }
     fields.finish()
 }
@@ -324,7 +340,7 @@ mod tests {
             ..PasswordCounters::default()
         };
         assert_eq!(
-            password_digest(&key, &site, &container, counters),
+            password_digest(&key, &site, &container, counters, None),
             *blake3::keyed_hash(&[7; 32], &input).as_bytes()
         );
 
@@ -336,7 +352,7 @@ mod tests {
             ..counters
         };
         assert_eq!(
-            password_digest(&key, &site, &container, counters),
+            password_digest(&key, &site, &container, counters, None),
             *blake3::keyed_hash(&[7; 32], &tlv(&fields)).as_bytes()
         );
 
@@ -348,7 +364,7 @@ mod tests {
             ..counters
         };
         assert_eq!(
-            password_digest(&key, &site, &container, counters),
+            password_digest(&key, &site, &container, counters, None),
             *blake3::keyed_hash(&[7; 32], &tlv(&fields)).as_bytes()
         );
 
@@ -360,7 +376,7 @@ mod tests {
             ..counters
         };
         assert_eq!(
-            password_digest(&key, &site, &container, shared),
+            password_digest(&key, &site, &container, shared, None),
             password_digest(
                 &key,
                 &site,
@@ -369,7 +385,8 @@ mod tests {
                     tab_era: 0,
                     tab_life: 0,
                     ..shared
-                }
+                },
+                None
             )
         );
     }
@@ -387,8 +404,53 @@ mod tests {
             (5, &[84]), // zigzag(42)
         ]);
         let expected = *blake3::keyed_hash(&[7; 32], &input).as_bytes();
-        assert_eq!(username_digest(&key, &site, &c, Some(42)), expected);
-        assert_ne!(username_digest(&key, &site, &c, None), expected);
+        assert_eq!(username_digest(&key, &site, &c, Some(42), None), expected);
+        assert_ne!(username_digest(&key, &site, &c, None, None), expected);
+    }
+
+    #[test]
+    fn session_is_the_last_field_of_username_and_password() {
+        let key = DerivationKey::from_bytes([7; 32]);
+        let psl = crate::psl::Psl::vendored().expect("vendored list");
+        let site = Site::of("https://example.com/", &psl).expect("site");
+        let c = Container::Default;
+        let value = "AAAAAAAAAAAAAAAAAAAAAA";
+        let session = Session::parse(value).expect("session");
+        let user = tlv(&[
+            (0, b"user"),
+            (1, b"example.com"),
+            (2, b"firefox-default"),
+            (5, &[84]), // zigzag(42)
+            (9, value.as_bytes()),
+        ]);
+        assert_eq!(
+            username_digest(&key, &site, &c, Some(42), Some(&session)),
+            *blake3::keyed_hash(&[7; 32], &user).as_bytes()
+        );
+        let pass = tlv(&[
+            (0, b"pass"),
+            (1, b"example.com"),
+            (2, b"firefox-default"),
+            (3, &[1]),
+            (4, &[0]),
+            (9, value.as_bytes()),
+        ]);
+        let counters = PasswordCounters {
+            generation: 1,
+            ..PasswordCounters::default()
+        };
+        assert_eq!(
+            password_digest(&key, &site, &c, counters, Some(&session)),
+            *blake3::keyed_hash(&[7; 32], &pass).as_bytes()
+        );
+        // Another session, or none, gives other credentials.
+        let other = Session::parse("AAAAAAAAAAAAAAAAAAAAAB").expect("session");
+        let user_of = |s| username_digest(&key, &site, &c, None, s);
+        let pass_of = |s| password_digest(&key, &site, &c, counters, s);
+        assert_ne!(user_of(Some(&session)), user_of(Some(&other)));
+        assert_ne!(user_of(Some(&session)), user_of(None));
+        assert_ne!(pass_of(Some(&session)), pass_of(Some(&other)));
+        assert_ne!(pass_of(Some(&session)), pass_of(None));
     }
 
     #[test]
@@ -447,6 +509,9 @@ mod tests {
         ] {
             fields.number(tag, u64::MAX);
         }
+        fields.number(FieldTag::TabEra, u64::MAX);
+        fields.number(FieldTag::TabLife, u64::MAX);
+        fields.field(FieldTag::Session, &[b'a'; crate::session::MAX_SESSION_LEN]);
         assert!(fields.spill.is_none(), "{} bytes", fields.len);
     }
 }

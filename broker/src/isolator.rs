@@ -17,6 +17,7 @@ use crate::isolation_error::IsolationError;
 use crate::policy::{Policy, PolicyTable};
 use crate::psl::Psl;
 use crate::rotation::{CredentialSet, RotationEngine, TabId};
+use crate::session::Session;
 use crate::site::Site;
 use crate::tor::{Event, StreamStatus};
 
@@ -76,8 +77,9 @@ pub struct Isolator {
     closed_streams: VecDeque<String>,
     /// How often the browser's tab ids started over (`hello` with `tabs_reset`).
     tab_era: u64,
-    /// How often each tab id that had per-tab credentials was closed in this era.
-    tab_lives: HashMap<TabId, u64>,
+    /// How often each tab id (of each browser session) that had per-tab credentials was
+    /// closed in this era.
+    tab_lives: HashMap<(TabId, Option<Session>), u64>,
 }
 
 impl std::fmt::Debug for Isolator {
@@ -155,9 +157,23 @@ impl Isolator {
         tab: Option<TabId>,
         now_ms: u64,
     ) -> Result<IssuedCredentials, IsolationError> {
+        self.credentials_in_session_at(url, container, tab, None, now_ms)
+    }
+
+    /// Credentials for the first party `url` in `container`, requested from browser tab `tab`
+    /// of browser session `session` (`None`: the credentials shared by requests that name no
+    /// session), at `now_ms` (Unix ms).
+    pub fn credentials_in_session_at(
+        &mut self,
+        url: &str,
+        container: &str,
+        tab: Option<TabId>,
+        session: Option<Session>,
+        now_ms: u64,
+    ) -> Result<IssuedCredentials, IsolationError> {
         let container = Container::parse(container)?;
         let site = self.site_of(url)?;
-        Ok(self.issue_in_tab(site, container, tab, now_ms))
+        Ok(self.issue_in_session(site, container, tab, session, now_ms))
     }
 
     /// Credentials for an already-parsed site and container at `now_ms` (Unix ms).
@@ -174,7 +190,19 @@ impl Isolator {
         tab: Option<TabId>,
         now_ms: u64,
     ) -> IssuedCredentials {
-        let set = self.rotation.set_of(site, container, tab);
+        self.issue_in_session(site, container, tab, None, now_ms)
+    }
+
+    /// [`Isolator::issue_in_tab`] for a request of browser session `session`.
+    pub fn issue_in_session(
+        &mut self,
+        site: Site,
+        container: Container,
+        tab: Option<TabId>,
+        session: Option<Session>,
+        now_ms: u64,
+    ) -> IssuedCredentials {
+        let set = self.rotation.set_in_session(site, container, tab, session);
         let policy = self.rotation.policy_for(&set.site);
         let (rotated, expires_at_ms, rotation) = if set.site.is_catch_all() {
             let (rotated, expires) = self.touch_catch_all(&set.site, now_ms);
@@ -184,7 +212,13 @@ impl Isolator {
             (grant.rotated, grant.expires_at_ms, grant.rotation)
         };
         let generation = *self.generations.entry(set.site.clone()).or_insert(0);
-        let username = credentials::username_digest(&self.key, &set.site, &set.container, set.tab);
+        let username = credentials::username_digest(
+            &self.key,
+            &set.site,
+            &set.container,
+            set.tab,
+            set.session.as_ref(),
+        );
         let password = self.password_of(&set, generation, rotation);
         self.usernames
             .entry(username)
@@ -210,10 +244,16 @@ impl Isolator {
             tab_era: self.tab_era,
             tab_life: set
                 .tab
-                .and_then(|tab| self.tab_lives.get(&tab).copied())
+                .and_then(|tab| self.tab_lives.get(&(tab, set.session)).copied())
                 .unwrap_or(0),
         };
-        credentials::password_digest(&self.key, &set.site, &set.container, counters)
+        credentials::password_digest(
+            &self.key,
+            &set.site,
+            &set.container,
+            counters,
+            set.session.as_ref(),
+        )
     }
 
     fn current_password(&self, set: &CredentialSet) -> Digest {
@@ -278,12 +318,32 @@ impl Isolator {
     /// before. Returns the sites whose sets were forgotten (sorted, each once; empty when the
     /// tab had none).
     pub fn tab_closed(&mut self, tab: TabId) -> Vec<Site> {
-        let sites = self.rotation.forget_tab(tab);
+        self.tab_closed_in(tab, None)
+    }
+
+    /// [`Isolator::tab_closed`] for the tab of browser session `session`: tabs with the same
+    /// id in other sessions keep their credentials.
+    pub fn tab_closed_in(&mut self, tab: TabId, session: Option<Session>) -> Vec<Site> {
+        let sites = self.rotation.forget_tab_in(tab, session);
         if !sites.is_empty() {
-            *self.tab_lives.entry(tab).or_insert(0) += 1;
-            self.forget_tab_sets(|set_tab| set_tab == Some(tab));
+            *self.tab_lives.entry((tab, session)).or_insert(0) += 1;
+            self.forget_tab_sets(|set| set.tab == Some(tab) && set.session == session);
         }
         sites
+    }
+
+    /// Browser session `session` ended (a private browsing session's last window closed): its
+    /// credential sets, usernames, metered streams and tab lives are forgotten. Returns how
+    /// many credential sets it had. The extension never uses an ended session's value again.
+    pub fn session_ended(&mut self, session: Session) -> usize {
+        let before = self.rotation.len();
+        self.rotation.forget_session(session);
+        let forgotten = before - self.rotation.len();
+        let gone = |set: &CredentialSet| set.session == Some(session);
+        self.usernames.retain(|_, set| !gone(set));
+        self.streams.retain(|_, (set, _)| !gone(set));
+        self.tab_lives.retain(|(_, s), _| *s != Some(session));
+        forgotten
     }
 
     /// The browser's tab ids start over (a new browser session: Firefox numbers tabs anew and
@@ -294,14 +354,14 @@ impl Isolator {
         let sites = self.rotation.forget_tabs();
         self.tab_era += 1;
         self.tab_lives = HashMap::new();
-        self.forget_tab_sets(|set_tab| set_tab.is_some());
+        self.forget_tab_sets(|set| set.tab.is_some());
         sites
     }
 
-    /// Drops the username and stream entries of per-tab sets that `gone` selects by tab.
-    fn forget_tab_sets(&mut self, gone: impl Fn(Option<TabId>) -> bool) {
-        self.usernames.retain(|_, set| !gone(set.tab));
-        self.streams.retain(|_, (set, _)| !gone(set.tab));
+    /// Drops the username and stream entries of the per-tab sets that `gone` selects.
+    fn forget_tab_sets(&mut self, gone: impl Fn(&CredentialSet) -> bool) {
+        self.usernames.retain(|_, set| !gone(set));
+        self.streams.retain(|_, (set, _)| !gone(set));
     }
 
     /// The current "new identity" counter (0 until the first new identity).
@@ -338,9 +398,9 @@ impl Isolator {
         Some((set, current))
     }
 
-    /// Whether `password` is a password (site, container) — or one of its per-tab credential
-    /// sets — would get now, i.e. credentials issued before a later "new circuit", rotation or
-    /// "new identity" answer `false`.
+    /// Whether `password` is a password (site, container) — or one of its per-tab or
+    /// per-session credential sets — would get now, i.e. credentials issued before a later
+    /// "new circuit", rotation or "new identity" answer `false`.
     pub fn is_current_password(&self, site: &Site, container: &Container, password: &str) -> bool {
         let Some(password) = credentials::decode(password) else {
             return false;
@@ -349,12 +409,13 @@ impl Isolator {
             site: site.clone(),
             container: *container,
             tab: None,
+            session: None,
         };
         password == self.current_password(&shared)
             || self
                 .rotation
                 .sets_of(site, *container)
-                .filter(|set| set.tab.is_some())
+                .filter(|set| set.tab.is_some() || set.session.is_some())
                 .any(|set| password == self.current_password(set))
     }
 

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod policy_store;
 pub mod psl;
 pub mod rotation;
+pub mod session;
 pub mod site;
 pub mod tor;
 

@@ -3,8 +3,9 @@
 //! as Unix milliseconds, bytes as counts; the [`crate::Isolator`] turns a set's rotation counter
 //! into a password.
 //!
-//! A **credential set** is (site, container, tab): the tab is there only when the site's policy
-//! is per-tab. Each set rotates on its own clock, so the moment one container or tab switches
+//! A **credential set** is (site, container, tab, session): the tab is there only when the
+//! site's policy is per-tab, the session only when the request named its browser session
+//! ([`Session`]). Each set rotates on its own clock, so the moment one container or tab switches
 //! circuits tells an observer nothing about when another one does (rotating them together would
 //! link them). A set's age counts from the first request after its last change; its bytes are
 //! those carried by streams that used its current credentials. Once it is due, its rotation
@@ -18,12 +19,14 @@ use std::collections::BTreeMap;
 
 use crate::container::Container;
 use crate::policy::{Policy, PolicyTable};
+use crate::session::Session;
 use crate::site::Site;
 
 /// A browser tab id, as the extension sends it.
 pub type TabId = i64;
 
-/// The unit that has its own credentials: (site, container, tab when the site is per-tab).
+/// The unit that has its own credentials: (site, container, tab when the site is per-tab,
+/// browser session when the request named one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CredentialSet {
     /// The first-party site.
@@ -32,6 +35,8 @@ pub struct CredentialSet {
     pub container: Container,
     /// The tab, only for sites with a per-tab policy.
     pub tab: Option<TabId>,
+    /// The browser session (private browsing sessions have their own), when named.
+    pub session: Option<Session>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -106,11 +111,23 @@ impl RotationEngine {
     /// The credential set of a request: the tab is kept only when `site` is per-tab and the
     /// tab is a real one (≥ 0; Firefox's `TAB_ID_NONE` is -1).
     pub fn set_of(&self, site: Site, container: Container, tab: Option<TabId>) -> CredentialSet {
+        self.set_in_session(site, container, tab, None)
+    }
+
+    /// [`RotationEngine::set_of`] for a request of browser session `session`.
+    pub fn set_in_session(
+        &self,
+        site: Site,
+        container: Container,
+        tab: Option<TabId>,
+        session: Option<Session>,
+    ) -> CredentialSet {
         let per_tab = self.policies.policy_for(&site).per_tab;
         CredentialSet {
             site,
             container,
             tab: tab.filter(|t| per_tab && *t >= 0),
+            session,
         }
     }
 
@@ -209,23 +226,22 @@ impl RotationEngine {
             .min()
     }
 
-    /// Every known set of `(site, container)`, tabs included.
-    pub fn sets_of(
-        &self,
-        site: &Site,
+    /// Every known set of `(site, container)`, tabs and sessions included.
+    pub fn sets_of<'a>(
+        &'a self,
+        site: &'a Site,
         container: Container,
-    ) -> impl Iterator<Item = &CredentialSet> {
+    ) -> impl Iterator<Item = &'a CredentialSet> {
         let low = CredentialSet {
             site: site.clone(),
             container,
             tab: None,
+            session: None,
         };
-        let high = CredentialSet {
-            site: site.clone(),
-            container,
-            tab: Some(TabId::MAX),
-        };
-        self.sets.range(low..=high).map(|(set, _)| set)
+        self.sets
+            .range(low..)
+            .map(|(set, _)| set)
+            .take_while(move |set| &set.site == site && set.container == container)
     }
 
     /// "New circuit" for `site`: its sets' age and bytes start over with new serials (the
@@ -245,13 +261,24 @@ impl RotationEngine {
     /// sites (sorted, each once). The isolator changes the tab's passwords through its
     /// `tab_life`, so a set made again for the tab never gets the forgotten credentials.
     pub fn forget_tab(&mut self, tab: TabId) -> Vec<Site> {
-        self.forget_where(|set| set.tab == Some(tab))
+        self.forget_tab_in(tab, None)
+    }
+
+    /// [`RotationEngine::forget_tab`] for the tab of browser session `session` only: another
+    /// browser's tab with the same id keeps its sets.
+    pub fn forget_tab_in(&mut self, tab: TabId, session: Option<Session>) -> Vec<Site> {
+        self.forget_where(|set| set.tab == Some(tab) && set.session == session)
     }
 
     /// The browser's tab ids started over: forgets every per-tab set; returns their sites
     /// (sorted, each once). The isolator changes per-tab passwords through its `tab_era`.
     pub fn forget_tabs(&mut self) -> Vec<Site> {
         self.forget_where(|set| set.tab.is_some())
+    }
+
+    /// Browser session `session` ended: forgets its sets; returns their sites.
+    pub fn forget_session(&mut self, session: Session) -> Vec<Site> {
+        self.forget_where(|set| set.session == Some(session))
     }
 
     fn forget_where(&mut self, forget: impl Fn(&CredentialSet) -> bool) -> Vec<Site> {
@@ -336,6 +363,7 @@ mod tests {
             site: site(name),
             container: Container::Default,
             tab: None,
+            session: None,
         }
     }
 

@@ -30,11 +30,13 @@ import {
   parseNewIdentityResult,
   parseStatusResult,
   ProtocolError,
+  sessionEndedRequest,
   statusRequest,
   tabClosedRequest,
 } from "./protocol.js";
 import { unprotectedPaths } from "./path-checks.js";
 import { blackHole, decide, oneOffCredentials } from "./proxy-decision.js";
+import { PRIVATE_CONTAINER, Sessions } from "./sessions.js";
 
 /** Longest wait for a tab's URL (first-party.js rule 5), in ms; then one-off credentials. */
 export const TAB_LOOKUP_TIMEOUT_MS = 2_000;
@@ -142,6 +144,8 @@ export class Controller {
     this.tabsResetPending = false;
     this.readyPromise = null;
     this.persistQueued = false;
+    /** This browser session's and private browsing session's secrets (sessions.js). */
+    this.sessions = new Sessions();
     this.cache = new CredentialsCache({ now, onChange: (kind) => this.schedulePersist(kind === "removed") });
     this.client = new BrokerClient({
       connect,
@@ -339,8 +343,9 @@ export class Controller {
   }
 
   async fetchCredentials(firstParty, tabId) {
+    const session = this.sessionFor(firstParty.container);
     const result = await this.client.request((id) =>
-      credentialsRequest(id, firstParty.url, firstParty.container, tabId),
+      credentialsRequest(id, firstParty.url, firstParty.container, tabId, session),
     );
     // Checked here, once per reply, so the cache only ever holds credentials of the first
     // party they are stored under: a broker mixing up two sites' answers gets the black hole.
@@ -351,6 +356,45 @@ export class Controller {
       throw new ProtocolError("the broker answered credentials already given to another site, container or tab");
     }
     return credentials;
+  }
+
+  /**
+   * The session secret for requests in `container`; a newly made one is mirrored at once, so
+   * a suspended event page wakes up in the same session.
+   */
+  sessionFor(container) {
+    const before = this.sessions.snapshot();
+    const secret = this.sessions.secretFor(container);
+    const after = this.sessions.snapshot();
+    if (before.browser !== after.browser || before.private !== after.private) {
+      this.schedulePersist(true);
+    }
+    return secret;
+  }
+
+  /**
+   * The last private window closed: the private session's secret and every cached private
+   * credential go (also from the `storage.session` mirror), and loads still running are not
+   * stored, so the next private window gets credentials never issued before; the broker is
+   * told (`session_ended`). Resolves with whether a private session was running.
+   */
+  async privateSessionEnded() {
+    await this.ensureReady();
+    const ended = this.sessions.private;
+    this.sessions.endPrivate();
+    this.cache.dropContainer(PRIVATE_CONTAINER);
+    this.schedulePersist(true);
+    if (ended === null) {
+      return false;
+    }
+    // The broker forgets the session's state too; its credentials are unreachable anyway
+    // (the secret is gone), so a failure here is only logged.
+    try {
+      await this.client.request((id) => sessionEndedRequest(id, ended));
+    } catch (e) {
+      this.log(`session_ended failed: ${errorText(e)}`);
+    }
+    return true;
   }
 
   /**
@@ -465,7 +509,13 @@ export class Controller {
     await this.ensureReady();
     this.cache.dropTab(tabId);
     if (Number.isSafeInteger(tabId) && tabId >= 0) {
-      await this.client.request((id) => tabClosedRequest(id, tabId));
+      // The tab may have been private or not (tab ids are unique across both): tell the
+      // broker for each session there is; the other one has no sets of that tab.
+      const { browser, private: privateSession } = this.sessions.snapshot();
+      await this.client.request((id) => tabClosedRequest(id, tabId, browser));
+      if (privateSession !== null) {
+        await this.client.request((id) => tabClosedRequest(id, tabId, privateSession));
+      }
     }
   }
 
@@ -646,6 +696,9 @@ export class Controller {
   }
 
   restore(session) {
+    // Without a mirror this is a new browser session: a new secret, mirrored by init.
+    this.sessions.restore(session?.sessions);
+    this.sessions.secretFor("firefox-default");
     if (typeof session !== "object" || session === null || typeof session.instance !== "string") {
       this.cache.restore(null);
       // Firefox may give this session's tabs ids that the broker knows from another session.
@@ -685,6 +738,7 @@ export class Controller {
     const state = {
       instance: this.instance,
       cache: this.cache.snapshot(),
+      sessions: this.sessions.snapshot(),
     };
     this.saveSession(state).catch((e) => this.log(`cannot write the session mirror: ${errorText(e)}`));
   }

@@ -239,6 +239,26 @@ export class CredentialsCache {
     }
   }
 
+  /**
+   * Drops every entry of `container` (a private browsing session ended) and lets no running
+   * load store anything. Their pairs stay claimed: they are never handed out again.
+   */
+  dropContainer(container) {
+    this.generation += 1;
+    this.inFlight.clear();
+    let changed = deleteWhere(this.entries, (entry) => entry.container === container);
+    changed = deleteWhere(this.tabEntries, (entry) => entry.container === container) || changed;
+    const suffix = `\n${container}`;
+    for (const key of this.perTabSites.keys()) {
+      if (key.endsWith(suffix)) {
+        this.perTabSites.delete(key);
+      }
+    }
+    if (changed) {
+      this.onChange("removed");
+    }
+  }
+
   /** Drops every entry, and every pair's owner (a new key or epoch makes new pairs). */
   clear() {
     this.generation += 1;

@@ -47,23 +47,49 @@ export function helloRequest(id, { tabsReset = false } = {}) {
 }
 
 /** Builds a `tab_closed` request: the broker forgets the tab's per-tab credentials. */
-export function tabClosedRequest(id, tab) {
+export function tabClosedRequest(id, tab, session = null) {
   if (!Number.isSafeInteger(tab) || tab < 0) {
     throw new TypeError("tab_closed needs a tab id");
   }
-  return { id, type: "tab_closed", tab };
+  return withSession({ id, type: "tab_closed", tab }, session);
+}
+
+/**
+ * Builds a `session_ended` request: the broker forgets the credential state of `session` (a
+ * private browsing session whose last window closed).
+ */
+export function sessionEndedRequest(id, session) {
+  if (session === null || session === undefined) {
+    throw new TypeError("session_ended needs a session");
+  }
+  return withSession({ id, type: "session_ended" }, session);
+}
+
+/**
+ * Adds the browser session value (sessions.js) to a request when there is one; the broker
+ * folds it into the credentials, so every browser session, profile and private browsing
+ * session has its own.
+ */
+function withSession(request, session) {
+  if (session === null || session === undefined) {
+    return request;
+  }
+  if (typeof session !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(session)) {
+    throw new TypeError("a session value is 16 to 64 characters of A-Z a-z 0-9 - _");
+  }
+  return { ...request, session };
 }
 
 /**
  * Builds a `credentials` request for a first-party URL and container. `tab` is the browser tab
  * the request belongs to; it is sent only when it is a tab id (≥ 0), never for Firefox's own
- * tabless requests (`tabId === -1`).
+ * tabless requests (`tabId === -1`). `session` (sessions.js) is sent when given.
  */
-export function credentialsRequest(id, url, container, tab = null) {
+export function credentialsRequest(id, url, container, tab = null, session = null) {
   if (Number.isSafeInteger(tab) && tab >= 0) {
-    return { id, type: "credentials", url, container, tab };
+    return withSession({ id, type: "credentials", url, container, tab }, session);
   }
-  return { id, type: "credentials", url, container };
+  return withSession({ id, type: "credentials", url, container }, session);
 }
 
 /** Builds a `new_circuit` request; `target` is `{url}` or `{site}`. */

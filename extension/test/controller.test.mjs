@@ -49,7 +49,8 @@ function answerCredentials(port, { username = (url) => `user-${url}`, site = sit
             site: site(message.url),
             container: message.container,
             username: perTab(message.url) ? `${username(message.url)}@${message.tab ?? "none"}` : username(message.url),
-            password: "secret",
+            // Like the broker, a private session's pairs differ from the browser session's.
+            password: message.container === "firefox-private" ? `secret-${message.session}` : "secret",
             expires_at: expiresAt,
             per_tab: perTab(message.url),
           },
@@ -105,7 +106,9 @@ describe("Controller.onRequest", () => {
       url: "https://www.a.test/",
       container: "firefox-default",
       tab: 1,
+      session: ctx.controller.sessions.browser,
     });
+    assert.match(request.session, /^[A-Za-z0-9_-]{22}$/);
   });
 
   it("answers cache hits synchronously, without a broker round trip", async () => {
@@ -738,7 +741,7 @@ describe("Controller per-tab credentials", () => {
     await settle();
     assert.ok(ctx.controller.onRequest(inTab(pageA, 7)) instanceof Promise, "closed tab: dropped at once");
     const closed = ctx.factory.last.lastOf("tab_closed");
-    assert.deepEqual(closed, { id: closed.id, type: "tab_closed", tab: 7 });
+    assert.deepEqual(closed, { id: closed.id, type: "tab_closed", tab: 7, session: ctx.controller.sessions.browser });
     ctx.factory.last.deliver({ id: closed.id, result: { sites: 1 } });
     await removed;
   });
@@ -985,5 +988,68 @@ describe("Controller follows a restarted daemon's SOCKS endpoint", () => {
     await settle();
     ctx.clock.advance(READY_TIMEOUT_MS);
     assertBlackHole(await answer);
+  });
+});
+
+describe("Controller sessions", () => {
+  const privateA = { ...pageA, cookieStoreId: "firefox-private", tabId: 9 };
+  const sessionOf = (ctx, container) =>
+    ctx.factory.last.sent.filter((m) => m.type === "credentials" && m.container === container).at(-1).session;
+
+  it("sends one browser-session secret, another for private windows, and mirrors both", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await ask(ctx, privateA);
+    const normal = sessionOf(ctx, "firefox-default");
+    const priv = sessionOf(ctx, "firefox-private");
+    assert.match(normal, /^[A-Za-z0-9_-]{22}$/);
+    assert.match(priv, /^[A-Za-z0-9_-]{22}$/);
+    assert.notEqual(normal, priv);
+    await settle();
+    ctx.clock.advance(1000);
+    await settle();
+    assert.deepEqual(ctx.saved.at(-1).sessions, { browser: normal, private: priv });
+  });
+
+  it("keeps the secrets across an event-page wake, makes new ones in a new browser session", async () => {
+    const first = await ready();
+    await ask(first, pageA);
+    await ask(first, privateA);
+    await settle();
+    first.clock.advance(1000);
+    await settle();
+    const mirror = first.saved.at(-1);
+    const woken = await ready({ session: mirror });
+    assert.deepEqual(woken.controller.sessions.snapshot(), mirror.sessions);
+    const restarted = await ready();
+    assert.notEqual(restarted.controller.sessions.browser, mirror.sessions.browser);
+    assert.equal(restarted.controller.sessions.private, null);
+  });
+
+  it("forgets the private secret and its cached credentials when the private session ends", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await ask(ctx, privateA);
+    const before = sessionOf(ctx, "firefox-private");
+    assert.ok(Array.isArray(ctx.controller.onRequest(privateA)), "cached");
+    const ending = ctx.controller.privateSessionEnded();
+    await settle();
+    const ended = ctx.factory.last.lastOf("session_ended");
+    assert.deepEqual(ended, { id: ended.id, type: "session_ended", session: before });
+    ctx.factory.last.deliver({ id: ended.id, result: { sets: 1 } });
+    assert.equal(await ending, true);
+    assert.equal(await ctx.controller.privateSessionEnded(), false, "nothing left to end");
+    await settle();
+    assert.equal(ctx.saved.at(-1).sessions.private, null, "gone from the mirror");
+    assert.ok(
+      ctx.saved.at(-1).cache.entries.every(([, entry]) => entry.container !== "firefox-private"),
+      "no private credentials mirrored",
+    );
+    assert.ok(Array.isArray(ctx.controller.onRequest(pageA)), "normal window untouched");
+    assert.ok(ctx.controller.onRequest(privateA) instanceof Promise, "private entry dropped");
+    await ask(ctx, privateA);
+    const after = sessionOf(ctx, "firefox-private");
+    assert.notEqual(after, before, "a new private session");
+    assert.notEqual(after, ctx.controller.sessions.browser);
   });
 });

@@ -22,6 +22,7 @@ import {
   parseTorStatus,
   siteMatchesHost,
   statusRequest,
+  sessionEndedRequest,
   tabClosedRequest,
 } from "../src/protocol.js";
 
@@ -41,6 +42,23 @@ describe("request builders", () => {
     assert.deepEqual(tabClosedRequest(3, 12), { id: 3, type: "tab_closed", tab: 12 });
     for (const notATab of [-1, 1.5, "3", null]) {
       assert.throws(() => tabClosedRequest(4, notATab), TypeError);
+    }
+    const session = "AbCdEfGhIjKlMnOpQrSt_-";
+    assert.deepEqual(tabClosedRequest(3, 12, session), { id: 3, type: "tab_closed", tab: 12, session });
+    assert.deepEqual(credentialsRequest(5, "https://a.test/", "firefox-private", 4, session), {
+      id: 5,
+      type: "credentials",
+      url: "https://a.test/",
+      container: "firefox-private",
+      tab: 4,
+      session,
+    });
+    assert.deepEqual(sessionEndedRequest(6, session), { id: 6, type: "session_ended", session });
+    assert.throws(() => sessionEndedRequest(6, null), TypeError);
+    for (const bad of ["short", `${session}.x`, "a b".repeat(8), 42]) {
+      assert.throws(() => sessionEndedRequest(6, bad), TypeError);
+      assert.throws(() => credentialsRequest(5, "https://a.test/", "firefox-default", 4, bad), TypeError);
+      assert.throws(() => tabClosedRequest(3, 12, bad), TypeError);
     }
     assert.deepEqual(credentialsRequest(7, "https://www.example.co.uk/", "firefox-default"), {
       id: 7,

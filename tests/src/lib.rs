@@ -4,6 +4,7 @@ pub mod canary;
 pub mod control_probe;
 pub mod corpus;
 pub mod daemon_http;
+pub mod extension_state;
 pub mod fake_broker;
 pub mod firefox;
 pub mod fixtures;

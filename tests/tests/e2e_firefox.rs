@@ -911,10 +911,20 @@ impl OwnDaemon {
     }
 
     /// The per-tab credentials the daemon issues now for `site` asked from tab `tab`.
-    fn credentials(&self, site: &str, tab: u64) -> anyhow::Result<Credentials> {
-        let r = self.rpc(
-            json!({"id": 2, "type": "credentials", "url": format!("http://{site}/"), "tab": tab}),
-        )?;
+    /// `session`: the browser's session secret (`extension/src/sessions.js`), to get what
+    /// that browser gets; `None` for a request naming no session.
+    fn credentials(
+        &self,
+        site: &str,
+        tab: u64,
+        session: Option<&str>,
+    ) -> anyhow::Result<Credentials> {
+        let mut request =
+            json!({"id": 2, "type": "credentials", "url": format!("http://{site}/"), "tab": tab});
+        if let Some(session) = session {
+            request["session"] = json!(session);
+        }
+        let r = self.rpc(request)?;
         ensure!(r["per_tab"] == true, "{site} is not per-tab: {r}");
         let (username, password) =
             persite_tests::daemon_http::credential_pair(&r).map_err(anyhow::Error::msg)?;
@@ -934,7 +944,7 @@ async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
     )?;
     // The last browser session: every tab id it may have used got site-a.test's credentials.
     let last_session = (0..=LAST_SESSION_TABS)
-        .map(|tab| daemon.credentials("site-a.test", tab))
+        .map(|tab| daemon.credentials("site-a.test", tab, None))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let browser = start_persite_in(h, runtime_dir).await?;
@@ -943,14 +953,20 @@ async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
     let first_window = ff.client().window().await?;
     let first = load_and_attribute(h, ff, "http://site-a.test/").await?;
     let first_tab = ff.selected_extension_tab_id().await?;
+    let (session, _) = persite_tests::extension_state::session_secrets(ff).await?;
+    let session = session.context("the extension mirrored no browser-session secret")?;
+    let session = Some(session.as_str());
     let old = last_session
         .get(usize::try_from(first_tab)?)
         .with_context(|| {
             format!("Firefox gave the first tab id {first_tab}, above {LAST_SESSION_TABS}")
         })?;
     ensure!(
-        first.username == old.username,
-        "tab {first_tab} did not get tab {first_tab}'s per-tab username: {first} vs {old}"
+        first.username
+            == daemon
+                .credentials("site-a.test", first_tab, session)?
+                .username,
+        "tab {first_tab} did not get tab {first_tab}'s per-tab username of its session: {first}"
     );
     ensure!(
         first.password != old.password,
@@ -969,7 +985,7 @@ async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
         "two tabs of a per-tab site share credentials {first}"
     );
     ensure!(
-        daemon.credentials("site-a.test", first_tab)? == first,
+        daemon.credentials("site-a.test", first_tab, session)? == first,
         "the daemon's answer for tab {first_tab} is not what Firefox used ({first})"
     );
 
@@ -980,7 +996,7 @@ async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
     ff.client().switch_to_window(second_window).await?;
     let started = Instant::now();
     let after_close = loop {
-        let now = daemon.credentials("site-a.test", first_tab)?;
+        let now = daemon.credentials("site-a.test", first_tab, session)?;
         if now != first {
             break now;
         }
@@ -1100,8 +1116,9 @@ async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
         per_tab != before,
         "site-a.test kept {before} after its per-tab policy was saved"
     );
+    let (session, _) = persite_tests::extension_state::session_secrets(ff).await?;
     ensure!(
-        daemon.credentials("site-a.test", tab)? == per_tab,
+        daemon.credentials("site-a.test", tab, session.as_deref())? == per_tab,
         "site-a.test's tab used {per_tab}, not the daemon's per-tab credentials for tab {tab}"
     );
 

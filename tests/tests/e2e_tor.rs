@@ -117,13 +117,23 @@ fn run_trial(label: &str, network: &TorNetwork, scenario: Scenario) -> Result<()
 struct Session<'n> {
     network: &'n TorNetwork,
     tor: FirefoxOnTor,
+    /// The extension's browser-session secret (`extension/src/sessions.js`), so the daemon
+    /// can be asked for what this browser gets.
+    secret: String,
 }
 
 impl<'n> Session<'n> {
     async fn start(network: &'n TorNetwork, binaries: &Binaries) -> anyhow::Result<Self> {
         let extension = binaries::extension_dir()?;
         let tor = FirefoxOnTor::start(network.client(), binaries, &extension, "", TOR_WAIT).await?;
-        Ok(Self { network, tor })
+        let secret =
+            persite_tests::extension_state::wait_browser_secret(tor.ff(), Duration::from_secs(10))
+                .await?;
+        Ok(Self {
+            network,
+            tor,
+            secret,
+        })
     }
 
     /// The browser.
@@ -131,11 +141,12 @@ impl<'n> Session<'n> {
         self.tor.ff()
     }
 
-    /// The credentials the daemon issues for `url` in the default container.
+    /// The credentials the daemon issues for `url` in the default container of this browser
+    /// session.
     fn daemon_credentials(&self, url: &str) -> anyhow::Result<Creds> {
         let result = self
             .tor
-            .rpc(json!({"id": 1, "type": "credentials", "url": url}))?;
+            .rpc(json!({"id": 1, "type": "credentials", "url": url, "session": self.secret}))?;
         let (username, password) =
             daemon_http::credential_pair(&result).map_err(anyhow::Error::msg)?;
         Ok(Creds { username, password })

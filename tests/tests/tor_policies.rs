@@ -918,6 +918,9 @@ fn per_tab_in_firefox(network: &TorNetwork) -> Result<String, String> {
 /// daemon's config, and this suite's checks.
 struct FirefoxSession {
     tor: FirefoxOnTor,
+    /// The extension's browser-session secret, so the daemon can be asked for what this
+    /// browser gets.
+    secret: String,
 }
 
 impl FirefoxSession {
@@ -929,7 +932,10 @@ impl FirefoxSession {
         let per_tab = "[policy.sites.\"site-a.test\"]\nper_tab = true\n";
         let tor =
             FirefoxOnTor::start(network.client(), binaries, extension, per_tab, TOR_WAIT).await?;
-        Ok(Self { tor })
+        let secret =
+            persite_tests::extension_state::wait_browser_secret(tor.ff(), Duration::from_secs(10))
+                .await?;
+        Ok(Self { tor, secret })
     }
 
     fn ff(&self) -> &Firefox {
@@ -940,12 +946,11 @@ impl FirefoxSession {
         self.tor.rpc(request)
     }
 
-    /// The daemon's answer for `site` as asked from tab `tab`.
+    /// The daemon's answer for `site` as asked from tab `tab` of this browser session.
     fn issued(&self, site: &str, tab: u64) -> anyhow::Result<Issued> {
-        Issued::from_result(self.rpc(
-            json!({"id": 1, "type": "credentials", "url": format!("http://{site}/"), "tab": tab}),
-        )?)
-        .map_err(anyhow::Error::msg)
+        let request = json!({"id": 1, "type": "credentials",
+            "url": format!("http://{site}/"), "tab": tab, "session": self.secret});
+        Issued::from_result(self.rpc(request)?).map_err(anyhow::Error::msg)
     }
 
     /// Waits (bounded) until the daemon's `circuit` answer for `site` (in `tab`, or without a

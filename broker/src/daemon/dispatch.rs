@@ -275,16 +275,22 @@ impl Broker {
                     "socks": self.socks,
                 }))
             }
-            Request::TabClosed { tab } => {
-                let sites = self.isolator.tab_closed(tab);
+            Request::TabClosed { tab, session } => {
+                let sites = self.isolator.tab_closed_in(tab, session);
                 self.circuits.forget_tabs(|t| t == tab);
                 Ok(json!({"sites": sites.len()}))
+            }
+            Request::SessionEnded { session } => {
+                let sets = self.isolator.session_ended(session);
+                tracing::debug!(sets, "browser session ended: its credential sets forgotten");
+                Ok(json!({"sets": sets}))
             }
             Request::Credentials {
                 url,
                 container,
                 tab,
-            } => self.credentials(&url, &container, tab, now.unix_ms, &mut push),
+                session,
+            } => self.credentials(&url, &container, tab, session, now.unix_ms, &mut push),
             Request::PolicyGet => Ok(self.isolator.policies().to_json()),
             Request::PolicySet { site, policy } => self.policy_set(site, &policy, &mut push),
             Request::NewCircuit(target) => self.new_circuit(&target).map(|site| {
@@ -432,12 +438,13 @@ impl Broker {
         url: &str,
         container: &str,
         tab: Option<i64>,
+        session: Option<crate::session::Session>,
         now_ms: u64,
         push: &mut Option<Push>,
     ) -> Result<Value, RpcError> {
         let issued = self
             .isolator
-            .credentials_in_tab_at(url, container, tab, now_ms)?;
+            .credentials_in_session_at(url, container, tab, session, now_ms)?;
         tracing::debug!(site = %issued.site, container, tab = ?issued.tab, "credentials");
         if issued.rotated {
             if issued.site.is_catch_all() {
@@ -530,6 +537,7 @@ mod tests {
             url: url.into(),
             container: "firefox-default".into(),
             tab: None,
+            session: None,
         }
     }
 
@@ -585,7 +593,86 @@ mod tests {
             url: url.into(),
             container: "firefox-default".into(),
             tab,
+            session: None,
         }
+    }
+
+    fn session(value: &str) -> Option<crate::session::Session> {
+        Some(crate::session::Session::parse(value).expect("valid session"))
+    }
+
+    fn creds_in_session(url: &str, tab: Option<i64>, value: &str) -> Request {
+        Request::Credentials {
+            url: url.into(),
+            container: "firefox-default".into(),
+            tab,
+            session: session(value),
+        }
+    }
+
+    #[test]
+    fn each_session_has_its_own_credentials_and_tabs() {
+        const A: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+        const B: &str = "BBBBBBBBBBBBBBBBBBBBBB";
+        let (mut b, now) = broker();
+        let pair = |b: &mut Broker, request| {
+            let r = b.handle(request, now).result.expect("credentials");
+            (r["username"].clone(), r["password"].clone())
+        };
+        let url = "https://www.example.com/";
+        let none = pair(&mut b, creds(url));
+        let a = pair(&mut b, creds_in_session(url, None, A));
+        let b_pair = pair(&mut b, creds_in_session(url, None, B));
+        assert!(a.0 != b_pair.0 && a.1 != b_pair.1, "sessions share nothing");
+        assert!(
+            a.0 != none.0 && a.1 != none.1,
+            "a session is not the shared set"
+        );
+        assert_eq!(pair(&mut b, creds_in_session(url, None, A)), a, "stable");
+        assert_eq!(pair(&mut b, creds(url)), none, "no session: as before");
+
+        // New circuit changes the site in every session; sessions stay apart.
+        b.handle(
+            Request::NewCircuit(SiteRef::Site("example.com".into())),
+            now,
+        );
+        let a2 = pair(&mut b, creds_in_session(url, None, A));
+        assert!(a2.0 == a.0 && a2.1 != a.1);
+        assert_ne!(a2.1, pair(&mut b, creds_in_session(url, None, B)).1);
+
+        // Per-tab: closing tab 1 of session A leaves tab 1 of session B alone.
+        set_policy(&mut b, Some("example.com"), json!({"per_tab": true}), now);
+        let a_tab = pair(&mut b, creds_in_session(url, Some(1), A));
+        let b_tab = pair(&mut b, creds_in_session(url, Some(1), B));
+        assert_ne!(a_tab, b_tab);
+        let out = b.handle(
+            Request::TabClosed {
+                tab: 1,
+                session: session(A),
+            },
+            now,
+        );
+        assert_eq!(out.result.expect("closed"), json!({"sites": 1}));
+        assert_eq!(pair(&mut b, creds_in_session(url, Some(1), B)), b_tab);
+        assert_ne!(pair(&mut b, creds_in_session(url, Some(1), A)), a_tab);
+
+        // Session A ends: its sets go, B's stay.
+        let sets_before = b.isolator.rotation().len();
+        let out = b.handle(
+            Request::SessionEnded {
+                session: session(A).expect("valid"),
+            },
+            now,
+        );
+        let forgotten = out.result.expect("ended")["sets"]
+            .as_u64()
+            .expect("a count");
+        assert!(forgotten >= 2, "session A had its shared and tab sets");
+        assert_eq!(
+            b.isolator.rotation().len() as u64,
+            sets_before as u64 - forgotten
+        );
+        assert_eq!(pair(&mut b, creds_in_session(url, Some(1), B)), b_tab);
     }
 
     #[test]
@@ -598,12 +685,24 @@ mod tests {
         };
         let (one, two) = (password(&mut b, 1), password(&mut b, 2));
 
-        let out = b.handle(Request::TabClosed { tab: 1 }, now);
+        let out = b.handle(
+            Request::TabClosed {
+                tab: 1,
+                session: None,
+            },
+            now,
+        );
         assert_eq!(
             (out.result.expect("closed"), out.push),
             (json!({"sites": 1}), None)
         );
-        let out = b.handle(Request::TabClosed { tab: 1 }, now);
+        let out = b.handle(
+            Request::TabClosed {
+                tab: 1,
+                session: None,
+            },
+            now,
+        );
         assert_eq!(out.result.expect("closed again"), json!({"sites": 0}));
         assert_ne!(
             password(&mut b, 1),

@@ -8,6 +8,8 @@
 
 use serde_json::{Map, Number, Value, json};
 
+use crate::session::Session;
+
 /// Container used when a `credentials` request names none.
 pub const DEFAULT_CONTAINER: &str = "firefox-default";
 
@@ -37,6 +39,8 @@ pub enum RequestType {
     TabClosed,
     /// `app_credentials`: credentials of an application context (`persite run`).
     AppCredentials,
+    /// `session_ended`: a browser session (a private one) ended; its credential state goes.
+    SessionEnded,
 }
 
 impl RequestType {
@@ -53,6 +57,7 @@ impl RequestType {
             "policy_set" => Self::PolicySet,
             "tab_closed" => Self::TabClosed,
             "app_credentials" => Self::AppCredentials,
+            "session_ended" => Self::SessionEnded,
             _ => return None,
         })
     }
@@ -84,6 +89,8 @@ pub enum Request {
         container: String,
         /// Tab id, for per-tab policies.
         tab: Option<i64>,
+        /// The browser session the request comes from (its own credentials), if named.
+        session: Option<Session>,
     },
     /// `new_circuit` for one site.
     NewCircuit(SiteRef),
@@ -122,6 +129,13 @@ pub enum Request {
     TabClosed {
         /// The closed tab's id.
         tab: i64,
+        /// The browser session the tab belonged to, if named.
+        session: Option<Session>,
+    },
+    /// `session_ended`: the session's credential sets are forgotten.
+    SessionEnded {
+        /// The session that ended.
+        session: Session,
     },
 }
 
@@ -183,7 +197,8 @@ pub fn parse_rpc(body: &[u8]) -> (Option<Number>, Result<Request, RpcError>) {
                         "unknown_type",
                         format!(
                             "unknown request type {:?}; expected one of hello, credentials, \
-                             new_circuit, new_identity, status, circuit, policy_get, policy_set",
+                             new_circuit, new_identity, status, circuit, policy_get, policy_set, \
+                             tab_closed, session_ended",
                             truncate(s, 64)
                         ),
                     )),
@@ -242,6 +257,7 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
                 url,
                 container,
                 tab: optional_tab(obj)?,
+                session: optional_session(obj)?,
             })
         }
         RequestType::NewCircuit => site_ref(obj).map(Request::NewCircuit),
@@ -266,8 +282,15 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
                 .ok_or_else(|| RpcError::missing("policy"))?,
         }),
         RequestType::TabClosed => match optional_tab(obj)? {
-            Some(tab) => Ok(Request::TabClosed { tab }),
+            Some(tab) => Ok(Request::TabClosed {
+                tab,
+                session: optional_session(obj)?,
+            }),
             None => Err(RpcError::missing("tab")),
+        },
+        RequestType::SessionEnded => match optional_session(obj)? {
+            Some(session) => Ok(Request::SessionEnded { session }),
+            None => Err(RpcError::missing("session")),
         },
     }
 }
@@ -316,6 +339,18 @@ fn optional_tab(obj: &Map<String, Value>) -> Result<Option<i64>, RpcError> {
             .map(Some)
             .ok_or_else(|| RpcError::wrong_type("tab", "an integer")),
         Some(_) => Err(RpcError::wrong_type("tab", "a number")),
+    }
+}
+
+/// The `session` of `credentials` and `tab_closed`; a bad value is an `invalid_field` error
+/// that does not repeat it.
+fn optional_session(obj: &Map<String, Value>) -> Result<Option<Session>, RpcError> {
+    match obj.get("session") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Session::parse(s)
+            .map(Some)
+            .map_err(|e| RpcError::new("invalid_field", e.to_string())),
+        Some(_) => Err(RpcError::wrong_type("session", "a string")),
     }
 }
 
@@ -434,14 +469,18 @@ mod tests {
         );
         assert_eq!(
             rpc(r#"{"id":8,"type":"tab_closed","tab":12}"#).1,
-            Ok(Request::TabClosed { tab: 12 })
+            Ok(Request::TabClosed {
+                tab: 12,
+                session: None
+            })
         );
         assert_eq!(
             rpc(r#"{"id":2,"type":"credentials","url":"https://a.example/"}"#).1,
             Ok(Request::Credentials {
                 url: "https://a.example/".into(),
                 container: DEFAULT_CONTAINER.into(),
-                tab: None
+                tab: None,
+                session: None
             })
         );
         assert_eq!(
@@ -449,7 +488,8 @@ mod tests {
             Ok(Request::Credentials {
                 url: "u".into(),
                 container: "firefox-container-3".into(),
-                tab: Some(-1)
+                tab: Some(-1),
+                session: None
             })
         );
         assert_eq!(
@@ -507,6 +547,58 @@ mod tests {
             code(r#"{"id":6,"type":"circuit","site":"a","container":1}"#),
             (Some(6), "invalid_field")
         );
+    }
+
+    #[test]
+    fn parses_sessions_and_refuses_bad_ones_without_repeating_them() {
+        let session = Session::parse("AbCdEfGhIjKlMnOpQrSt_-").expect("valid");
+        assert_eq!(
+            rpc(r#"{"id":2,"type":"credentials","url":"u","session":"AbCdEfGhIjKlMnOpQrSt_-"}"#).1,
+            Ok(Request::Credentials {
+                url: "u".into(),
+                container: DEFAULT_CONTAINER.into(),
+                tab: None,
+                session: Some(session)
+            })
+        );
+        assert_eq!(
+            rpc(r#"{"id":8,"type":"tab_closed","tab":3,"session":"AbCdEfGhIjKlMnOpQrSt_-"}"#).1,
+            Ok(Request::TabClosed {
+                tab: 3,
+                session: Some(session)
+            })
+        );
+        assert_eq!(
+            rpc(r#"{"id":8,"type":"session_ended","session":"AbCdEfGhIjKlMnOpQrSt_-"}"#).1,
+            Ok(Request::SessionEnded { session })
+        );
+        assert_eq!(
+            code(r#"{"id":8,"type":"session_ended"}"#),
+            (Some(8), "missing_field")
+        );
+        for bad in [
+            r#""short""#,
+            r#""AbCdEfGhIjKlMnOpQrSt.example""#,
+            r#""AbCdEfGhIjKlMnOpQrSt=""#,
+            "42",
+            "true",
+        ] {
+            for kind in [
+                r#""credentials","url":"u""#,
+                r#""tab_closed","tab":1"#,
+                r#""session_ended""#,
+            ] {
+                let body = format!(r#"{{"id":9,"type":{kind},"session":{bad}}}"#);
+                let (id, result) = rpc(&body);
+                let e = result.expect_err("refused");
+                assert_eq!(
+                    (id.and_then(|n| n.as_i64()), e.code),
+                    (Some(9), "invalid_field")
+                );
+                assert!(e.message.contains("`session`"), "{}", e.message);
+                assert!(!e.message.contains("example") && !e.message.contains("short"));
+            }
+        }
     }
 
     #[test]
@@ -661,7 +753,8 @@ mod tests {
             Ok(Request::Credentials {
                 url: "u".into(),
                 container: DEFAULT_CONTAINER.into(),
-                tab: None
+                tab: None,
+                session: None
             })
         );
         assert_eq!(
