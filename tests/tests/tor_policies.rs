@@ -1337,9 +1337,12 @@ async fn firefox_downloads(
         "the page's two fetches read {sizes}"
     );
     let downloaded = Instant::now();
-    let issued = Issued::from_result(
-        session.rpc(json!({"id": 1, "type": "credentials", "url": format!("http://{site}/")}))?,
-    )
+    // The browser's credentials include its session secret (docs/protocol.md "Sessions").
+    let secret =
+        persite_tests::extension_state::wait_browser_secret(ff, Duration::from_secs(10)).await?;
+    let issued = Issued::from_result(session.rpc(
+        json!({"id": 1, "type": "credentials", "url": format!("http://{site}/"), "session": secret}),
+    )?)
     .map_err(anyhow::Error::msg)?;
     let mut tor = TorBytes::default();
     let expected = 2 * MILLION as u64;
