@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use persite::circuits::{Availability, CircuitTracker};
-use persite::tor::Event;
-use persite::tor::reply::{Message, Parsed, ReplyParser};
 use persite::{Isolator, Psl};
+use torctl::Event;
+use torctl::reply::{Message, Parsed, ReplyParser};
 
 fn main() {
     let mut args = std::env::args().skip(1);

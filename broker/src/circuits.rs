@@ -26,7 +26,7 @@ use crate::container::Container;
 use crate::isolator::Isolator;
 use crate::rotation::TabId;
 use crate::site::Site;
-use crate::tor::{CircEvent, CircStatus, Event, PathHop, StreamBwEvent, StreamEvent, StreamStatus};
+use torctl::{CircEvent, CircStatus, Event, PathHop, StreamBwEvent, StreamEvent, StreamStatus};
 
 /// A display: a site in one container, and the tab for a per-tab site's credential set (as in
 /// [`crate::rotation::CredentialSet`]). `None` is the site-wide display, which for a per-tab
@@ -667,7 +667,7 @@ mod tests {
 
     use super::*;
     use crate::psl::Psl;
-    use crate::tor::reply::{Message, Parsed, ReplyParser};
+    use torctl::reply::{Message, Parsed, ReplyParser};
 
     const G: &str = "1E1B7C2A9E5FB8E4A14E0A1C1B9A4B0D7D5E2F11";
     const M: &str = "2A3B4C5D6E7F8091A2B3C4D5E6F708192A3B4C5D";

@@ -40,7 +40,7 @@ use serde::Deserialize;
 
 use crate::front::FrontAddr;
 use crate::policy::{PolicyError, PolicySection};
-use crate::tor::ControlAddr;
+use torctl::ControlAddr;
 
 /// Name of the configuration file inside the `persite` config directory.
 pub const CONFIG_FILE_NAME: &str = "config.toml";

@@ -19,7 +19,7 @@ use crate::psl::Psl;
 use crate::rotation::{CredentialSet, RotationEngine, TabId};
 use crate::session::Session;
 use crate::site::Site;
-use crate::tor::{Event, StreamStatus};
+use torctl::{Event, StreamStatus};
 
 /// Age after which the catch-all credentials rotate on their next use (Tor Browser's
 /// `CATCHALL_MAX_LIFETIME`).

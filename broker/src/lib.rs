@@ -1,5 +1,5 @@
 //! Persite broker: decides the Tor isolation key of every first-party site, derives its SOCKS
-//! credentials, and (in later modules) serves them to the browser and talks to Tor.
+//! credentials, serves them to the browser and to other programs, and talks to Tor through the `torctl` crate.
 
 pub mod config;
 pub mod daemon;
@@ -20,7 +20,6 @@ pub mod psl;
 pub mod rotation;
 pub mod session;
 pub mod site;
-pub mod tor;
 
 pub use container::Container;
 pub use isolation_error::{IsolationError, UrlProblem};

@@ -9,9 +9,9 @@ use persite::doctor::{
     SocksObs, SocksProbe, Status, TorFacts, TorObs,
 };
 use persite::hardening::{SocksEndpoint, render_user_js};
-use persite::tor::ControlAddr;
 use persite_native_messaging::install::{ManifestCheck, ManifestState};
 use persite_native_messaging::manifest::{Browser, Scope};
+use torctl::ControlAddr;
 
 const HOST: &str = "/opt/persite/persite-native-host";
 

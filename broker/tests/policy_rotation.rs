@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use persite::isolator::CATCH_ALL_MAX_AGE_MS;
 use persite::policy::{Policy, PolicyTable};
-use persite::tor::Event;
-use persite::tor::events::{StreamBwEvent, StreamEvent};
 use persite::{Container, Isolator, IssuedCredentials, Psl, Site};
 use proptest::prelude::*;
+use torctl::Event;
+use torctl::events::{StreamBwEvent, StreamEvent};
 
 const T0: u64 = 1_800_000_000_000;
 

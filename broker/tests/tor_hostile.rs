@@ -7,14 +7,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use persite::tor::client::Connection;
-use persite::tor::{
-    AuthError, ConnectionState, ControlAddr, ControlConfig, ControlError, Limits, LostReason,
-    Notification, ParseError, TorControl,
-};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
+use torctl::client::Connection;
+use torctl::{
+    AuthError, ConnectionState, ControlAddr, ControlConfig, ControlError, Limits, LostReason,
+    Notification, ParseError, TorControl,
+};
 
 /// Upper bound on any single test step; the client's own bounds are far below it.
 const GUARD: Duration = Duration::from_secs(20);

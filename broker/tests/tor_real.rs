@@ -11,12 +11,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use local_tor::Tor;
-use persite::tor::client::Connection;
-use persite::tor::{
+use tokio::sync::broadcast;
+use torctl::client::Connection;
+use torctl::{
     AuthMethod, ControlAddr, ControlConfig, ControlError, Event, EventKind, Notification,
     StreamStatus, TorControl,
 };
-use tokio::sync::broadcast;
 
 const BOUND: Duration = Duration::from_secs(30);
 

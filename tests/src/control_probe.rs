@@ -1,6 +1,6 @@
 //! A minimal, blocking Tor control-port client for the harness's own assertions.
 //!
-//! Written by hand on purpose: the product's control-port client lives in `persite::tor`, and the
+//! Written by hand on purpose: the product's control-port client lives in `torctl`, and the
 //! tests must not check that client with itself. This probe understands only what the harness
 //! needs (cookie authentication, `GETINFO`, `SETEVENTS`, single-line `650` events) and keeps the
 //! line parsing ([`parse_reply_line`], [`parse_fields`]) free of I/O.

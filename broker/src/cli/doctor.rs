@@ -21,8 +21,8 @@ use crate::doctor::{
     self, BinariesObs, ConfigObs, ControlTarget, DaemonAnswer, DaemonObs, DaemonStatus, FileState,
     FileText, Observations, ProfileObs, SocksObs, SocksProbe, TorFacts, TorObs,
 };
-use crate::tor::auth::{self, Plan};
-use crate::tor::{Connection, ControlAddr, ControlConfig, ControlError};
+use torctl::auth::{self, Plan};
+use torctl::{Connection, ControlAddr, ControlConfig, ControlError};
 
 /// Bound on every single wait (connect, greeting, each control-port reply).
 pub const WAIT: Duration = Duration::from_secs(2);

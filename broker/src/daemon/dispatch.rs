@@ -18,7 +18,7 @@ use crate::isolator::{Isolator, IssuedCredentials};
 use crate::policy::{self, Policy, PolicyError};
 use crate::policy_store::{PolicySetError, PolicyStore};
 use crate::site::Site;
-use crate::tor::{CircEvent, Event};
+use torctl::{CircEvent, Event};
 
 /// The daemon's state: the isolator, what tor is doing, and what `hello` and `status` report.
 #[derive(Debug)]
@@ -827,7 +827,7 @@ mod tests {
 
     #[test]
     fn max_bytes_from_tor_stream_events_rotates_and_pushes() {
-        use crate::tor::events::{StreamBwEvent, StreamEvent};
+        use torctl::events::{StreamBwEvent, StreamEvent};
         let (mut b, now) = broker();
         set_policy(&mut b, Some("example.com"), json!({"max_bytes": 4096}), now)
             .result
@@ -870,7 +870,7 @@ mod tests {
     /// metering the streams that are open: their bytes still reach max-bytes.
     #[test]
     fn max_bytes_keeps_metering_open_streams_across_a_circuit_resync() {
-        use crate::tor::events::{CircEvent, StreamBwEvent, StreamEvent};
+        use torctl::events::{CircEvent, StreamBwEvent, StreamEvent};
         let (mut b, now) = broker();
         set_policy(&mut b, Some("example.com"), json!({"max_bytes": 4096}), now)
             .result

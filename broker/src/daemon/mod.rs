@@ -29,11 +29,11 @@ use crate::isolator::Isolator;
 use crate::managed_tor::{ManagedSpec, ManagedTor};
 use crate::policy_store::{PolicyStore, default_policy_path};
 use crate::psl::Psl;
-use crate::tor::{ControlAddr, ControlConfig, TorControl};
 use dispatch::{Broker, Now};
 use events::{BUS_CAPACITY, EventBus};
 use instance::Acquired;
 use persite_native_messaging::runtime::{RuntimeDirError, broker_socket_path};
+use torctl::{ControlAddr, ControlConfig, TorControl};
 
 /// How long a second `persite serve` waits for a lock holder that is still starting to answer.
 const STARTING_DAEMON_WAIT: Duration = Duration::from_secs(5);

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use super::dispatch::{Broker, Now};
 use super::events::{EventBus, sse_stream};
 use super::rpc::{self, Push, Request, RequestType, RpcError};
-use crate::tor::TorControl;
+use torctl::TorControl;
 
 /// Bound on waiting for tor's answer to `SIGNAL NEWNYM` before replying anyway.
 const NEWNYM_REPLY_WAIT: Duration = Duration::from_secs(5);

@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, watch};
 use super::server::AppState;
 use super::tor_state::{ControlState, TorStatus};
 use crate::circuits::{RelayInfo, parse_bridge_line};
-use crate::tor::{EventKind, Notification, TorControl};
+use torctl::{EventKind, Notification, TorControl};
 
 /// Events the daemon subscribes to (`SETEVENTS`, re-issued on every reconnect by the client).
 pub const EVENTS: [EventKind; 5] = [

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use persite::tor::{ControlAddr, ControlConfig};
+use torctl::{ControlAddr, ControlConfig};
 
 /// Bound on tor becoming ready.
 const BOUND: Duration = Duration::from_secs(30);

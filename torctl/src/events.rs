@@ -599,7 +599,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tor::reply::{Message, Parsed, ReplyParser};
+    use crate::reply::{Message, Parsed, ReplyParser};
 
     fn event(text: &str) -> Event {
         let mut p = ReplyParser::default();

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persite::tor::{Event, Limits, Message, Parsed, ReplyParser, info};
+use torctl::{Event, Limits, Message, Parsed, ReplyParser, info};
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks a chunk size so that partial input is exercised too.
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
                             let _ = info::parse_version(value);
                         }
                     }
-                    let _ = persite::tor::auth::parse_protocolinfo(&reply);
+                    let _ = torctl::auth::parse_protocolinfo(&reply);
                 }
                 Err(_) => return,
             }

@@ -246,8 +246,8 @@ pub fn parse_bootstrap_phase(value: &str) -> Result<StatusEvent, InfoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tor::events::{CircStatus, Sensitive};
-    use crate::tor::reply::{Message, Parsed, ReplyParser};
+    use crate::events::{CircStatus, Sensitive};
+    use crate::reply::{Message, Parsed, ReplyParser};
 
     fn reply(text: &str) -> Reply {
         let mut p = ReplyParser::default();

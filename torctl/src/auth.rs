@@ -405,7 +405,7 @@ pub fn check_authenticated(method: &'static str, reply: &Reply) -> Result<(), Au
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tor::reply::{Message, Parsed, ReplyParser};
+    use crate::reply::{Message, Parsed, ReplyParser};
 
     fn reply(text: &str) -> Reply {
         let mut p = ReplyParser::default();
