@@ -8,7 +8,7 @@
 # Without general internet access we take the copy shipped in the PyPI package `publicsuffixlist`,
 # which is re-released whenever the list changes and keeps upstream's "// VERSION:" and
 # "// COMMIT:" headers. The broker compares that VERSION header with the system copy at runtime
-# (see broker/src/psl.rs), so a refreshed list must keep it.
+# (see broker/src/isolation/psl.rs), so a refreshed list must keep it.
 set -eu
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)

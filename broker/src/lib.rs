@@ -6,23 +6,13 @@ pub mod daemon;
 pub mod doctor;
 pub mod front;
 pub mod hardening;
-
-pub mod circuits;
-pub mod cli;
-pub mod container;
-pub mod credentials;
-pub mod isolation_error;
-pub mod isolator;
-pub mod managed_tor;
+pub mod isolation;
 pub mod policy;
-pub mod policy_store;
-pub mod psl;
-pub mod rotation;
-pub mod session;
-pub mod site;
 
-pub use container::Container;
-pub use isolation_error::{IsolationError, UrlProblem};
-pub use isolator::{Isolator, IssuedCredentials};
-pub use psl::{Psl, PslError, PslSource};
-pub use site::Site;
+pub mod cli;
+
+pub use isolation::container::Container;
+pub use isolation::error::{IsolationError, UrlProblem};
+pub use isolation::isolator::{Isolator, IssuedCredentials};
+pub use isolation::psl::{Psl, PslError, PslSource};
+pub use isolation::site::Site;

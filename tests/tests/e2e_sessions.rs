@@ -1,7 +1,7 @@
 //! Sessions and profiles are unlinkable, in real headless Firefox ESR: every browser session,
 //! every profile sharing one daemon and every private browsing session gets its own SOCKS
 //! credentials for every site (`docs/architecture.md` "Sessions"; the extension's
-//! `extension/src/sessions.js`, the broker's `broker/src/session.rs`).
+//! `extension/src/sessions.js`, the broker's `broker/src/isolation/session.rs`).
 //!
 //! Same harness as `tests/e2e_firefox.rs` (recording SOCKS server joined with the fixture
 //! server); every assertion is on the credentials the recorder saw on the page's tunnels.

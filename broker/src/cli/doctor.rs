@@ -113,7 +113,7 @@ pub async fn observe(args: &DoctorArgs) -> Observations {
                 managed,
                 &daemon
                     .runtime_dir
-                    .join(crate::managed_tor::CONTROL_SOCKET_NAME),
+                    .join(crate::daemon::managed_tor::CONTROL_SOCKET_NAME),
                 Path::new("/run/tor/control").exists(),
             );
             (socks, tor(target, effective).await)

@@ -9,8 +9,8 @@ use std::process::{Command, ExitCode};
 use persite_native_messaging::runtime::{SOCKET_NAME, runtime_dir_path};
 use serde_json::{Value, json};
 
-use crate::container::AppName;
 use crate::daemon::client;
+use crate::isolation::container::AppName;
 
 /// Arguments of `persite run`.
 #[derive(Debug, Clone, clap::Args)]

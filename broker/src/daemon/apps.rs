@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::site::Site;
+use crate::isolation::site::Site;
 
 /// Most contexts remembered (oldest by name go first past it).
 pub const MAX_APPS: usize = 256;

@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 
 use super::rpc::{InvalidateReason, Push, Request, RpcError, SiteRef};
 use super::tor_state::{ControlState, NewnymLimiter, NewnymOutcome, TorStatus};
-use crate::circuits::{CircuitTracker, SiteKey};
 use crate::config::SocksEndpoint;
-use crate::container::Container;
-use crate::isolation_error::IsolationError;
-use crate::isolator::{Isolator, IssuedCredentials};
+use crate::daemon::circuits::{CircuitTracker, SiteKey};
+use crate::isolation::container::Container;
+use crate::isolation::error::IsolationError;
+use crate::isolation::isolator::{Isolator, IssuedCredentials};
+use crate::isolation::site::Site;
+use crate::policy::store::{PolicySetError, PolicyStore};
 use crate::policy::{self, Policy, PolicyError};
-use crate::policy_store::{PolicySetError, PolicyStore};
-use crate::site::Site;
 use torctl::{CircEvent, Event};
 
 /// The daemon's state: the isolator, what tor is doing, and what `hello` and `status` report.
@@ -438,7 +438,7 @@ impl Broker {
         url: &str,
         container: &str,
         tab: Option<i64>,
-        session: Option<crate::session::Session>,
+        session: Option<crate::isolation::session::Session>,
         now_ms: u64,
         push: &mut Option<Push>,
     ) -> Result<Value, RpcError> {
@@ -514,8 +514,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::isolator::CATCH_ALL_MAX_AGE_MS;
-    use crate::psl::Psl;
+    use crate::isolation::isolator::CATCH_ALL_MAX_AGE_MS;
+    use crate::isolation::psl::Psl;
 
     fn broker() -> (Broker, Now) {
         let psl = Arc::new(Psl::vendored().expect("vendored PSL"));
@@ -597,8 +597,8 @@ mod tests {
         }
     }
 
-    fn session(value: &str) -> Option<crate::session::Session> {
-        Some(crate::session::Session::parse(value).expect("valid session"))
+    fn session(value: &str) -> Option<crate::isolation::session::Session> {
+        Some(crate::isolation::session::Session::parse(value).expect("valid session"))
     }
 
     fn creds_in_session(url: &str, tab: Option<i64>, value: &str) -> Request {

@@ -6,11 +6,13 @@
 //! SIGINT or SIGHUP, then remove the socket and release the lock.
 
 pub mod apps;
+pub mod circuits;
 pub mod client;
 pub mod dispatch;
 pub mod events;
 pub mod front_link;
 pub mod instance;
+pub mod managed_tor;
 pub mod rpc;
 pub mod server;
 pub mod tor_link;
@@ -25,10 +27,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError, ControlSetting, TorMode};
-use crate::isolator::Isolator;
-use crate::managed_tor::{ManagedSpec, ManagedTor};
-use crate::policy_store::{PolicyStore, default_policy_path};
-use crate::psl::Psl;
+use crate::daemon::managed_tor::{ManagedSpec, ManagedTor};
+use crate::isolation::isolator::Isolator;
+use crate::isolation::psl::Psl;
+use crate::policy::store::{PolicyStore, default_policy_path};
 use dispatch::{Broker, Now};
 use events::{BUS_CAPACITY, EventBus};
 use instance::Acquired;
@@ -152,7 +154,7 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
         .map_err(|e| io_err("cannot create the secret key")(io::Error::other(e.to_string())))?;
     if config.tor.mode != TorMode::System {
         // Before probing [socks]: a tor orphaned by a killed daemon would look like a system tor.
-        crate::managed_tor::stop_orphan(&runtime_dir);
+        crate::daemon::managed_tor::stop_orphan(&runtime_dir);
     }
     let tor_plan = plan_tor(&config, &runtime_dir)?;
     let front = config

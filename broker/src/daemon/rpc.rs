@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Number, Value, json};
 
-use crate::session::Session;
+use crate::isolation::session::Session;
 
 /// Container used when a `credentials` request names none.
 pub const DEFAULT_CONTAINER: &str = "firefox-default";

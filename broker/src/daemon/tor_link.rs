@@ -1,7 +1,7 @@
 //! The daemon's link to tor: feeds control-port notifications into the broker, keeps the tor
 //! status current, fetches relay details, and publishes `circuit` and `tor_status` pushes.
 //!
-//! All decisions live in sans-IO code ([`crate::circuits`], [`super::tor_state`],
+//! All decisions live in sans-IO code ([`crate::daemon::circuits`], [`super::tor_state`],
 //! [`super::dispatch::Broker`]); this task only moves data between [`TorControl`] and them.
 //! On every (re)connection it re-reads what it may have missed: version, bootstrap phase,
 //! SOCKS listeners, bridges and `GETINFO circuit-status`. Circuit pushes are batched: changed
@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::server::AppState;
 use super::tor_state::{ControlState, TorStatus};
-use crate::circuits::{RelayInfo, parse_bridge_line};
+use crate::daemon::circuits::{RelayInfo, parse_bridge_line};
 use torctl::{EventKind, Notification, TorControl};
 
 /// Events the daemon subscribes to (`SETEVENTS`, re-issued on every reconnect by the client).

@@ -79,8 +79,8 @@ impl TorStatus {
     }
 
     /// Whether circuit data can be shown: connected, and bootstrapped when progress is known.
-    pub fn availability(&self) -> crate::circuits::Availability {
-        use crate::circuits::Availability;
+    pub fn availability(&self) -> crate::daemon::circuits::Availability {
+        use crate::daemon::circuits::Availability;
         match (self.control, self.bootstrap_progress) {
             (ControlState::Connected, Some(p)) if p < 100 => Availability::NotBootstrapped,
             (ControlState::Connected, _) => Availability::Available,
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn status_json_and_availability() {
-        use crate::circuits::Availability;
+        use crate::daemon::circuits::Availability;
         let mut st = TorStatus::new(ControlState::Connecting, true);
         assert_eq!(
             st.to_json(),

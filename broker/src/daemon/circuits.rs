@@ -22,14 +22,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Value, json};
 
-use crate::container::Container;
-use crate::isolator::Isolator;
-use crate::rotation::TabId;
-use crate::site::Site;
+use crate::isolation::container::Container;
+use crate::isolation::isolator::Isolator;
+use crate::isolation::site::Site;
+use crate::policy::rotation::TabId;
 use torctl::{CircEvent, CircStatus, Event, PathHop, StreamBwEvent, StreamEvent, StreamStatus};
 
 /// A display: a site in one container, and the tab for a per-tab site's credential set (as in
-/// [`crate::rotation::CredentialSet`]). `None` is the site-wide display, which for a per-tab
+/// [`crate::policy::rotation::CredentialSet`]). `None` is the site-wide display, which for a per-tab
 /// site shows the circuit any of its tabs used last.
 pub type SiteKey = (Site, Container, Option<TabId>);
 
@@ -666,7 +666,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::psl::Psl;
+    use crate::isolation::psl::Psl;
     use torctl::reply::{Message, Parsed, ReplyParser};
 
     const G: &str = "1E1B7C2A9E5FB8E4A14E0A1C1B9A4B0D7D5E2F11";

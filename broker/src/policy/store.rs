@@ -11,9 +11,9 @@ use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
+use crate::isolation::psl::Psl;
+use crate::isolation::site::Site;
 use crate::policy::{Policy, PolicyError, PolicyLayer, PolicyTable};
-use crate::psl::Psl;
-use crate::site::Site;
 
 /// Name of the overrides file inside the `persite` config directory.
 pub const POLICY_FILE_NAME: &str = "site-policies.toml";
@@ -221,8 +221,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::isolation::site::Site;
     use crate::policy::Policy;
-    use crate::site::Site;
 
     #[test]
     fn path_follows_xdg() {

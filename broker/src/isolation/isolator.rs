@@ -11,14 +11,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::container::Container;
-use crate::credentials::{self, DerivationKey, Digest, PasswordCounters};
-use crate::isolation_error::IsolationError;
+use crate::isolation::container::Container;
+use crate::isolation::credentials::{self, DerivationKey, Digest, PasswordCounters};
+use crate::isolation::error::IsolationError;
+use crate::isolation::psl::Psl;
+use crate::isolation::session::Session;
+use crate::isolation::site::Site;
+use crate::policy::rotation::{CredentialSet, RotationEngine, TabId};
 use crate::policy::{Policy, PolicyTable};
-use crate::psl::Psl;
-use crate::rotation::{CredentialSet, RotationEngine, TabId};
-use crate::session::Session;
-use crate::site::Site;
 use torctl::{Event, StreamStatus};
 
 /// Age after which the catch-all credentials rotate on their next use (Tor Browser's
@@ -490,7 +490,7 @@ impl Isolator {
     }
 
     /// A tor stream closed or failed. Its entry stays for a while: tor may report a stream's
-    /// last bytes around its `CLOSED` event (as [`crate::circuits`] counts them for the
+    /// last bytes around its `CLOSED` event (as [`crate::daemon::circuits`] counts them for the
     /// display, so the meter and the display agree).
     pub fn stream_closed(&mut self, stream_id: &str) {
         if self.streams.contains_key(stream_id) {

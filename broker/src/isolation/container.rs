@@ -7,7 +7,7 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 
-use crate::isolation_error::IsolationError;
+use crate::isolation::error::IsolationError;
 
 const DEFAULT_ID: &str = "firefox-default";
 const PRIVATE_ID: &str = "firefox-private";

@@ -31,9 +31,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::container::Container;
-use crate::session::Session;
-use crate::site::Site;
+use crate::isolation::container::Container;
+use crate::isolation::session::Session;
+use crate::isolation::site::Site;
 
 /// Length in bytes of every username and password.
 pub const CREDENTIAL_LEN: usize = 43;
@@ -216,7 +216,7 @@ impl<'k> Fields<'k> {
 
     fn site_and_container(&mut self, site: &Site, container: &Container) {
         self.field(FieldTag::Site, site.as_str().as_bytes());
-        let mut buf = [0u8; crate::container::ENCODED_MAX];
+        let mut buf = [0u8; crate::isolation::container::ENCODED_MAX];
         self.field(FieldTag::Container, container.encode(&mut buf));
     }
 
@@ -322,7 +322,7 @@ mod tests {
     fn encoding_is_the_documented_tlv() {
         // Recompute passwords by hand from the documented layout.
         let key = DerivationKey::from_bytes([7; 32]);
-        let psl = crate::psl::Psl::vendored().expect("vendored list");
+        let psl = crate::isolation::psl::Psl::vendored().expect("vendored list");
         let site = Site::of("https://www.example.com/", &psl).expect("site");
         let container = Container::parse("firefox-container-12").expect("container");
         let mut fields: Vec<(u8, &[u8])> = vec![
@@ -394,7 +394,7 @@ mod tests {
     #[test]
     fn tab_enters_the_username_only_when_given() {
         let key = DerivationKey::from_bytes([7; 32]);
-        let psl = crate::psl::Psl::vendored().expect("vendored list");
+        let psl = crate::isolation::psl::Psl::vendored().expect("vendored list");
         let site = Site::of("https://example.com/", &psl).expect("site");
         let c = Container::Default;
         let input = tlv(&[
@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn session_is_the_last_field_of_username_and_password() {
         let key = DerivationKey::from_bytes([7; 32]);
-        let psl = crate::psl::Psl::vendored().expect("vendored list");
+        let psl = crate::isolation::psl::Psl::vendored().expect("vendored list");
         let site = Site::of("https://example.com/", &psl).expect("site");
         let c = Container::Default;
         let value = "AAAAAAAAAAAAAAAAAAAAAA";
@@ -494,7 +494,7 @@ mod tests {
         let key = DerivationKey::from_bytes([1; 32]);
         let suffix = format!("{}.{}.{}", "b".repeat(63), "c".repeat(63), "d".repeat(61));
         // A list where the last three labels are a suffix, so the whole host is the site.
-        let psl = crate::psl::Psl::from_text(&suffix).expect("list");
+        let psl = crate::isolation::psl::Psl::from_text(&suffix).expect("list");
         let host = format!("{}.{suffix}", "a".repeat(63));
         let site = Site::of(&host, &psl).expect("253-byte host");
         assert_eq!(site.as_str().len(), 253);
@@ -511,7 +511,10 @@ mod tests {
         }
         fields.number(FieldTag::TabEra, u64::MAX);
         fields.number(FieldTag::TabLife, u64::MAX);
-        fields.field(FieldTag::Session, &[b'a'; crate::session::MAX_SESSION_LEN]);
+        fields.field(
+            FieldTag::Session,
+            &[b'a'; crate::isolation::session::MAX_SESSION_LEN],
+        );
         assert!(fields.spill.is_none(), "{} bytes", fields.len);
     }
 }

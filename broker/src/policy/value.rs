@@ -16,15 +16,15 @@
 //!   2^20 — or an integer, or `"none"`), `per_tab = true`. A site's table is a whole policy:
 //!   keys left out are off, they are not inherited from the default.
 //!
-//! Nothing here does I/O; [`crate::policy_store`] reads and writes the overrides file.
+//! Nothing here does I/O; [`crate::policy::store`] reads and writes the overrides file.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::psl::Psl;
-use crate::site::Site;
+use crate::isolation::psl::Psl;
+use crate::isolation::site::Site;
 
 /// Shortest allowed `max_age`, in seconds.
 pub const MIN_MAX_AGE_S: u64 = 1;

@@ -38,7 +38,7 @@ use std::time::UNIX_EPOCH;
 pub const SYSTEM_PSL_PATH: &str = "/usr/share/publicsuffix/public_suffix_list.dat";
 
 /// The vendored list, embedded at build time.
-const VENDORED_PSL: &str = include_str!("../data/public_suffix_list.dat");
+const VENDORED_PSL: &str = include_str!("../../data/public_suffix_list.dat");
 
 /// When a copy of the list was published, as Unix seconds (UTC).
 pub type ListDate = i64;

@@ -2,7 +2,7 @@
 //! per browser session (and once per private browsing session), kept only in memory, and sends
 //! with `credentials` and `tab_closed` (`docs/protocol.md` §2.1).
 //!
-//! The broker folds it into the keyed derivation ([`crate::credentials`]), so a new browser
+//! The broker folds it into the keyed derivation ([`crate::isolation::credentials`]), so a new browser
 //! session, a second profile or a second browser sharing the daemon, and each private browsing
 //! session get credentials of their own for every site. It is a secret of the session's
 //! extension: never written to disk, never logged (its `Debug` hides it), never sent back.

@@ -66,7 +66,7 @@ impl IsolationError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UrlProblem {
     /// Longer than any URL Firefox accepts.
-    #[error("longer than {max} bytes", max = crate::site::MAX_URL_LEN)]
+    #[error("longer than {max} bytes", max = crate::isolation::site::MAX_URL_LEN)]
     TooLong,
     /// Empty or only whitespace.
     #[error("empty")]
@@ -75,7 +75,7 @@ pub enum UrlProblem {
     #[error("control character in the scheme or host")]
     ControlCharacter,
     /// The part before the path is longer than any real host with user info and port.
-    #[error("user info, host and port longer than {max} bytes", max = crate::site::MAX_AUTHORITY_LEN)]
+    #[error("user info, host and port longer than {max} bytes", max = crate::isolation::site::MAX_AUTHORITY_LEN)]
     AuthorityTooLong,
     /// The `url` crate refused it.
     #[error("{0}")]
@@ -84,13 +84,13 @@ pub enum UrlProblem {
     #[error("no host")]
     NoHost,
     /// A host longer than DNS allows.
-    #[error("host longer than {max} bytes", max = crate::site::MAX_HOST_LEN)]
+    #[error("host longer than {max} bytes", max = crate::isolation::site::MAX_HOST_LEN)]
     HostTooLong,
     /// A host with an empty label (`.example.com`, `a..b`).
     #[error("empty label in the host")]
     EmptyLabel,
     /// A host label longer than DNS allows.
-    #[error("host label longer than {max} bytes", max = crate::site::MAX_LABEL_LEN)]
+    #[error("host label longer than {max} bytes", max = crate::isolation::site::MAX_LABEL_LEN)]
     LabelTooLong,
     /// The host `--unknown--`, which is reserved for the catch-all site.
     #[error("the host name --unknown-- is reserved for the catch-all site")]

@@ -17,10 +17,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::container::Container;
+use crate::isolation::container::Container;
+use crate::isolation::session::Session;
+use crate::isolation::site::Site;
 use crate::policy::{Policy, PolicyTable};
-use crate::session::Session;
-use crate::site::Site;
 
 /// A browser tab id, as the extension sends it.
 pub type TabId = i64;
@@ -342,7 +342,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::psl::Psl;
+    use crate::isolation::psl::Psl;
 
     const T0: u64 = 1_800_000_000_000;
 

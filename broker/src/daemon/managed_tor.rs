@@ -382,7 +382,7 @@ async fn copy_log(
 ) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        tracing::debug!(target: "persite::managed_tor::log", "{line}");
+        tracing::debug!(target: "persite::daemon::managed_tor::log", "{line}");
         if line.contains("[warn]") || line.contains("[err]") {
             if let Ok(mut kept) = last.lock() {
                 if kept.len() == KEPT_LINES {

@@ -40,8 +40,8 @@ use std::sync::Arc;
 
 use url::Host;
 
-use crate::isolation_error::{IsolationError, UrlProblem};
-use crate::psl::Psl;
+use crate::isolation::error::{IsolationError, UrlProblem};
+use crate::isolation::psl::Psl;
 
 /// The catch-all site for requests without a network first party.
 pub const CATCH_ALL: &str = "--unknown--";
