@@ -59,7 +59,8 @@ fn run() -> anyhow::Result<bool> {
     persite_tests::trial::spawn_run_watchdog("soak", bound);
     let binaries = persite_tests::binaries::ensure_built()?;
     eprintln!("[soak] starting the private Tor network");
-    let network = TorNetwork::start(TorNetworkOptions::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let network =
+        TorNetwork::start(TorNetworkOptions::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

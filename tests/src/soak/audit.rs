@@ -207,11 +207,8 @@ fn watch(
         match current.next_event(Duration::from_millis(200)) {
             Ok(Some(line)) => {
                 if let Some(mut event) = StreamEvent::parse(&line) {
-                    event.stream_id = format!(
-                        "{}/{}",
-                        generation.load(Ordering::SeqCst),
-                        event.stream_id
-                    );
+                    event.stream_id =
+                        format!("{}/{}", generation.load(Ordering::SeqCst), event.stream_id);
                     events
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)

@@ -143,9 +143,8 @@ fn owns(pid: i32, target: &str) -> bool {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
-    fds.flatten().any(|fd| {
-        std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == target)
-    })
+    fds.flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == target))
 }
 
 /// The inode of the TCP socket bound to `peer` and connected to `local`, from `/proc/net/tcp`.
@@ -202,7 +201,10 @@ mod tests {
         assert_eq!(direct.len(), 1, "{:?}", front.connections());
         let me = std::process::id().to_string();
         assert!(
-            direct[0].owner.as_deref().is_some_and(|o| o.starts_with(&me)),
+            direct[0]
+                .owner
+                .as_deref()
+                .is_some_and(|o| o.starts_with(&me)),
             "{direct:?}"
         );
     }

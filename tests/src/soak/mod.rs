@@ -207,10 +207,15 @@ impl SoakReport {
     pub fn verdict(&self, require_every_kind: bool) -> Result<(), String> {
         let mut failures = Vec::new();
         if !self.direct.is_empty() {
+            let owners: Vec<String> = self
+                .direct
+                .iter()
+                .take(5)
+                .map(|c| format!("{} owned by {:?}", c.peer, c.owner))
+                .collect();
             failures.push(format!(
-                "{} direct connection(s) reached the fixture front: {:?}",
-                self.direct.len(),
-                self.direct
+                "{} direct connection(s) reached the fixture front, e.g. {owners:?}",
+                self.direct.len()
             ));
         }
         if !self.streams.unauthenticated.is_empty() {
@@ -336,7 +341,10 @@ impl std::fmt::Display for SoakReport {
             if v.is_empty() {
                 "none".to_owned()
             } else {
-                v.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             }
         };
         writeln!(
@@ -418,7 +426,10 @@ async fn soak(
         .filter(|r| r.kind() == RelayKind::Exit)
         .filter_map(|r| r.pid().and_then(|p| i32::try_from(p).ok()))
         .collect();
-    ensure!(exits.len() == 3, "expected 3 running exits, found {exits:?}");
+    ensure!(
+        exits.len() == 3,
+        "expected 3 running exits, found {exits:?}"
+    );
     let front = ExitOnlyFront::start(session.fixtures.addr(), exits).await?;
     front_self_check(&front).await?;
 
@@ -787,7 +798,10 @@ async fn inject(
                 .ff()
                 .chrome_execute(TERMINATE_BACKGROUND, vec![])
                 .await?;
-            ensure!(state == "terminated", "terminateBackground answered {state}");
+            ensure!(
+                state == "terminated",
+                "terminateBackground answered {state}"
+            );
             procs::wait_for(
                 "the native host to exit with the event page",
                 Duration::from_secs(10),
