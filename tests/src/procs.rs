@@ -1,6 +1,6 @@
 //! Processes seen through `/proc`: the Persite processes of one runtime dir, liveness, signals,
-//! resident memory and open file descriptors. Shared by `tests/e2e_faults.rs` (fault injection)
-//! and the soak (`src/soak/`).
+//! resident memory and open file descriptors. Shared by `tests/tests/e2e_faults.rs` (fault injection)
+//! and the soak (`tests/src/soak/`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! The short soak: the code of the soak command (`tests/src/soak/`, `src/bin/soak.rs`) with a
+//! The short soak: the code of the soak command (`tests/src/soak/`, `tests/src/bin/soak.rs`) with a
 //! small page count, every fault kind at least once, and the same assertions (0 direct
 //! connections, 0 unauthenticated streams, 0 credential pairs on two first parties, every fault
 //! recovered, success rate after recovery).

@@ -6,7 +6,7 @@
 //! restarted and HUPed, a burst of `SIGNAL NEWNYM` on tor's control port, a burst of
 //! `new_circuit`/`new_identity` through the daemon, a circuit-lifetime policy rotation
 //! (`policy_set`: a short `max_age_s`, `per_tab`, then removed) and the extension's event page
-//! terminated. Each is done the way `tests/e2e_faults.rs` does it (helpers in `src/procs.rs`).
+//! terminated. Each is done the way `tests/tests/e2e_faults.rs` does it (helpers in `tests/src/procs.rs`).
 //! Every kind comes once (in random order) before kinds are drawn at random.
 //!
 //! Over the whole run it asserts:
@@ -24,7 +24,7 @@
 //! It reports the page-load success rate after recovery, the recovery time per fault kind and
 //! the daemon's and native host's RSS and open descriptors (from `/proc`) at start and end.
 //!
-//! Run by `src/bin/soak.rs` (long runs) and `tests/soak_short.rs` (the test command).
+//! Run by `tests/src/bin/soak.rs` (long runs) and `tests/tests/soak_short.rs` (the test command).
 
 pub mod audit;
 pub mod front;
@@ -699,7 +699,7 @@ fn brief(text: &str) -> String {
 }
 
 /// Chrome-context script: terminate the extension's background like Firefox's idle timeout does,
-/// skipping the open-native-port exemption (as `tests/e2e_faults.rs` trial d).
+/// skipping the open-native-port exemption (as `tests/tests/e2e_faults.rs` trial d).
 const TERMINATE_BACKGROUND: &str = r#"
 const policy = WebExtensionPolicy.getByID("persite@persite.org");
 if (!policy || !policy.extension) { return "no-extension"; }
