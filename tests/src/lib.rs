@@ -13,6 +13,8 @@ pub mod measure;
 pub mod measure_page_load;
 pub mod persite_browser;
 pub mod popup;
+pub mod procs;
+pub mod soak;
 pub mod socks_recorder;
 pub mod strace;
 pub mod stream_trace;

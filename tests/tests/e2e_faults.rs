@@ -27,6 +27,7 @@ use persite_tests::fake_broker::{FakeBroker, FakeMode};
 use persite_tests::firefox::{Firefox, FirefoxConfig};
 use persite_tests::fixtures::{FixtureServer, PageSpec};
 use persite_tests::leak_audit::{AuditReport, Marks, SiteMap, audit, audit_with_background};
+use persite_tests::procs::{is_alive, pids_in_runtime_dir as daemon_pids, sigkill, wait_for};
 use persite_tests::socks_recorder::{Credentials, SocksRecorder};
 use persite_tests::strace::{Endpoint, NetEvent, parse_log};
 use persite_tests::trial::{self, TrialRunner, trial};
@@ -515,75 +516,6 @@ async fn expect_visible_failure(
         Err(_) => format!("no load within {bound:?}"),
     };
     Ok(seen)
-}
-
-/// The broker daemon of `runtime_dir`: the process whose environment carries it and whose
-/// executable is `broker`.
-fn daemon_pids(runtime_dir: &Path, broker: &Path) -> Vec<i32> {
-    let needle = format!("PERSITE_RUNTIME_DIR={}", runtime_dir.display()).into_bytes();
-    let broker = std::fs::canonicalize(broker).unwrap_or_else(|_| broker.to_path_buf());
-    let mut pids = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else {
-            continue;
-        };
-        if exe != broker {
-            continue;
-        }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ.split(|b| *b == 0).any(|v| v == needle.as_slice()) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-fn is_alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            // State is the field after the parenthesised command name; Z = zombie (gone).
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .is_some_and(|state| state != "Z" && state != "X")
-        })
-        .unwrap_or(false)
-}
-
-fn sigkill(pid: i32) -> anyhow::Result<()> {
-    let pid = rustix::process::Pid::from_raw(pid).context("pid 0")?;
-    rustix::process::kill_process(pid, rustix::process::Signal::KILL)
-        .with_context(|| format!("killing {pid:?}"))
-}
-
-/// Poll `check` every 100 ms until it yields something (bounded).
-async fn wait_for<T>(
-    what: &str,
-    bound: Duration,
-    mut check: impl FnMut() -> Option<T>,
-) -> anyhow::Result<T> {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return Ok(value);
-        }
-        ensure!(
-            started.elapsed() < bound,
-            "timed out after {bound:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
