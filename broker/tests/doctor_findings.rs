@@ -636,3 +636,43 @@ fn text_and_json_rendering() {
     assert_eq!(first["status"], "ok");
     assert!(first["hint"].is_null());
 }
+
+#[test]
+fn a_control_password_over_tcp_is_warned_about() {
+    let mut obs = healthy();
+    let mut f = facts(&["127.0.0.1:9050 KeepAliveIsolateSOCKSAuth"]);
+    f.method = "HASHEDPASSWORD".into();
+    obs.tor = TorObs::Connected(f.clone());
+    // Over the Unix socket the password reaches only who can open the socket: no warning.
+    let report = doctor::diagnose(&obs);
+    assert!(
+        report.findings.iter().all(|f| f.id != "tor.auth"),
+        "{report:#?}"
+    );
+    f.addr = "127.0.0.1:9051".into();
+    obs.tor = TorObs::Connected(f);
+    let report = doctor::diagnose(&obs);
+    assert_eq!(status(&report, "tor.auth"), Status::Warning);
+    let msg = &get(&report, "tor.auth").message;
+    assert!(
+        msg.contains("in clear") && msg.contains("127.0.0.1:9051"),
+        "{msg}"
+    );
+    assert!(hint(&report, "tor.auth").contains("CookieAuthentication 1"));
+}
+
+#[test]
+fn tcp_refusal_of_cookie_and_null_says_to_enable_cookie_authentication() {
+    let mut obs = healthy();
+    obs.tor = TorObs::AuthFailed {
+        addr: "127.0.0.1:9051".into(),
+        source: ControlSource::Default,
+        error: "no usable control-port authentication method: tor offers [COOKIE]; over TCP only SAFECOOKIE is used".into(),
+    };
+    let report = doctor::diagnose(&obs);
+    let h = hint(&report, "tor.auth");
+    assert!(
+        h.contains("CookieAuthentication 1") && h.contains("ControlSocket"),
+        "{h}"
+    );
+}

@@ -2,13 +2,16 @@
 //! oversized replies, endless lines, silence, forged SAFECOOKIE hashes, odd cookie files,
 //! unsolicited replies. Each must end in a clear, typed error within the configured bounds,
 //! never a panic or a hang.
+//!
+//! Fakes that authenticate with NULL listen on a Unix socket (over TCP the client refuses NULL);
+//! the TCP fakes check that a port anyone could bind never receives a secret.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::broadcast;
 use torctl::client::Connection;
 use torctl::{
@@ -24,15 +27,32 @@ const PROTOCOLINFO_NULL: &[u8] =
 
 /// The server side of one fake connection.
 struct Peer {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+    reader: BufReader<Box<dyn AsyncRead + Unpin + Send>>,
+    writer: Box<dyn AsyncWrite + Unpin + Send>,
+    /// Every byte the client sent, for checking that no secret reached the fake.
+    seen: Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 impl Peer {
+    fn new(
+        r: impl AsyncRead + Unpin + Send + 'static,
+        w: impl AsyncWrite + Unpin + Send + 'static,
+    ) -> Self {
+        Peer {
+            reader: BufReader::new(Box::new(r)),
+            writer: Box::new(w),
+            seen: Arc::default(),
+        }
+    }
+
     /// Reads one command line (empty string at EOF).
     async fn line(&mut self) -> String {
         let mut line = String::new();
         let _ = self.reader.read_line(&mut line).await;
+        self.seen
+            .lock()
+            .expect("seen")
+            .extend_from_slice(line.as_bytes());
         line.trim_end().to_owned()
     }
 
@@ -49,25 +69,49 @@ impl Peer {
     }
 }
 
-/// Starts a one-connection fake control port running `script`; returns the client config.
+/// Starts a one-connection fake control port on a Unix socket running `script`; returns the
+/// client config (the socket's directory is removed when the script ends).
 async fn fake<F, Fut>(script: F) -> ControlConfig
+where
+    F: FnOnce(Peer) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("control");
+    let listener = UnixListener::bind(&path).expect("bind");
+    tokio::spawn(async move {
+        let _dir = dir;
+        if let Ok((stream, _)) = listener.accept().await {
+            let (r, w) = stream.into_split();
+            script(Peer::new(r, w)).await;
+        }
+    });
+    client_config(ControlAddr::Unix(path))
+}
+
+/// Like [`fake`] on a TCP port; returns the config and every byte the client sent.
+async fn fake_tcp<F, Fut>(script: F) -> (ControlConfig, Arc<std::sync::Mutex<Vec<u8>>>)
 where
     F: FnOnce(Peer) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let seen = Arc::default();
+    let seen2 = Arc::clone(&seen);
     tokio::spawn(async move {
         if let Ok((stream, _)) = listener.accept().await {
             let (r, w) = stream.into_split();
-            script(Peer {
-                reader: BufReader::new(r),
-                writer: w,
-            })
-            .await;
+            let mut peer = Peer::new(r, w);
+            peer.seen = seen2;
+            script(peer).await;
         }
     });
-    let mut config = ControlConfig::new(ControlAddr::Tcp(addr.to_string()));
+    (client_config(ControlAddr::Tcp(addr.to_string())), seen)
+}
+
+fn client_config(addr: ControlAddr) -> ControlConfig {
+    let mut config = ControlConfig::new(addr);
     config.events = Vec::new();
     config.connect_timeout = Duration::from_secs(2);
     config.auth_timeout = Duration::from_secs(2);
@@ -132,7 +176,8 @@ async fn truncated_reply_then_eof() {
 
 #[tokio::test]
 async fn immediate_eof() {
-    let config = fake(|_p| async move {}).await;
+    // Over TCP: a Unix socket closed at once may fail the first write (EPIPE) instead.
+    let (config, _) = fake_tcp(|_p| async move {}).await;
     match open(&config).await {
         Err(ControlError::ConnectionLost(LostReason::Eof)) => {}
         other => panic!("{other:?}"),
@@ -333,17 +378,150 @@ async fn malformed_events_are_reported_and_the_connection_survives() {
     );
 }
 
+/// A 32-byte secret file (another tor's cookie, say) a fake port may name as its COOKIEFILE.
+fn secret_file(dir: &tempfile::TempDir) -> (std::path::PathBuf, [u8; 32]) {
+    let mut secret = [0u8; 32];
+    for (i, b) in secret.iter_mut().enumerate() {
+        *b = 0xA0 ^ (i as u8).wrapping_mul(37);
+    }
+    let path = dir.path().join("control_auth_cookie");
+    std::fs::write(&path, secret).expect("secret");
+    (path, secret)
+}
+
+/// Asserts that `seen` holds neither the secret's bytes nor their hex (either case).
+fn assert_secret_not_sent(seen: &std::sync::Mutex<Vec<u8>>, secret: &[u8; 32]) {
+    let seen = seen.lock().expect("seen").clone();
+    let text = String::from_utf8_lossy(&seen).to_ascii_uppercase();
+    assert!(
+        !text.contains(&hex::encode_upper(secret)),
+        "the fake port received the secret file's contents: {text}"
+    );
+    assert!(
+        !seen.windows(secret.len()).any(|w| w == secret),
+        "the fake port received the secret's raw bytes"
+    );
+}
+
+/// A TCP fake offering `methods` with `COOKIEFILE` naming a secret file; it accepts any
+/// AUTHENTICATE. Returns the link's result, what the fake received, and the secret.
+async fn tcp_fake_naming_a_secret(
+    methods: &str,
+    password: Option<&[u8]>,
+) -> (
+    Result<Connection, ControlError>,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+    [u8; 32],
+) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (path, secret) = secret_file(&dir);
+    let line = format!(
+        "250-PROTOCOLINFO 1\r\n250-AUTH METHODS={methods} COOKIEFILE=\"{}\"\r\n250-VERSION Tor=\"0.4.9.11\"\r\n250 OK\r\n",
+        path.display()
+    );
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let (mut config, seen) = fake_tcp(move |mut p| async move {
+        p.line().await;
+        let _ = p.send(line.as_bytes()).await;
+        loop {
+            let l = p.line().await;
+            if l.is_empty() {
+                break;
+            }
+            if p.send(b"250 OK\r\n").await.is_err() {
+                break;
+            }
+        }
+        let _ = done_tx.send(());
+    })
+    .await;
+    config.password = password.map(<[u8]>::to_vec);
+    let result = open(&config).await;
+    if result.is_err() {
+        // The client hung up; wait for the fake to have read everything it was sent.
+        let _ = tokio::time::timeout(GUARD, done_rx).await;
+    }
+    (result, seen, secret)
+}
+
+fn refusal_says_what_to_do(result: Result<Connection, ControlError>) {
+    match result {
+        Err(ControlError::Auth(e @ AuthError::NoUsableMethod { .. })) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("over TCP") && msg.contains("CookieAuthentication 1"),
+                "{msg}"
+            );
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("authenticated to a port that offered no SAFECOOKIE"),
+    }
+}
+
+#[tokio::test]
+async fn tcp_port_offering_only_cookie_never_gets_the_cookie_file() {
+    let (result, seen, secret) = tcp_fake_naming_a_secret("COOKIE", None).await;
+    assert_secret_not_sent(&seen, &secret);
+    refusal_says_what_to_do(result);
+}
+
+#[tokio::test]
+async fn tcp_port_offering_only_null_is_refused() {
+    let (result, seen, secret) = tcp_fake_naming_a_secret("NULL", None).await;
+    assert_secret_not_sent(&seen, &secret);
+    refusal_says_what_to_do(result);
+}
+
+#[tokio::test]
+async fn tcp_port_offering_password_cookie_and_null_without_a_configured_password() {
+    let (result, seen, secret) = tcp_fake_naming_a_secret("HASHEDPASSWORD,COOKIE,NULL", None).await;
+    assert_secret_not_sent(&seen, &secret);
+    refusal_says_what_to_do(result);
+}
+
+#[tokio::test]
+async fn tcp_configured_password_is_the_only_thing_sent() {
+    let (result, seen, secret) =
+        tcp_fake_naming_a_secret("HASHEDPASSWORD,COOKIE,NULL", Some(b"explicit")).await;
+    assert_secret_not_sent(&seen, &secret);
+    result.expect("an explicitly configured password is used");
+    let seen = String::from_utf8_lossy(&seen.lock().expect("seen").clone()).into_owned();
+    assert!(seen.contains("AUTHENTICATE \"explicit\""), "{seen}");
+}
+
+#[tokio::test]
+async fn unix_socket_keeps_every_method() {
+    // Over a Unix socket (its permissions decide who listens), COOKIE is still used.
+    let dir = tempfile::tempdir().expect("tmp");
+    let (path, secret) = secret_file(&dir);
+    let line = format!(
+        "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE=\"{}\"\r\n250 OK\r\n",
+        path.display()
+    );
+    let (auth_tx, auth_rx) = tokio::sync::oneshot::channel();
+    let config = fake(move |mut p| async move {
+        p.line().await;
+        let _ = p.send(line.as_bytes()).await;
+        let _ = auth_tx.send(p.line().await);
+        let _ = p.send(b"250 OK\r\n").await;
+        p.line().await;
+    })
+    .await;
+    let _conn = open(&config).await.expect("COOKIE over a Unix socket");
+    let auth = auth_rx.await.expect("fake ran");
+    assert_eq!(auth, format!("AUTHENTICATE {}", hex::encode_upper(secret)));
+}
+
 #[tokio::test]
 async fn forged_safecookie_server_hash_is_rejected() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cookie = dir.path().join("cookie");
-    std::fs::write(&cookie, [9u8; 32]).expect("cookie");
+    let (cookie, secret) = secret_file(&dir);
     let cookie_line = format!(
-        "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=SAFECOOKIE COOKIEFILE=\"{}\"\r\n250 OK\r\n",
+        "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=SAFECOOKIE,COOKIE,NULL COOKIEFILE=\"{}\"\r\n250 OK\r\n",
         cookie.display()
     );
     let (next_tx, next_rx) = tokio::sync::oneshot::channel();
-    let config = fake(move |mut p| async move {
+    let (config, seen) = fake_tcp(move |mut p| async move {
         p.line().await;
         let _ = p.send(cookie_line.as_bytes()).await;
         let challenge = p.line().await;
@@ -370,6 +548,12 @@ async fn forged_safecookie_server_hash_is_rejected() {
         .expect("bounded")
         .expect("fake ran");
     assert_eq!(next, "", "client sent {next:?} after a forged challenge");
+    assert_secret_not_sent(&seen, &secret);
+    let seen = String::from_utf8_lossy(&seen.lock().expect("seen").clone()).into_owned();
+    assert!(
+        !seen.contains("AUTHENTICATE"),
+        "no AUTHENTICATE (client hash, cookie or NULL) may follow a forged challenge: {seen}"
+    );
 }
 
 async fn cookie_file_error(path: &str) -> ControlError {
@@ -458,21 +642,20 @@ async fn supervisor_reports_an_unreachable_port_and_keeps_retrying() {
 #[tokio::test]
 async fn supervisor_survives_a_hostile_port_and_recovers_when_it_behaves() {
     // First connection: garbage. Second: a well-behaved NULL-auth tor that answers NEWNYM.
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("control");
+    let listener = UnixListener::bind(&path).expect("bind");
     let served = Arc::new(tokio::sync::Notify::new());
     let served2 = served.clone();
     tokio::spawn(async move {
+        let _dir = dir;
         let (s, _) = listener.accept().await.expect("accept 1");
-        let mut s: TcpStream = s;
+        let mut s: UnixStream = s;
         let _ = s.write_all(b"\x00\x01garbage\r\n").await;
         drop(s);
         let (s, _) = listener.accept().await.expect("accept 2");
         let (r, w) = s.into_split();
-        let mut p = Peer {
-            reader: BufReader::new(r),
-            writer: w,
-        };
+        let mut p = Peer::new(r, w);
         p.null_auth().await;
         assert_eq!(p.line().await, "SETEVENTS CIRC STREAM");
         let _ = p.send(b"250 OK\r\n").await;
@@ -481,7 +664,7 @@ async fn supervisor_survives_a_hostile_port_and_recovers_when_it_behaves() {
         served2.notify_one();
         p.line().await;
     });
-    let mut config = ControlConfig::new(ControlAddr::Tcp(addr.to_string()));
+    let mut config = ControlConfig::new(ControlAddr::Unix(path));
     config.reconnect_min = Duration::from_millis(50);
     let control = TorControl::spawn(config);
     control.wait_connected(GUARD).await.expect("recovered");

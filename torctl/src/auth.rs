@@ -5,6 +5,12 @@
 //! after another on the same connection: [`choose_method`] picks the strongest usable method
 //! up front (SAFECOOKIE, then COOKIE, then HASHEDPASSWORD, then NULL) and only falls back for
 //! reasons found locally (no password configured, cookie not readable).
+//!
+//! Over TCP the other end may not be tor at all: any local user can bind `127.0.0.1:9051`
+//! before tor does, and PROTOCOLINFO then names whatever file it likes as the cookie. So over
+//! [`Transport::Tcp`] only SAFECOOKIE (where tor must prove it knows the cookie before we send
+//! anything derived from it) and an explicitly configured password are used; COOKIE (which
+//! sends the file's bytes) and NULL are refused.
 
 use std::path::PathBuf;
 
@@ -204,7 +210,20 @@ pub enum Plan {
     Null,
 }
 
-/// Picks the strongest method tor offers that this configuration can use.
+/// How the control connection is carried, which decides whom it could be talking to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A Unix socket: its file permissions decide who could be listening; every method is used.
+    Unix,
+    /// TCP: anyone local may hold the port; only SAFECOOKIE and a configured password are used.
+    Tcp,
+}
+
+/// Picks the strongest method tor offers that this configuration can use over `transport`.
+///
+/// Over [`Transport::Tcp`], COOKIE and NULL are never chosen (see the module documentation);
+/// when nothing else is usable the error says to enable `CookieAuthentication 1` (tor then
+/// offers SAFECOOKIE) or to use a control socket.
 ///
 /// `cookie_readable` is asked whether the cookie file can be read, so that an unreadable cookie
 /// falls back to a password instead of burning the connection on a doomed attempt. When nothing
@@ -212,9 +231,13 @@ pub enum Plan {
 /// caller reports the real reason (e.g. permission denied).
 pub fn choose_method(
     info: &ProtocolInfo,
+    transport: Transport,
     have_password: bool,
     cookie_readable: impl Fn(&std::path::Path) -> bool,
 ) -> Result<Plan, AuthError> {
+    if transport == Transport::Tcp {
+        return choose_method_tcp(info, have_password, cookie_readable);
+    }
     let has = |m: AuthMethod| info.methods.contains(&m);
     let cookie_offered = has(AuthMethod::SafeCookie) || has(AuthMethod::Cookie);
     let cookie_plan = |path: PathBuf| {
@@ -260,6 +283,53 @@ pub fn choose_method(
         "enable CookieAuthentication or HashedControlPassword in torrc".to_owned()
     };
     Err(AuthError::NoUsableMethod { offered, hint })
+}
+
+/// [`choose_method`] over TCP: SAFECOOKIE, else a configured password, else an error.
+fn choose_method_tcp(
+    info: &ProtocolInfo,
+    have_password: bool,
+    cookie_readable: impl Fn(&std::path::Path) -> bool,
+) -> Result<Plan, AuthError> {
+    let has = |m: AuthMethod| info.methods.contains(&m);
+    let safecookie = has(AuthMethod::SafeCookie).then_some(info.cookie_file.as_ref());
+    if let Some(Some(path)) = safecookie
+        && cookie_readable(path)
+    {
+        return Ok(Plan::SafeCookie(path.clone()));
+    }
+    if has(AuthMethod::HashedPassword) && have_password {
+        return Ok(Plan::HashedPassword);
+    }
+    match safecookie {
+        // Unreadable cookie: the plan still, so that the caller reports the read error.
+        Some(Some(path)) => return Ok(Plan::SafeCookie(path.clone())),
+        Some(None) => {
+            return Err(AuthError::NoCookieFile {
+                method: "SAFECOOKIE",
+            });
+        }
+        None => {}
+    }
+    let offered = info
+        .methods
+        .iter()
+        .map(AuthMethod::name)
+        .collect::<Vec<_>>()
+        .join(",");
+    let hint = if has(AuthMethod::HashedPassword) {
+        "over TCP only SAFECOOKIE or an explicitly configured password is used: enable \
+         CookieAuthentication 1 in torrc (tor then offers SAFECOOKIE), or set [tor] \
+         control_password, or use a ControlSocket"
+    } else {
+        "over TCP only SAFECOOKIE is used (COOKIE would hand the cookie file, and NULL the \
+         control of tor, to whoever holds the port): enable CookieAuthentication 1 in torrc \
+         (tor then offers SAFECOOKIE), or use a ControlSocket"
+    };
+    Err(AuthError::NoUsableMethod {
+        offered,
+        hint: hint.to_owned(),
+    })
 }
 
 /// Checks a cookie's length and turns it into a fixed-size array.
@@ -459,38 +529,91 @@ mod tests {
         }
     }
 
+    fn choose_method_unix(
+        info: &ProtocolInfo,
+        have_password: bool,
+        readable: impl Fn(&std::path::Path) -> bool,
+    ) -> Result<Plan, AuthError> {
+        choose_method(info, Transport::Unix, have_password, readable)
+    }
+
+    fn tcp(info: &ProtocolInfo, have_password: bool, readable: bool) -> Result<Plan, AuthError> {
+        choose_method(info, Transport::Tcp, have_password, |_| readable)
+    }
+
+    #[test]
+    fn over_tcp_only_safecookie_or_a_configured_password() {
+        use AuthMethod::*;
+        let all = [Null, HashedPassword, Cookie, SafeCookie];
+        assert_eq!(
+            tcp(&info(&all, true), true, true).unwrap(),
+            Plan::SafeCookie("/c".into())
+        );
+        assert_eq!(
+            tcp(&info(&all, true), true, false).unwrap(),
+            Plan::HashedPassword
+        );
+        // No password: the unreadable SAFECOOKIE is reported, never COOKIE or NULL.
+        assert_eq!(
+            tcp(&info(&all, true), false, false).unwrap(),
+            Plan::SafeCookie("/c".into())
+        );
+        for methods in [
+            &[Cookie][..],
+            &[Null],
+            &[Cookie, Null],
+            &[HashedPassword, Cookie],
+        ] {
+            let err = tcp(&info(methods, true), false, true).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, AuthError::NoUsableMethod { .. })
+                    && msg.contains("CookieAuthentication 1"),
+                "{methods:?}: {msg}"
+            );
+        }
+        // A password is used only when one is configured.
+        assert!(tcp(&info(&[HashedPassword, Null], false), false, true).is_err());
+        assert!(matches!(
+            tcp(&info(&[SafeCookie, Cookie], false), false, true),
+            Err(AuthError::NoCookieFile {
+                method: "SAFECOOKIE"
+            })
+        ));
+    }
+
     #[test]
     fn method_preference_order() {
         use AuthMethod::*;
         let all = [Null, HashedPassword, Cookie, SafeCookie];
         assert_eq!(
-            choose_method(&info(&all, true), true, |_| true).unwrap(),
+            choose_method_unix(&info(&all, true), true, |_| true).unwrap(),
             Plan::SafeCookie("/c".into())
         );
         assert_eq!(
-            choose_method(&info(&[Cookie], true), false, |_| true).unwrap(),
+            choose_method_unix(&info(&[Cookie], true), false, |_| true).unwrap(),
             Plan::Cookie("/c".into())
         );
         assert_eq!(
-            choose_method(&info(&all, true), true, |_| false).unwrap(),
+            choose_method_unix(&info(&all, true), true, |_| false).unwrap(),
             Plan::HashedPassword
         );
         assert_eq!(
-            choose_method(&info(&all, true), false, |_| false).unwrap(),
+            choose_method_unix(&info(&all, true), false, |_| false).unwrap(),
             Plan::Null
         );
         // Unreadable cookie and nothing else: the cookie plan, so the read error is reported.
         assert_eq!(
-            choose_method(&info(&[SafeCookie, Cookie], true), false, |_| false).unwrap(),
+            choose_method_unix(&info(&[SafeCookie, Cookie], true), false, |_| false).unwrap(),
             Plan::SafeCookie("/c".into())
         );
         assert!(matches!(
-            choose_method(&info(&[SafeCookie], false), false, |_| true),
+            choose_method_unix(&info(&[SafeCookie], false), false, |_| true),
             Err(AuthError::NoCookieFile {
                 method: "SAFECOOKIE"
             })
         ));
-        let err = choose_method(&info(&[HashedPassword], false), false, |_| true).unwrap_err();
+        let err = choose_method_unix(&info(&[HashedPassword], false), false, |_| true).unwrap_err();
         assert!(err.to_string().contains("HASHEDPASSWORD"), "{err}");
     }
 

@@ -57,12 +57,23 @@ impl std::fmt::Display for ControlAddr {
     }
 }
 
+impl ControlAddr {
+    /// How a connection to this address is carried (decides the usable auth methods).
+    pub fn transport(&self) -> auth::Transport {
+        match self {
+            ControlAddr::Tcp(_) => auth::Transport::Tcp,
+            ControlAddr::Unix(_) => auth::Transport::Unix,
+        }
+    }
+}
+
 /// Everything needed to reach and authenticate to tor.
 #[derive(Clone)]
 pub struct ControlConfig {
     /// Control port or socket.
     pub addr: ControlAddr,
-    /// Password for HASHEDPASSWORD, if tor uses `HashedControlPassword`.
+    /// Password for HASHEDPASSWORD, if tor uses `HashedControlPassword`; used only when set
+    /// (over TCP it goes in clear to whoever holds the port).
     pub password: Option<Vec<u8>>,
     /// The cookie file to read for SAFECOOKIE/COOKIE instead of the path PROTOCOLINFO names:
     /// for a tor whose file system is not ours (another container or VM, a different mount),
@@ -351,9 +362,10 @@ impl Connection {
                 .collect(),
             ..info.clone()
         };
-        let plan = auth::choose_method(&usable, password.is_some(), |p| {
-            std::fs::File::open(p).is_ok()
-        })?;
+        let plan =
+            auth::choose_method(&usable, config.addr.transport(), password.is_some(), |p| {
+                std::fs::File::open(p).is_ok()
+            })?;
         tracing::debug!(method = ?plan_name(&plan), "authenticating to tor control port");
         match plan {
             Plan::SafeCookie(path) => {

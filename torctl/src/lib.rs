@@ -8,7 +8,7 @@ pub mod info;
 pub mod kv;
 pub mod reply;
 
-pub use auth::{AuthError, AuthMethod, ProtocolInfo};
+pub use auth::{AuthError, AuthMethod, ProtocolInfo, Transport};
 pub use client::{
     Connection, ConnectionState, ControlAddr, ControlConfig, ControlError, LostReason,
     Notification, TorControl,

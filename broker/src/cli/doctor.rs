@@ -302,14 +302,20 @@ async fn tor(target: ControlTarget, config: &Config) -> TorObs {
             };
         }
     };
-    TorObs::Connected(tor_facts(&conn, addr, cc.password.is_some()).await)
+    TorObs::Connected(tor_facts(&conn, addr, cc.addr.transport(), cc.password.is_some()).await)
 }
 
-async fn tor_facts(conn: &Connection, addr: String, have_password: bool) -> TorFacts {
+async fn tor_facts(
+    conn: &Connection,
+    addr: String,
+    transport: torctl::Transport,
+    have_password: bool,
+) -> TorFacts {
     let info = conn.protocol_info();
     // The client picks deterministically from PROTOCOLINFO; repeat the choice to name it.
-    let method = match auth::choose_method(info, have_password, |p| std::fs::File::open(p).is_ok())
-    {
+    let method = match auth::choose_method(info, transport, have_password, |p| {
+        std::fs::File::open(p).is_ok()
+    }) {
         Ok(Plan::SafeCookie(p)) => format!("SAFECOOKIE (cookie {})", p.display()),
         Ok(Plan::Cookie(p)) => format!("COOKIE (cookie {})", p.display()),
         Ok(Plan::HashedPassword) => "HASHEDPASSWORD".to_owned(),

@@ -813,7 +813,9 @@ pub fn tor(o: &TorObs, config: &Config) -> Vec<Finding> {
             } else {
                 Status::Error
             };
-            let hint = if error.contains("cookie") {
+            let hint = if error.contains("over TCP only") {
+                "enable CookieAuthentication 1 in torrc and reload tor (tor then offers SAFECOOKIE, which never reveals the cookie), or use a ControlSocket; over TCP Persite refuses COOKIE and NULL because any local user can bind the port before tor".to_owned()
+            } else if error.contains("cookie") {
                 "tor's cookie file must be readable for you: on Debian `sudo adduser $USER debian-tor`, then log in again; if tor runs in another container or VM, set [tor] control_cookie_file to where its cookie is shared; or use HashedControlPassword and set [tor] control_password".to_owned()
             } else {
                 "check CookieAuthentication / HashedControlPassword in torrc and [tor] control_password in the configuration".to_owned()
@@ -839,6 +841,27 @@ fn connected(f: &TorFacts, config: &Config) -> Vec<Finding> {
         format!("control port {}: authenticated with {}", f.addr, f.method),
         None,
     )];
+    let over_tcp = f
+        .addr
+        .parse::<torctl::ControlAddr>()
+        .is_ok_and(|a| a.transport() == torctl::Transport::Tcp);
+    if over_tcp && f.method.starts_with("HASHEDPASSWORD") {
+        out.push(finding(
+            "tor.auth",
+            s,
+            Status::Warning,
+            format!(
+                "the control password goes in clear over TCP to {}: whoever holds that port \
+                 first (any local user can bind it before tor) receives it",
+                f.addr
+            ),
+            Some(
+                "prefer CookieAuthentication 1 in torrc (SAFECOOKIE never reveals the cookie) \
+                 or a ControlSocket, and remove [tor] control_password"
+                    .into(),
+            ),
+        ));
+    }
     out.push(match &f.version {
         Ok(v) => finding("tor.version", s, Status::Ok, format!("tor {v}"), None),
         Err(e) => finding(
