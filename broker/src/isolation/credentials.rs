@@ -30,6 +30,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use zeroize::Zeroize;
 
 use crate::isolation::container::Container;
 use crate::isolation::session::Session;
@@ -73,16 +74,17 @@ enum FieldTag {
 const USERNAME_PURPOSE: &[u8] = b"user";
 const PASSWORD_PURPOSE: &[u8] = b"pass";
 
-/// The secret derivation key, held only in memory. Its `Debug` output never shows it.
-#[derive(Clone)]
+/// The secret derivation key, held only in memory. Its `Debug` output never shows it; it is
+/// not `Clone` (one copy, owned by the isolator) and is overwritten with zeros when dropped.
 pub struct DerivationKey([u8; 32]);
 
 impl DerivationKey {
-    /// A fresh key from the operating system's random generator.
+    /// A fresh key from the operating system's random generator, filled in place (no copy of
+    /// it is left on the stack).
     pub fn random() -> Result<DerivationKey, getrandom::Error> {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key)?;
-        Ok(DerivationKey(key))
+        let mut key = DerivationKey([0u8; 32]);
+        getrandom::fill(&mut key.0)?;
+        Ok(key)
     }
 
     /// A key from known bytes (tests, benchmarks, reproducible tools).
@@ -90,6 +92,14 @@ impl DerivationKey {
         DerivationKey(key)
     }
 }
+
+impl Drop for DerivationKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for DerivationKey {}
 
 impl std::fmt::Debug for DerivationKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -287,6 +297,10 @@ fn zigzag(value: i64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The key is wiped on drop and cannot be copied around: checked at compile time.
+    static_assertions::assert_impl_all!(DerivationKey: zeroize::ZeroizeOnDrop, Send, Sync);
+    static_assertions::assert_not_impl_any!(DerivationKey: Clone, Copy);
 
     #[test]
     fn encoding_round_trips_and_has_the_promised_shape() {
