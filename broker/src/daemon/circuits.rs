@@ -17,7 +17,7 @@
 //! Nothing here does I/O: relay details (`ns/id`, `ip-to-country`, bridges) are requested through
 //! [`CircuitTracker::take_wanted_relays`] and delivered back with [`CircuitTracker::set_relay`].
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Value, json};
@@ -40,6 +40,21 @@ const MAX_RELAYS: usize = 20_000;
 /// Closed streams kept for their late `STREAM_BW` (tor may report a stream's last bytes around
 /// its `CLOSED` event).
 const CLOSED_STREAMS_KEPT: usize = 1024;
+
+/// Most circuits tracked. A tor client keeps a few dozen open (at most
+/// `MaxClientCircuitsPending` = 32 being built, plus the built ones its streams use); a busy
+/// browser with per-site isolation reaches hundreds. Beyond this the oldest circuits no display
+/// shows are forgotten first: only a hostile or broken control port gets here.
+const MAX_CIRCUITS: usize = 8192;
+
+/// Most streams mapped to a display, open and closed (the isolator meters as many,
+/// [`crate::isolation::isolator`]). Beyond it closed streams go first, then the map starts
+/// over (bytes of forgotten streams are not counted in the display).
+const MAX_STREAMS: usize = 65_536;
+
+/// Most legs of one conflux set indexed together. Tor links 2 legs (its `cfx_max_legs_set`
+/// consensus parameter allows up to 8); legs beyond are shown alone.
+const MAX_CONFLUX_LEGS: usize = 8;
 
 /// Names the owner of SOCKS credentials seen in tor's events.
 pub trait CredentialOwners {
@@ -145,14 +160,44 @@ struct SiteState {
     written: u64,
 }
 
+/// Entry counts of [`CircuitTracker`]'s maps ([`CircuitTracker::sizes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackerSizes {
+    /// Circuits known.
+    pub circuits: usize,
+    /// Streams mapped to a display (open and recently closed).
+    pub streams: usize,
+    /// Closed streams kept for their late bytes.
+    pub closed_streams: usize,
+    /// Displays (site, container, tab).
+    pub sites: usize,
+    /// Circuits shown by some display.
+    pub showing: usize,
+    /// Relays whose details are cached.
+    pub relays: usize,
+    /// Relays waiting to be looked up.
+    pub wanted: usize,
+    /// Relays looked up or being looked up.
+    pub asked: usize,
+    /// Displays queued for a push.
+    pub changed: usize,
+}
+
 /// The bookkeeping itself; see the module doc.
 #[derive(Debug, Default)]
 pub struct CircuitTracker {
+    /// At most [`MAX_CIRCUITS`].
     circuits: HashMap<String, Circuit>,
+    /// Circuit ids in the order first seen, for evicting the oldest; may hold ids already gone
+    /// (skipped when met, compacted when it grows past twice the cap).
+    circuit_order: VecDeque<String>,
+    /// Conflux id → its legs (at most [`MAX_CONFLUX_LEGS`]), so that a `CIRC` event finds its
+    /// set's other legs without scanning every circuit.
+    conflux: HashMap<String, BTreeSet<String>>,
     /// Streams carrying current credentials → their site.
     streams: HashMap<String, SiteKey>,
     /// Closed streams still in `streams`, oldest first.
-    closed_streams: std::collections::VecDeque<String>,
+    closed_streams: VecDeque<String>,
     sites: HashMap<SiteKey, SiteState>,
     /// Circuit id → sites showing it.
     showing: HashMap<String, HashSet<SiteKey>>,
@@ -168,6 +213,10 @@ pub struct CircuitTracker {
     bytes_changed: BTreeSet<SiteKey>,
     /// A stream attached to a circuit we have not seen: `GETINFO circuit-status` is due.
     resync_due: bool,
+    /// Circuits examined while handling events (tests check it does not grow with the number
+    /// of circuits).
+    #[cfg(test)]
+    work: u64,
 }
 
 impl CircuitTracker {
@@ -189,7 +238,7 @@ impl CircuitTracker {
     fn on_circ(&mut self, c: &CircEvent) {
         match c.status {
             CircStatus::Closed | CircStatus::Failed => {
-                let conflux = self.circuits.remove(&c.id).and_then(|old| old.conflux_id);
+                let conflux = self.remove_circuit(&c.id).and_then(|old| old.conflux_id);
                 if let Some(sites) = self.showing.remove(&c.id) {
                     for key in sites {
                         if let Some(state) = self.sites.get_mut(&key) {
@@ -209,7 +258,7 @@ impl CircuitTracker {
                 };
                 let shown = self.showing.contains_key(&c.id);
                 let conflux = circuit.conflux_id.clone();
-                self.circuits.insert(c.id.clone(), circuit);
+                self.insert_circuit(&c.id, circuit);
                 if shown {
                     self.want_path(&c.id);
                     if let Some(sites) = self.showing.get(&c.id) {
@@ -223,14 +272,106 @@ impl CircuitTracker {
         }
     }
 
+    /// Adds or updates circuit `id`, keeping the conflux index and [`MAX_CIRCUITS`].
+    fn insert_circuit(&mut self, id: &str, circuit: Circuit) {
+        match self.circuits.get(id) {
+            Some(old) if old.conflux_id == circuit.conflux_id => {}
+            Some(_) => {
+                self.unindex_conflux(id);
+            }
+            None => {
+                while self.circuits.len() >= MAX_CIRCUITS {
+                    self.evict_oldest();
+                }
+                self.circuit_order.push_back(id.to_owned());
+                if self.circuit_order.len() > 2 * MAX_CIRCUITS {
+                    let mut seen = HashSet::new();
+                    let circuits = &self.circuits;
+                    self.circuit_order
+                        .retain(|id| circuits.contains_key(id) && seen.insert(id.clone()));
+                    if !seen.contains(id) {
+                        self.circuit_order.push_back(id.to_owned());
+                    }
+                }
+            }
+        }
+        if let Some(conflux) = &circuit.conflux_id {
+            let legs = self.conflux.entry(conflux.clone()).or_default();
+            if legs.len() < MAX_CONFLUX_LEGS {
+                legs.insert(id.to_owned());
+            }
+        }
+        self.circuits.insert(id.to_owned(), circuit);
+    }
+
+    /// Forgets circuit `id` and its place in the conflux index.
+    fn remove_circuit(&mut self, id: &str) -> Option<Circuit> {
+        self.unindex_conflux(id);
+        self.circuits.remove(id)
+    }
+
+    fn unindex_conflux(&mut self, id: &str) {
+        if let Some(conflux) = self.circuits.get(id).and_then(|c| c.conflux_id.as_ref())
+            && let Some(legs) = self.conflux.get_mut(conflux)
+        {
+            legs.remove(id);
+            if legs.is_empty() {
+                self.conflux.remove(conflux);
+            }
+        }
+    }
+
+    /// Forgets the oldest circuit no display shows (the oldest of all when every one is shown).
+    fn evict_oldest(&mut self) {
+        let mut shown = Vec::new();
+        let mut victim = None;
+        while let Some(id) = self.circuit_order.pop_front() {
+            if !self.circuits.contains_key(&id) {
+                continue;
+            }
+            if self.showing.contains_key(&id) {
+                shown.push(id);
+                continue;
+            }
+            victim = Some(id);
+            break;
+        }
+        // Shown circuits keep their turn, ahead of newer ones.
+        for id in shown.into_iter().rev() {
+            self.circuit_order.push_front(id);
+        }
+        let victim = match victim {
+            Some(id) => id,
+            None => match self.circuit_order.pop_front() {
+                Some(id) => id,
+                None => match self.circuits.keys().next() {
+                    Some(id) => id.clone(),
+                    None => return,
+                },
+            },
+        };
+        self.remove_circuit(&victim);
+        if let Some(sites) = self.showing.remove(&victim) {
+            for key in sites {
+                if let Some(state) = self.sites.get_mut(&key) {
+                    state.circuit = None;
+                }
+                self.changed.insert(key);
+            }
+        }
+    }
+
     /// Marks every site showing a leg of conflux set `conflux` as changed.
     fn mark_conflux_changed(&mut self, conflux: &str) {
         let legs: Vec<String> = self
-            .circuits
-            .iter()
-            .filter(|(_, c)| c.conflux_id.as_deref() == Some(conflux))
-            .map(|(id, _)| id.clone())
-            .collect();
+            .conflux
+            .get(conflux)
+            .map(|legs| legs.iter().cloned().collect())
+            .unwrap_or_default();
+        #[cfg(test)]
+        {
+            self.work += legs.len() as u64;
+        }
         for leg in legs {
             if let Some(sites) = self.showing.get(&leg) {
                 self.changed.extend(sites.iter().cloned());
@@ -267,6 +408,14 @@ impl CircuitTracker {
             // Old credentials (before a new circuit) or the catch-all, which has no display.
             self.streams.remove(&s.id);
             return;
+        }
+        if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&s.id) {
+            for old in self.closed_streams.drain(..) {
+                self.streams.remove(&old);
+            }
+            if self.streams.len() >= MAX_STREAMS {
+                self.streams.clear();
+            }
         }
         self.streams.insert(s.id.clone(), key.clone());
         for display in displays_of(&key) {
@@ -332,19 +481,19 @@ impl CircuitTracker {
     /// every open stream's bytes, the stream that asked for the resync included.
     pub fn resync(&mut self, status: &[CircEvent], owners: &impl CredentialOwners) {
         self.resync_due = false;
-        self.circuits = status
+        self.circuits.clear();
+        self.circuit_order.clear();
+        self.conflux.clear();
+        for c in status
             .iter()
             .filter(|c| !matches!(c.status, CircStatus::Closed | CircStatus::Failed))
-            .map(|c| {
-                (
-                    c.id.clone(),
-                    Circuit {
-                        path: c.path.clone(),
-                        conflux_id: c.conflux_id.clone(),
-                    },
-                )
-            })
-            .collect();
+        {
+            let circuit = Circuit {
+                path: c.path.clone(),
+                conflux_id: c.conflux_id.clone(),
+            };
+            self.insert_circuit(&c.id, circuit);
+        }
         let gone: Vec<String> = self
             .showing
             .keys()
@@ -386,6 +535,8 @@ impl CircuitTracker {
     /// Sites keep their byte counts; every site that showed a circuit is marked changed.
     pub fn disconnected(&mut self) {
         self.circuits.clear();
+        self.circuit_order.clear();
+        self.conflux.clear();
         self.streams.clear();
         self.closed_streams.clear();
         for (_, sites) in self.showing.drain() {
@@ -395,6 +546,27 @@ impl CircuitTracker {
                 }
                 self.changed.insert(key);
             }
+        }
+    }
+
+    /// Entries of the conflux index (legs indexed under a conflux id), for tests.
+    #[cfg(test)]
+    fn conflux_legs(&self) -> usize {
+        self.conflux.values().map(BTreeSet::len).sum()
+    }
+
+    /// How many entries each map holds, for tests and diagnostics.
+    pub fn sizes(&self) -> TrackerSizes {
+        TrackerSizes {
+            circuits: self.circuits.len(),
+            streams: self.streams.len(),
+            closed_streams: self.closed_streams.len(),
+            sites: self.sites.len(),
+            showing: self.showing.len(),
+            relays: self.relays.len(),
+            wanted: self.wanted.len(),
+            asked: self.asked.len(),
+            changed: self.changed.len() + self.bytes_changed.len(),
         }
     }
 
@@ -436,7 +608,12 @@ impl CircuitTracker {
     /// browser's tab ids start over), with their streams. Nothing is pushed: no popup shows a
     /// closed tab, and the site-wide displays stay.
     pub fn forget_tabs(&mut self, gone: impl Fn(TabId) -> bool) {
-        let is_gone = |key: &SiteKey| key.2.is_some_and(&gone);
+        self.forget_displays(|key| key.2.is_some_and(&gone));
+    }
+
+    /// Drops the displays `is_gone` selects (e.g. those of an ended private session), with
+    /// their streams and byte counts; nothing is pushed.
+    pub fn forget_displays(&mut self, is_gone: impl Fn(&SiteKey) -> bool) {
         self.sites.retain(|key, _| !is_gone(key));
         self.streams.retain(|_, key| !is_gone(key));
         for keys in self.showing.values_mut() {
@@ -466,7 +643,10 @@ impl CircuitTracker {
             return;
         };
         for fp in c.path.iter().filter_map(|h| h.fingerprint.as_ref()) {
-            if !self.asked.contains(fp) && !self.bridges.contains_key(fp) {
+            if !self.asked.contains(fp)
+                && !self.bridges.contains_key(fp)
+                && self.wanted.len() < MAX_RELAYS
+            {
                 self.wanted.insert(fp.clone());
             }
         }
@@ -476,6 +656,11 @@ impl CircuitTracker {
     /// handed out once.
     pub fn take_wanted_relays(&mut self) -> Vec<String> {
         let wanted = std::mem::take(&mut self.wanted);
+        if self.asked.len() + wanted.len() > MAX_RELAYS {
+            // As in set_relay: start over; at worst a relay is looked up again.
+            self.relays.clear();
+            self.asked.clear();
+        }
         self.asked.extend(wanted.iter().cloned());
         wanted.into_iter().collect()
     }
@@ -492,7 +677,7 @@ impl CircuitTracker {
     /// Delivers a relay's details (or `RelayInfo::default()` when tor had none) and marks the
     /// sites showing it as changed.
     pub fn set_relay(&mut self, fingerprint: &str, info: RelayInfo) {
-        if self.relays.len() >= MAX_RELAYS {
+        if self.relays.len() >= MAX_RELAYS || self.asked.len() >= MAX_RELAYS {
             self.relays.clear();
             self.asked.clear();
         }
@@ -550,15 +735,14 @@ impl CircuitTracker {
             return Vec::new();
         };
         let mut ids = vec![id.clone()];
-        if let Some(conflux) = self.circuits.get(id).and_then(|c| c.conflux_id.as_ref()) {
-            let mut legs: Vec<&String> = self
-                .circuits
-                .iter()
-                .filter(|(other, c)| *other != id && c.conflux_id.as_ref() == Some(conflux))
-                .map(|(other, _)| other)
-                .collect();
-            legs.sort();
-            ids.extend(legs.into_iter().cloned());
+        if let Some(legs) = self
+            .circuits
+            .get(id)
+            .and_then(|c| c.conflux_id.as_ref())
+            .and_then(|conflux| self.conflux.get(conflux))
+        {
+            // A BTreeSet: already sorted.
+            ids.extend(legs.iter().filter(|other| *other != id).cloned());
         }
         ids
     }
@@ -711,6 +895,84 @@ mod tests {
             .iter()
             .map(|c| c["id"].as_str().expect("id").to_owned())
             .collect()
+    }
+
+    #[test]
+    fn a_flood_of_circ_and_stream_events_keeps_every_map_bounded() {
+        let mut iso = isolator();
+        let mut t = CircuitTracker::new();
+        let (u, p, _) = creds(&mut iso, "https://www.example.com/", "firefox-default");
+        let (u2, p2, _) = creds(&mut iso, "https://other.example/", "firefox-default");
+        const N: u32 = 200_000;
+        for i in 0..N {
+            t.on_event(&event(&format!("CIRC {i} LAUNCHED PURPOSE=GENERAL")), &iso);
+            // Streams that attach and never close, on credentials this broker issued.
+            let (user, pass) = if i % 2 == 0 { (&u, &p) } else { (&u2, &p2) };
+            t.on_event(&stream(i, "SUCCEEDED", i, user, pass), &iso);
+            if i % 3 == 0 {
+                // A shown circuit with a fresh path: relays wanted for the display.
+                let fp = format!("{:040X}", u128::from(i) + 1);
+                t.on_event(&built(i, &fp, ""), &iso);
+                for wanted in t.take_wanted_relays() {
+                    t.set_relay(&wanted, RelayInfo::default());
+                }
+            }
+            if i % 10_000 == 0 {
+                let s = t.sizes();
+                assert!(s.circuits <= MAX_CIRCUITS, "{i}: {s:?}");
+                assert!(s.streams <= MAX_STREAMS, "{i}: {s:?}");
+            }
+        }
+        let s = t.sizes();
+        assert!(s.circuits <= MAX_CIRCUITS, "{s:?}");
+        assert!(s.streams <= MAX_STREAMS, "{s:?}");
+        assert!(s.closed_streams <= CLOSED_STREAMS_KEPT, "{s:?}");
+        assert!(s.sites <= 2 && s.showing <= 2 && s.changed <= 4, "{s:?}");
+        assert!(s.relays <= MAX_RELAYS && s.asked <= MAX_RELAYS, "{s:?}");
+        assert!(s.wanted <= MAX_RELAYS, "{s:?}");
+        assert!(
+            t.conflux_legs() <= MAX_CIRCUITS,
+            "conflux index: {}",
+            t.conflux_legs()
+        );
+        // The displays still work after the flood.
+        t.on_event(&built(N + 1, X, ""), &iso);
+        t.on_event(&stream(N + 1, "SUCCEEDED", N + 1, &u, &p), &iso);
+        let (_, _, key) = creds(&mut iso, "https://www.example.com/", "firefox-default");
+        assert_eq!(
+            ids(&t.result(&key, Availability::Available)),
+            vec![(N + 1).to_string()]
+        );
+    }
+
+    /// Circuits examined for one `CIRC` event of a conflux leg while `n` circuits (in conflux
+    /// pairs) are tracked and one of them is shown.
+    fn work_of_one_circ_event(n: u32) -> u64 {
+        let mut iso = isolator();
+        let mut t = CircuitTracker::new();
+        let (u, p, _) = creds(&mut iso, "https://www.example.com/", "firefox-default");
+        for i in 0..n {
+            let conflux = format!(" CONFLUX_ID={:032X}", i / 2);
+            t.on_event(&built(i, X, &conflux), &iso);
+        }
+        t.on_event(&stream(1, "SUCCEEDED", 0, &u, &p), &iso);
+        let before = t.work;
+        t.on_event(&built(1, X2, &format!(" CONFLUX_ID={:032X}", 0)), &iso);
+        t.on_event(
+            &built(n - 1, X2, &format!(" CONFLUX_ID={:032X}", (n - 1) / 2)),
+            &iso,
+        );
+        t.work - before
+    }
+
+    #[test]
+    fn circ_event_cost_does_not_grow_with_the_number_of_circuits() {
+        let small = work_of_one_circ_event(100);
+        // 8,000: as many as fit under MAX_CIRCUITS, so that none is evicted.
+        let large = work_of_one_circ_event(8_000);
+        eprintln!("circuits examined: {small} with 100 tracked, {large} with 8,000");
+        assert!(small <= 8, "a CIRC event examined {small} circuits of 100");
+        assert_eq!(small, large, "work at 100 vs 8,000 circuits");
     }
 
     #[test]

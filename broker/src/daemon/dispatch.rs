@@ -281,7 +281,26 @@ impl Broker {
                 Ok(json!({"sites": sites.len()}))
             }
             Request::SessionEnded { session } => {
-                let sets = self.isolator.session_ended(session);
+                let forgotten = self.isolator.end_session(session);
+                // Its displays go too, unless a set of another session or tab still shows there
+                // (a display is per site, container and tab, not per session).
+                let rotation = self.isolator.rotation();
+                let displays: std::collections::HashSet<SiteKey> = forgotten
+                    .iter()
+                    .flat_map(|set| {
+                        [
+                            (set.site.clone(), set.container, set.tab),
+                            (set.site.clone(), set.container, None),
+                        ]
+                    })
+                    .filter(|(site, container, tab)| {
+                        !rotation
+                            .sets_of(site, *container)
+                            .any(|other| tab.is_none() || other.tab == *tab)
+                    })
+                    .collect();
+                self.circuits.forget_displays(|key| displays.contains(key));
+                let sets = forgotten.len();
                 tracing::debug!(sets, "browser session ended: its credential sets forgotten");
                 Ok(json!({"sets": sets}))
             }
@@ -822,6 +841,76 @@ mod tests {
         assert!(
             out.push.is_some(),
             "a request past the expiry rotates and pushes"
+        );
+    }
+
+    #[test]
+    fn an_ended_private_session_leaves_nothing_of_its_sites() {
+        use torctl::events::StreamEvent;
+        const P: &str = "PPPPPPPPPPPPPPPPPPPPPP";
+        let (mut b, now) = broker();
+        // A normal-window site first: it must survive the private session's end.
+        b.handle(creds("https://kept.example/"), now)
+            .result
+            .expect("normal");
+        let before = (b.isolator.sizes(), b.isolator.sites_seen());
+        let mut stream_id = 100;
+        let mut visit = |b: &mut Broker, url: &str, tab: Option<i64>| {
+            let r = b
+                .handle(
+                    Request::Credentials {
+                        url: url.into(),
+                        container: "firefox-private".into(),
+                        tab,
+                        session: session(P),
+                    },
+                    now,
+                )
+                .result
+                .expect("private credentials");
+            stream_id += 1;
+            let attach = format!(
+                "{stream_id} SUCCEEDED 7 host:443 SOCKS_USERNAME=\"{}\" SOCKS_PASSWORD=\"{}\"",
+                r["username"].as_str().expect("username"),
+                r["password"].as_str().expect("password")
+            );
+            b.on_tor_event(&Event::Stream(
+                StreamEvent::parse_body(&attach).expect("STREAM"),
+            ));
+        };
+        set_policy(
+            &mut b,
+            Some("tabbed.example"),
+            json!({"per_tab": true}),
+            now,
+        )
+        .result
+        .expect("policy");
+        visit(&mut b, "https://secret-one.example/", None);
+        visit(&mut b, "https://secret-two.example/", Some(3));
+        visit(&mut b, "https://tabbed.example/", Some(4));
+        b.handle(
+            Request::NewCircuit(SiteRef::Site("secret-one.example".into())),
+            now,
+        );
+        assert!(b.circuits.sizes().sites >= 3, "{:?}", b.circuits.sizes());
+        let out = b.handle(
+            Request::SessionEnded {
+                session: session(P).expect("s"),
+            },
+            now,
+        );
+        assert_eq!(out.result.expect("ended"), json!({"sets": 3}));
+        assert_eq!(
+            (b.isolator.sizes(), b.isolator.sites_seen()),
+            before,
+            "the isolator still holds entries of the ended session's sites"
+        );
+        let left = b.circuits.sizes();
+        assert_eq!(
+            (left.sites, left.streams, left.showing),
+            (0, 0, 0),
+            "circuit displays of the ended session remain: {left:?}"
         );
     }
 

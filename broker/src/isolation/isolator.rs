@@ -336,14 +336,43 @@ impl Isolator {
     /// credential sets, usernames, metered streams and tab lives are forgotten. Returns how
     /// many credential sets it had. The extension never uses an ended session's value again.
     pub fn session_ended(&mut self, session: Session) -> usize {
-        let before = self.rotation.len();
-        self.rotation.forget_session(session);
-        let forgotten = before - self.rotation.len();
+        self.end_session(session).len()
+    }
+
+    /// [`Isolator::session_ended`], returning the forgotten credential sets (so that the
+    /// daemon can drop their circuit displays too). The generation counter of a site only the
+    /// session used goes as well: no credentials of another session used it (each session has
+    /// its own usernames and passwords; a forgotten tab's are changed by its `tab_life`), so
+    /// starting it over from 0 reissues nothing, and the site leaves no trace here.
+    pub fn end_session(&mut self, session: Session) -> Vec<CredentialSet> {
+        let forgotten = self.rotation.forget_session_sets(session);
         let gone = |set: &CredentialSet| set.session == Some(session);
         self.usernames.retain(|_, set| !gone(set));
         self.streams.retain(|_, (set, _)| !gone(set));
+        self.closed_streams
+            .retain(|id| self.streams.contains_key(id));
         self.tab_lives.retain(|(_, s), _| *s != Some(session));
+        let mut sites: Vec<&Site> = forgotten.iter().map(|set| &set.site).collect();
+        sites.sort();
+        sites.dedup();
+        for site in sites {
+            if !site.is_catch_all() && !self.rotation.has_site(site) {
+                self.generations.remove(site);
+            }
+        }
         forgotten
+    }
+
+    /// How many entries each per-site or per-set map holds (for tests and diagnostics):
+    /// generations, usernames, rotation sets, metered streams, tab lives.
+    pub fn sizes(&self) -> [usize; 5] {
+        [
+            self.generations.len(),
+            self.usernames.len(),
+            self.rotation.len(),
+            self.streams.len(),
+            self.tab_lives.len(),
+        ]
     }
 
     /// The browser's tab ids start over (a new browser session: Firefox numbers tabs anew and

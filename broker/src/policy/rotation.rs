@@ -281,6 +281,24 @@ impl RotationEngine {
         self.forget_where(|set| set.session == Some(session))
     }
 
+    /// Browser session `session` ended: forgets its sets and returns them.
+    pub fn forget_session_sets(&mut self, session: Session) -> Vec<CredentialSet> {
+        let mut gone = Vec::new();
+        self.sets.retain(|set, _| {
+            let forget = set.session == Some(session);
+            if forget {
+                gone.push(set.clone());
+            }
+            !forget
+        });
+        gone
+    }
+
+    /// Whether any remaining set (of any tab or session) is for `site`.
+    pub fn has_site(&self, site: &Site) -> bool {
+        self.sets.keys().any(|set| &set.site == site)
+    }
+
     fn forget_where(&mut self, forget: impl Fn(&CredentialSet) -> bool) -> Vec<Site> {
         let mut sites = Vec::new();
         self.sets.retain(|set, _| {
