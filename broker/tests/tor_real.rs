@@ -43,12 +43,19 @@ fn only(method: AuthMethod, mut config: ControlConfig) -> ControlConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn safecookie_and_cookie_over_tcp_and_unix_socket() {
+async fn safecookie_over_tcp_and_unix_socket_cookie_over_unix_only() {
     let tor = Tor::start(None);
     let unix = ControlConfig::new(ControlAddr::Unix(tor.socket()));
+    // COOKIE sends the cookie's bytes: over TCP (a port anyone local could hold) it is refused.
+    match Connection::open(&only(AuthMethod::Cookie, tor.tcp_config()), sink()).await {
+        Err(ControlError::Auth(e)) => {
+            assert!(e.to_string().contains("CookieAuthentication 1"), "{e}")
+        }
+        Err(e) => panic!("wrong error for COOKIE over TCP: {e}"),
+        Ok(_) => panic!("COOKIE over TCP must be refused"),
+    }
     for config in [
         only(AuthMethod::SafeCookie, tor.tcp_config()),
-        only(AuthMethod::Cookie, tor.tcp_config()),
         only(AuthMethod::SafeCookie, unix.clone()),
         only(AuthMethod::Cookie, unix),
     ] {
@@ -276,8 +283,13 @@ async fn configured_cookie_file_is_read_instead_of_the_one_tor_names() {
     // where tor says it is, there is nothing.
     let shared = tor.dir.path().join("shared-cookie");
     std::fs::rename(tor.cookie(), &shared).expect("move cookie");
-    for method in [AuthMethod::SafeCookie, AuthMethod::Cookie] {
-        let mut config = only(method.clone(), tor.tcp_config());
+    // COOKIE over the Unix socket only (over TCP it is refused, see above).
+    let unix = ControlConfig::new(ControlAddr::Unix(tor.socket()));
+    for (method, base) in [
+        (AuthMethod::SafeCookie, tor.tcp_config()),
+        (AuthMethod::Cookie, unix),
+    ] {
+        let mut config = only(method.clone(), base.clone());
         config.cookie_file = Some(shared.clone());
         let conn = Connection::open(&config, sink())
             .await
@@ -295,7 +307,7 @@ async fn configured_cookie_file_is_read_instead_of_the_one_tor_names() {
                 .raw
                 .is_empty()
         );
-        let mut missing = only(method.clone(), tor.tcp_config());
+        let mut missing = only(method.clone(), base);
         missing.cookie_file = Some(tor.dir.path().join("no-such-cookie"));
         let err = Connection::open(&missing, sink())
             .await
