@@ -52,6 +52,20 @@ const MAX_CIRCUITS: usize = 8192;
 /// over (bytes of forgotten streams are not counted in the display).
 const MAX_STREAMS: usize = 65_536;
 
+/// Longest circuit or stream id kept: tor's are decimal integers (at most 20 digits); longer
+/// ids come from a broken or hostile control port and are ignored.
+const MAX_ID_LEN: usize = 20;
+
+/// Most hops kept of a circuit's path: tor builds 3 (4 for onion services, up to 8 with
+/// vanguards); more is not a real circuit.
+const MAX_PATH_HOPS: usize = 16;
+
+/// Tor's `MAX_NICKNAME_LEN`.
+const MAX_NICKNAME_LEN: usize = 19;
+
+/// A conflux id is a 32-byte nonce, 64 hex characters.
+const MAX_CONFLUX_ID_LEN: usize = 64;
+
 /// Most legs of one conflux set indexed together. Tor links 2 legs (its `cfx_max_legs_set`
 /// consensus parameter allows up to 8); legs beyond are shown alone.
 const MAX_CONFLUX_LEGS: usize = 8;
@@ -150,6 +164,31 @@ pub enum Availability {
 struct Circuit {
     path: Vec<PathHop>,
     conflux_id: Option<String>,
+}
+
+impl Circuit {
+    /// What is kept of a `CIRC` line, each part within tor's own limits so that a hostile
+    /// control port cannot make one circuit large: at most [`MAX_PATH_HOPS`] hops, nicknames
+    /// of at most 19 characters (tor's `MAX_NICKNAME_LEN`), 40-hex fingerprints, and a
+    /// conflux id of at most 64 characters (a 32-byte nonce in hex).
+    fn of(c: &CircEvent) -> Self {
+        let path = c
+            .path
+            .iter()
+            .take(MAX_PATH_HOPS)
+            .map(|hop| PathHop {
+                fingerprint: hop.fingerprint.clone().filter(|f| f.len() == 40),
+                nickname: hop.nickname.clone().filter(|n| n.len() <= MAX_NICKNAME_LEN),
+            })
+            .collect();
+        Circuit {
+            path,
+            conflux_id: c
+                .conflux_id
+                .clone()
+                .filter(|id| id.len() <= MAX_CONFLUX_ID_LEN),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -252,10 +291,10 @@ impl CircuitTracker {
                 }
             }
             _ => {
-                let circuit = Circuit {
-                    path: c.path.clone(),
-                    conflux_id: c.conflux_id.clone(),
-                };
+                if c.id.len() > MAX_ID_LEN {
+                    return;
+                }
+                let circuit = Circuit::of(c);
                 let shown = self.showing.contains_key(&c.id);
                 let conflux = circuit.conflux_id.clone();
                 self.insert_circuit(&c.id, circuit);
@@ -401,6 +440,9 @@ impl CircuitTracker {
         else {
             return;
         };
+        if s.id.len() > MAX_ID_LEN {
+            return;
+        }
         let Some((key, current)) = owners.owner(user.as_bytes(), pass.as_bytes()) else {
             return;
         };
@@ -488,11 +530,9 @@ impl CircuitTracker {
             .iter()
             .filter(|c| !matches!(c.status, CircStatus::Closed | CircStatus::Failed))
         {
-            let circuit = Circuit {
-                path: c.path.clone(),
-                conflux_id: c.conflux_id.clone(),
-            };
-            self.insert_circuit(&c.id, circuit);
+            if c.id.len() <= MAX_ID_LEN {
+                self.insert_circuit(&c.id, Circuit::of(c));
+            }
         }
         let gone: Vec<String> = self
             .showing
@@ -943,6 +983,36 @@ mod tests {
             ids(&t.result(&key, Availability::Available)),
             vec![(N + 1).to_string()]
         );
+    }
+
+    #[test]
+    fn a_hostile_circ_line_is_kept_within_tor_s_limits() {
+        let mut iso = isolator();
+        let mut t = CircuitTracker::new();
+        let (u, p, key) = creds(&mut iso, "https://www.example.com/", "firefox-default");
+        let long_nick = "n".repeat(200);
+        let hops: Vec<String> = (0..200).map(|_| format!("${X}~{long_nick}")).collect();
+        let conflux = "C".repeat(1000);
+        t.on_event(
+            &event(&format!(
+                "CIRC 9 BUILT {} PURPOSE=GENERAL CONFLUX_ID={conflux}",
+                hops.join(",")
+            )),
+            &iso,
+        );
+        t.on_event(&event(&format!("CIRC {} LAUNCHED", "7".repeat(1000))), &iso);
+        assert_eq!(t.sizes().circuits, 1, "an over-long circuit id is ignored");
+        t.on_event(&stream(1, "SUCCEEDED", 9, &u, &p), &iso);
+        let r = t.result(&key, Availability::Available);
+        let hops = r["circuits"][0]["hops"].as_array().expect("hops");
+        assert_eq!(hops.len(), MAX_PATH_HOPS);
+        assert!(
+            hops.iter().all(|h| h["nickname"].is_null()),
+            "{:?}",
+            hops[0]
+        );
+        assert_eq!(r["circuits"][0]["conflux_id"], Value::Null);
+        assert_eq!(t.conflux_legs(), 0);
     }
 
     /// Circuits examined for one `CIRC` event of a conflux leg while `n` circuits (in conflux
