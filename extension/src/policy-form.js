@@ -4,20 +4,15 @@
  * the form's text fields (max age in minutes, max data in MiB, per-tab checkbox) and the wire
  * policy `{max_age_s, max_bytes, per_tab}`. Pure: no I/O, no `browser.*`.
  *
- * The limits mirror the broker's (which checks again and has the last word), so the page can
- * name the bad field before a round trip.
+ * The limits are the broker's (generated from the same definition; the broker checks again and
+ * has the last word), so the page can name the bad field before a round trip.
  */
 
+import { MAX_MAX_AGE_S, MAX_MAX_BYTES, MIN_MAX_AGE_S, MIN_MAX_BYTES } from "./protocol-constants.js";
 import { ProtocolError } from "./protocol.js";
 
-/** Shortest `max_age_s` the broker accepts. */
-export const MIN_MAX_AGE_S = 1;
-/** Longest `max_age_s` the broker accepts (a week). */
-export const MAX_MAX_AGE_S = 604_800;
-/** Smallest `max_bytes` the broker accepts. */
-export const MIN_MAX_BYTES = 1024;
-/** Largest `max_bytes` the broker accepts (2^50). */
-export const MAX_MAX_BYTES = 2 ** 50;
+// The policy ranges are the protocol's, generated from protocol/src/limits.rs.
+export { MAX_MAX_AGE_S, MAX_MAX_BYTES, MIN_MAX_AGE_S, MIN_MAX_BYTES };
 /** Bytes in the form's unit, MiB. */
 export const BYTES_PER_MIB = 1_048_576;
 

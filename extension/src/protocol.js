@@ -6,11 +6,27 @@
  * bigger dependency than the code it replaces.
  */
 
-/** Protocol version this extension speaks (`hello.protocol`). */
-export const PROTOCOL_VERSION = 1;
+import {
+  CATCH_ALL_SITE,
+  CIRCUIT_UNAVAILABLE_REASONS,
+  HOP_ROLES,
+  MAX_CREDENTIAL_BYTES,
+  NEWNYM_OUTCOMES,
+  PROTOCOL_VERSION,
+  TOR_CONTROL_STATES,
+} from "./protocol-constants.js";
 
-/** Firefox SOCKS usernames and passwords are limited to 255 bytes (nsSOCKSIOLayer.cpp). */
-export const MAX_CREDENTIAL_BYTES = 255;
+// The protocol's constants and enumerations are generated from the Rust definitions
+// (protocol/src/limits.rs); re-exported here so callers import the protocol from one module.
+export {
+  CATCH_ALL_SITE,
+  CIRCUIT_UNAVAILABLE_REASONS,
+  HOP_ROLES,
+  MAX_CREDENTIAL_BYTES,
+  NEWNYM_OUTCOMES,
+  PROTOCOL_VERSION,
+  TOR_CONTROL_STATES,
+};
 
 /** Error raised when a message from the host does not match the protocol. */
 export class ProtocolError extends Error {
@@ -268,8 +284,6 @@ export function parseCredentialsResult(result) {
   return { site, container, username, password, expiresAt: expires ?? null, perTab };
 }
 
-/** The broker's site for requests with no network first party (protocol §2.1). */
-export const CATCH_ALL_SITE = "--unknown--";
 
 /**
  * Whether the broker's `site` can be the site of the first-party host `host` (`null`: the
@@ -335,8 +349,6 @@ export function parseNewCircuitResult(result) {
   return result.site;
 }
 
-/** What tor did with `SIGNAL NEWNYM` during New identity (`new_identity` result `newnym`). */
-export const NEWNYM_OUTCOMES = Object.freeze(["sent", "delayed", "unavailable"]);
 
 /**
  * Validates a `new_identity` result. Returns `{epoch, newnym, newnymDelayS}`: `newnym` is one
@@ -362,15 +374,7 @@ export function parseNewIdentityResult(result) {
   return { epoch: result.epoch, newnym, newnymDelayS };
 }
 
-/** Roles a hop can have in a circuit result (protocol §2.4). */
-export const HOP_ROLES = Object.freeze(["guard", "middle", "exit", "bridge"]);
 
-/** Why a circuit result can be `available: false` (protocol §2.4). */
-export const CIRCUIT_UNAVAILABLE_REASONS = Object.freeze([
-  "no_control_port",
-  "not_bootstrapped",
-  "no_network_first_party",
-]);
 
 /**
  * Validates a circuit result (answer to `circuit`, body of a `circuit` push, protocol §2.4).
@@ -465,8 +469,6 @@ function parseBytes(bytes) {
   return { read: bytes.read, written: bytes.written };
 }
 
-/** Values of a tor status `control` field (protocol §2.4). */
-export const TOR_CONTROL_STATES = Object.freeze(["connected", "connecting", "none"]);
 
 /**
  * Validates a tor status (`status.tor`, body of a `tor_status` push, protocol §2.4). Returns

@@ -13,7 +13,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Largest frame body accepted or written, in bytes (1 MiB: Firefox's host → browser limit).
-pub const MAX_FRAME_LEN: usize = 1024 * 1024;
+pub const MAX_FRAME_LEN: usize = persite_protocol::limits::MAX_FRAME_BYTES;
 
 /// Size of the length prefix.
 const HEADER_LEN: usize = 4;

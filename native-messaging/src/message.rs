@@ -8,19 +8,8 @@ use bytes::Bytes;
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
-/// Error codes the host itself produces (a subset of `docs/protocol.md` §2.3).
-pub mod code {
-    /// The frame is not UTF-8, not JSON, or not a JSON object.
-    pub const INVALID_JSON: &str = "invalid_json";
-    /// An inbound frame above 1 MiB.
-    pub const FRAME_TOO_LARGE: &str = "frame_too_large";
-    /// The daemon's reply would exceed 1 MiB.
-    pub const REPLY_TOO_LARGE: &str = "reply_too_large";
-    /// The daemon cannot be reached.
-    pub const BROKER_UNAVAILABLE: &str = "broker_unavailable";
-    /// The daemon answered in a way the host cannot relay.
-    pub const INTERNAL: &str = "internal";
-}
+pub use persite_protocol::ErrorCode;
+use persite_protocol::{ErrorBody, Push};
 
 /// A request frame that is a JSON object, with the `id` to echo (`null` when absent).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +28,7 @@ pub fn parse_request(frame: Bytes) -> Result<Request, Bytes> {
         Err(e) => {
             return Err(error_reply(
                 &Value::Null,
-                code::INVALID_JSON,
+                ErrorCode::InvalidJson,
                 &format!("the message is not UTF-8 ({e})"),
             ));
         }
@@ -51,7 +40,7 @@ pub fn parse_request(frame: Bytes) -> Result<Request, Bytes> {
         }),
         Ok(other) => Err(error_reply(
             &Value::Null,
-            code::INVALID_JSON,
+            ErrorCode::InvalidJson,
             &format!(
                 "the message is JSON but not an object (found {})",
                 kind(&other)
@@ -59,7 +48,7 @@ pub fn parse_request(frame: Bytes) -> Result<Request, Bytes> {
         )),
         Err(e) => Err(error_reply(
             &Value::Null,
-            code::INVALID_JSON,
+            ErrorCode::InvalidJson,
             &format!("the message is not valid JSON ({e})"),
         )),
     }
@@ -77,19 +66,25 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// Serialises `{"id": id, "error": {"code": code, "message": message}}`.
-pub fn error_reply(id: &Value, code: &str, message: &str) -> Bytes {
-    let reply = json!({"id": id, "error": {"code": code, "message": message}});
+pub fn error_reply(id: &Value, code: ErrorCode, message: &str) -> Bytes {
+    let reply = json!({"id": id, "error": ErrorBody::new(code, message)});
     Bytes::from(reply.to_string())
 }
 
 /// The `broker_connected` push, sent when the host (re)connects to a daemon.
 pub fn broker_connected(instance: &str) -> Bytes {
-    Bytes::from(json!({"type": "broker_connected", "instance": instance}).to_string())
+    push(&Push::BrokerConnected {
+        instance: instance.to_owned(),
+    })
 }
 
 /// The `broker_disconnected` push, sent when the host loses the daemon.
 pub fn broker_disconnected() -> Bytes {
-    Bytes::from_static(br#"{"type":"broker_disconnected"}"#)
+    push(&Push::BrokerDisconnected)
+}
+
+fn push(push: &Push) -> Bytes {
+    Bytes::from(serde_json::to_vec(push).unwrap_or_default())
 }
 
 /// Extracts `result.instance` from the daemon's reply to `hello`.
@@ -284,8 +279,12 @@ mod tests {
 
     #[test]
     fn error_reply_shape() {
-        let v: Value =
-            serde_json::from_slice(&error_reply(&json!(3), "broker_unavailable", "down")).unwrap();
+        let v: Value = serde_json::from_slice(&error_reply(
+            &json!(3),
+            ErrorCode::BrokerUnavailable,
+            "down",
+        ))
+        .unwrap();
         assert_eq!(
             v,
             json!({"id": 3, "error": {"code": "broker_unavailable", "message": "down"}})

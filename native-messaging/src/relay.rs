@@ -19,7 +19,7 @@ use tokio_util::codec::FramedRead;
 
 use crate::broker_client::{BrokerClient, BrokerConfig, CallError};
 use crate::codec::{FrameDecoder, Inbound, MAX_FRAME_LEN, encode_frame};
-use crate::message::{self, code};
+use crate::message::{self, ErrorCode};
 
 /// Requests relayed at the same time before the host stops reading stdin.
 pub const MAX_IN_FLIGHT: usize = 512;
@@ -80,7 +80,7 @@ where
                 tracing::warn!(declared_len, "skipped an oversized message");
                 message::error_reply(
                     &Value::Null,
-                    code::FRAME_TOO_LARGE,
+                    ErrorCode::FrameTooLarge,
                     &format!(
                         "the message declared {declared_len} bytes; the limit is {MAX_FRAME_LEN}"
                     ),
@@ -96,7 +96,7 @@ where
                 });
                 message::error_reply(
                     &Value::Null,
-                    code::INVALID_JSON,
+                    ErrorCode::InvalidJson,
                     &format!(
                         "input ended inside a message: {received} bytes of {declared} arrived"
                     ),
@@ -136,22 +136,22 @@ async fn relay_one(broker: &BrokerClient, id: Value, body: Bytes) -> Bytes {
             Ok(()) => reply,
             Err(problem) => {
                 tracing::warn!(?problem, "answered a daemon reply that cannot be relayed");
-                message::error_reply(&id, code::INTERNAL, problem.message())
+                message::error_reply(&id, ErrorCode::Internal, problem.message())
             }
         },
         Err(CallError::Unavailable(why)) => message::error_reply(
             &id,
-            code::BROKER_UNAVAILABLE,
+            ErrorCode::BrokerUnavailable,
             &format!(
                 "cannot reach the Persite broker daemon ({why}); it is restarted on the next request"
             ),
         ),
         Err(CallError::ReplyTooLarge) => message::error_reply(
             &id,
-            code::REPLY_TOO_LARGE,
+            ErrorCode::ReplyTooLarge,
             "the broker's reply exceeds the 1 MiB native-messaging limit",
         ),
-        Err(CallError::Internal(why)) => message::error_reply(&id, code::INTERNAL, &why),
+        Err(CallError::Internal(why)) => message::error_reply(&id, ErrorCode::Internal, &why),
     }
 }
 

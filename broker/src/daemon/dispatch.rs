@@ -6,9 +6,9 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::rpc::{InvalidateReason, Push, Request, RpcError, SiteRef};
+use super::rpc::{ErrorCode, InvalidateReason, Push, Request, RpcError, SiteRef};
 use super::tor_state::{ControlState, NewnymLimiter, NewnymOutcome, TorStatus};
 use crate::config::SocksEndpoint;
 use crate::daemon::circuits::{CircuitTracker, SiteKey};
@@ -18,6 +18,7 @@ use crate::isolation::isolator::{Isolator, IssuedCredentials};
 use crate::isolation::site::Site;
 use crate::policy::store::{PolicySetError, PolicyStore};
 use crate::policy::{self, Policy, PolicyError};
+use persite_protocol as wire;
 use torctl::{CircEvent, Event};
 
 /// The daemon's state: the isolator, what tor is doing, and what `hello` and `status` report.
@@ -73,6 +74,16 @@ pub struct Outcome {
     pub push: Option<Push>,
     /// Send tor `SIGNAL NEWNYM` now (after the state change, before the reply).
     pub newnym: bool,
+}
+
+/// A typed result as the JSON value the reply carries.
+fn wire<T: serde::Serialize>(result: &T) -> Result<Value, RpcError> {
+    serde_json::to_value(result).map_err(|e| {
+        RpcError::new(
+            ErrorCode::Internal,
+            format!("cannot encode the result: {e}"),
+        )
+    })
 }
 
 impl From<IsolationError> for RpcError {
@@ -268,17 +279,19 @@ impl Broker {
                 if tabs_reset {
                     push = self.reset_tabs();
                 }
-                Ok(json!({
-                    "protocol": super::rpc::PROTOCOL_VERSION,
-                    "broker_version": env!("CARGO_PKG_VERSION"),
-                    "instance": self.instance,
-                    "socks": self.socks,
-                }))
+                wire(&wire::HelloResult {
+                    protocol: super::rpc::PROTOCOL_VERSION,
+                    broker_version: env!("CARGO_PKG_VERSION").to_owned(),
+                    instance: self.instance.clone(),
+                    socks: self.wire_socks(),
+                })
             }
             Request::TabClosed { tab, session } => {
                 let sites = self.isolator.tab_closed_in(tab, session);
                 self.circuits.forget_tabs(|t| t == tab);
-                Ok(json!({"sites": sites.len()}))
+                wire(&wire::TabClosedResult {
+                    sites: sites.len() as u64,
+                })
             }
             Request::SessionEnded { session } => {
                 let forgotten = self.isolator.end_session(session);
@@ -302,7 +315,7 @@ impl Broker {
                 self.circuits.forget_displays(|key| displays.contains(key));
                 let sets = forgotten.len();
                 tracing::debug!(sets, "browser session ended: its credential sets forgotten");
-                Ok(json!({"sets": sets}))
+                wire(&wire::SessionEndedResult { sets: sets as u64 })
             }
             Request::Credentials {
                 url,
@@ -312,13 +325,16 @@ impl Broker {
             } => self.credentials(&url, &container, tab, session, now.unix_ms, &mut push),
             Request::PolicyGet => Ok(self.isolator.policies().to_json()),
             Request::PolicySet { site, policy } => self.policy_set(site, &policy, &mut push),
-            Request::NewCircuit(target) => self.new_circuit(&target).map(|site| {
-                push = Some(Push::InvalidateSites {
-                    sites: vec![site.clone()],
-                    reason: InvalidateReason::NewCircuit,
-                });
-                json!({"site": site})
-            }),
+            Request::NewCircuit(target) => self
+                .new_circuit(&target)
+                .map(|site| {
+                    push = Some(Push::InvalidateSites {
+                        sites: vec![site.clone()],
+                        reason: InvalidateReason::NewCircuit,
+                    });
+                    wire::NewCircuitResult { site }
+                })
+                .and_then(|result| wire(&result)),
             Request::NewIdentity => {
                 let epoch = self.isolator.new_identity();
                 self.circuits.new_identity();
@@ -332,7 +348,11 @@ impl Broker {
                     match self.newnym.request(now.instant) {
                         NewnymOutcome::Sent => {
                             tracing::info!(epoch, "new identity: new credentials, NEWNYM sent");
-                            Ok(json!({"epoch": epoch, "newnym": "sent"}))
+                            wire(&wire::NewIdentityResult {
+                                epoch,
+                                newnym: wire::Newnym::Sent,
+                                newnym_delay_s: None,
+                            })
                         }
                         NewnymOutcome::Delayed(after) => {
                             let delay_s = after.as_millis().div_ceil(1000);
@@ -341,9 +361,11 @@ impl Broker {
                                 delay_s,
                                 "new identity: new credentials, tor defers NEWNYM"
                             );
-                            Ok(
-                                json!({"epoch": epoch, "newnym": "delayed", "newnym_delay_s": delay_s}),
-                            )
+                            wire(&wire::NewIdentityResult {
+                                epoch,
+                                newnym: wire::Newnym::Delayed,
+                                newnym_delay_s: Some(delay_s as u64),
+                            })
                         }
                     }
                 } else {
@@ -351,7 +373,11 @@ impl Broker {
                         epoch,
                         "new identity: new credentials; no control port for NEWNYM"
                     );
-                    Ok(json!({"epoch": epoch, "newnym": "unavailable"}))
+                    wire(&wire::NewIdentityResult {
+                        epoch,
+                        newnym: wire::Newnym::Unavailable,
+                        newnym_delay_s: None,
+                    })
                 }
             }
             Request::Circuit {
@@ -361,28 +387,31 @@ impl Broker {
             } => self.circuit(&target, &container, tab),
             Request::AppCredentials { app, site } => self
                 .app_credentials(&app, site.as_deref(), now.unix_ms)
-                .map(|issued| {
-                    json!({
-                        "app": app,
-                        "site": issued.site,
-                        "container": issued.container,
-                        "username": issued.username,
-                        "password": issued.password,
-                        "socks": self.socks,
-                        "front": self.front,
+                .and_then(|issued| {
+                    wire(&wire::AppCredentialsResult {
+                        app,
+                        site: issued.site.as_str().to_owned(),
+                        container: issued.container.to_string(),
+                        username: issued.username,
+                        password: issued.password,
+                        socks: self.wire_socks(),
+                        front: self.front.clone(),
                     })
                 }),
-            Request::Status => Ok(json!({
-                "broker_version": env!("CARGO_PKG_VERSION"),
-                "instance": self.instance,
-                "uptime_s": now.instant.saturating_duration_since(self.started).as_secs(),
-                "sites": self.isolator.sites_seen(),
-                "epoch": self.isolator.epoch(),
-                "socks": self.socks,
-                "tor": self.tor.to_json(),
-                "front": self.front,
-                "apps": self.apps_json(),
-            })),
+            Request::Status => wire(&wire::StatusResult {
+                broker_version: env!("CARGO_PKG_VERSION").to_owned(),
+                instance: self.instance.clone(),
+                uptime_s: now
+                    .instant
+                    .saturating_duration_since(self.started)
+                    .as_secs(),
+                sites: self.isolator.sites_seen() as u64,
+                epoch: self.isolator.epoch(),
+                socks: self.wire_socks(),
+                tor: self.tor.to_wire(),
+                front: self.front.clone(),
+                apps: self.apps_status(),
+            }),
         };
         Outcome {
             result,
@@ -393,9 +422,8 @@ impl Broker {
 
     /// `status`'s `apps`: each application context with how many sites it reached and how
     /// many circuits those use now (no site names: `status` output is shown and logged).
-    fn apps_json(&self) -> Value {
-        let apps: Vec<Value> = self
-            .apps
+    fn apps_status(&self) -> Vec<wire::AppStatus> {
+        self.apps
             .iter()
             .map(|(name, sites)| {
                 let mut circuits = std::collections::BTreeSet::new();
@@ -405,10 +433,21 @@ impl Broker {
                         circuits.extend(self.circuits.circuit_ids(&key));
                     }
                 }
-                json!({"name": name, "sites": sites.len(), "circuits": circuits.len()})
+                wire::AppStatus {
+                    name: (*name).to_owned(),
+                    sites: sites.len() as u64,
+                    circuits: circuits.len() as u64,
+                }
             })
-            .collect();
-        Value::Array(apps)
+            .collect()
+    }
+
+    /// The SOCKS endpoint as the protocol writes it.
+    fn wire_socks(&self) -> wire::SocksEndpoint {
+        wire::SocksEndpoint {
+            host: self.socks.host.clone(),
+            port: self.socks.port,
+        }
     }
 
     /// The browser's tab ids start over: per-tab credentials and displays are forgotten; the
@@ -474,14 +513,14 @@ impl Broker {
             }
             *push = Some(rotation_push(std::slice::from_ref(&issued.site)));
         }
-        Ok(json!({
-            "site": issued.site,
-            "container": issued.container,
-            "username": issued.username,
-            "password": issued.password,
-            "expires_at": issued.expires_at_ms,
-            "per_tab": issued.per_tab,
-        }))
+        wire(&wire::CredentialsResult {
+            site: issued.site.as_str().to_owned(),
+            container: issued.container.to_string(),
+            username: issued.username,
+            password: issued.password,
+            expires_at: issued.expires_at_ms,
+            per_tab: issued.per_tab,
+        })
     }
 
     /// `policy_set`: validates, saves the overrides file, applies; the sites whose policy
@@ -502,7 +541,7 @@ impl Broker {
         };
         let table = self.policies.set(site, policy).map_err(|e| match e {
             PolicySetError::Invalid(e) => RpcError::from(e),
-            PolicySetError::Save(e) => RpcError::new("internal", e.to_string()),
+            PolicySetError::Save(e) => RpcError::new(ErrorCode::Internal, e.to_string()),
         })?;
         let affected = self.isolator.set_policies(table);
         tracing::info!(
@@ -529,6 +568,7 @@ impl Broker {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -557,6 +597,51 @@ mod tests {
             container: "firefox-default".into(),
             tab: None,
             session: None,
+        }
+    }
+
+    /// Every golden fixture request (`protocol/fixtures/`) parses to its kind and gets an
+    /// answer of the protocol's type (strict: an extra, missing or mistyped field fails); every
+    /// invalid one gets the fixture's error code; every push reads back as a protocol push.
+    #[test]
+    fn golden_fixtures_parse_and_every_answer_has_the_protocol_type() {
+        let (mut b, now) = broker();
+        for (name, file) in persite_protocol::golden::files() {
+            let kind = persite_protocol::golden::kind_of(name);
+            let mut answered = 0;
+            for request in file["requests"].as_array().into_iter().flatten() {
+                let (_, parsed) = super::super::rpc::parse_rpc(request.to_string().as_bytes());
+                let parsed = parsed.unwrap_or_else(|e| panic!("{name}: {request}: {e:?}"));
+                let out = b.handle(parsed, now);
+                let result = out
+                    .result
+                    .unwrap_or_else(|e| panic!("{name}: {request}: {e:?}"));
+                let kind = kind.expect("request fixtures are per kind");
+                persite_protocol::check_result(kind, &result)
+                    .unwrap_or_else(|e| panic!("{name}: {request} → {result}: {e}"));
+                if let Some(push) = out.push {
+                    let push = push.to_json();
+                    serde_json::from_value::<persite_protocol::Push>(push.clone())
+                        .unwrap_or_else(|e| panic!("{name}: push {push}: {e}"));
+                }
+                answered += 1;
+            }
+            if kind.is_some() {
+                assert!(answered > 0, "{name} has no request");
+            }
+            for case in file["invalid_requests"].as_array().into_iter().flatten() {
+                let request = &case["request"];
+                let code = case["code"].as_str().expect("code");
+                let (_, parsed) = super::super::rpc::parse_rpc(request.to_string().as_bytes());
+                let error = match parsed {
+                    Err(e) => e,
+                    Ok(parsed) => b
+                        .handle(parsed, now)
+                        .result
+                        .expect_err(&format!("{name}: {request} must fail")),
+                };
+                assert_eq!(error.code, code, "{name}: {request}: {}", error.message);
+            }
         }
     }
 

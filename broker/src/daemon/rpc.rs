@@ -6,62 +6,13 @@
 //! apart *missing* field, *wrong type* and *unknown type*, and to recover the `id` of a request
 //! whose other fields are bad, which serde's derived errors do not expose.
 
+use persite_protocol::ErrorBody;
 use serde_json::{Map, Number, Value, json};
 
 use crate::isolation::session::Session;
 
-/// Container used when a `credentials` request names none.
-pub const DEFAULT_CONTAINER: &str = "firefox-default";
-
-/// The protocol version this broker speaks.
-pub const PROTOCOL_VERSION: u64 = 1;
-
-/// The kinds of request of §2.1, by their wire `type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestType {
-    /// `hello`: version handshake.
-    Hello,
-    /// `credentials`: SOCKS credentials for a first party.
-    Credentials,
-    /// `new_circuit`: fresh credentials for one site.
-    NewCircuit,
-    /// `new_identity`: fresh credentials for every site.
-    NewIdentity,
-    /// `status`: counters and settings.
-    Status,
-    /// `circuit`: a site's circuit display.
-    Circuit,
-    /// `policy_get`: the circuit-lifetime policies.
-    PolicyGet,
-    /// `policy_set`: change the default or a site's circuit-lifetime policy.
-    PolicySet,
-    /// `tab_closed`: a browser tab was closed; its per-tab credentials go.
-    TabClosed,
-    /// `app_credentials`: credentials of an application context (`persite run`).
-    AppCredentials,
-    /// `session_ended`: a browser session (a private one) ended; its credential state goes.
-    SessionEnded,
-}
-
-impl RequestType {
-    /// Looks up a wire `type` string.
-    pub fn from_wire(s: &str) -> Option<Self> {
-        Some(match s {
-            "hello" => Self::Hello,
-            "credentials" => Self::Credentials,
-            "new_circuit" => Self::NewCircuit,
-            "new_identity" => Self::NewIdentity,
-            "status" => Self::Status,
-            "circuit" => Self::Circuit,
-            "policy_get" => Self::PolicyGet,
-            "policy_set" => Self::PolicySet,
-            "tab_closed" => Self::TabClosed,
-            "app_credentials" => Self::AppCredentials,
-            "session_ended" => Self::SessionEnded,
-            _ => return None,
-        })
-    }
-}
+pub use persite_protocol::limits::{DEFAULT_CONTAINER, PROTOCOL_VERSION};
+pub use persite_protocol::{ErrorCode, InvalidateReason, RequestType};
 
 /// Which site a `new_circuit` request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,14 +94,14 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcError {
     /// One of the codes of §2.3.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Explanation for people.
     pub message: String,
 }
 
 impl RpcError {
     /// An error with `code` and `message`.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -158,19 +109,19 @@ impl RpcError {
     }
 
     fn missing(field: &str) -> Self {
-        Self::new("missing_field", format!("missing field `{field}`"))
+        Self::new(ErrorCode::MissingField, format!("missing field `{field}`"))
     }
 
     fn wrong_type(field: &str, expected: &str) -> Self {
         Self::new(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("field `{field}` must be {expected}"),
         )
     }
 
     /// The `{"code", "message"}` object.
     pub fn to_json(&self) -> Value {
-        json!({"code": self.code, "message": self.message})
+        serde_json::to_value(ErrorBody::new(self.code, self.message.clone())).unwrap_or(Value::Null)
     }
 }
 
@@ -194,12 +145,11 @@ pub fn parse_rpc(body: &[u8]) -> (Option<Number>, Result<Request, RpcError>) {
                 return (
                     Some(id),
                     Err(RpcError::new(
-                        "unknown_type",
+                        ErrorCode::UnknownType,
                         format!(
-                            "unknown request type {:?}; expected one of hello, credentials, \
-                             new_circuit, new_identity, status, circuit, policy_get, policy_set, \
-                             tab_closed, session_ended",
-                            truncate(s, 64)
+                            "unknown request type {:?}; expected one of {}",
+                            truncate(s, 64),
+                            RequestType::ALL.map(RequestType::as_str).join(", ")
                         ),
                     )),
                 );
@@ -226,11 +176,11 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, RpcError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(obj)) => Ok(obj),
         Ok(_) => Err(RpcError::new(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "the request must be a JSON object",
         )),
         Err(e) => Err(RpcError::new(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("not valid JSON: {e}"),
         )),
     }
@@ -244,7 +194,7 @@ fn parse_fields(kind: RequestType, obj: &Map<String, Value>) -> Result<Request, 
                 tabs_reset: optional_bool(obj, "tabs_reset")?.unwrap_or(false),
             }),
             Some(Value::Number(n)) => Err(RpcError::new(
-                "unsupported_protocol",
+                ErrorCode::UnsupportedProtocol,
                 format!("this broker speaks protocol {PROTOCOL_VERSION}, not {n}"),
             )),
             Some(_) => Err(RpcError::wrong_type("protocol", "a number")),
@@ -300,11 +250,11 @@ fn site_ref(obj: &Map<String, Value>) -> Result<SiteRef, RpcError> {
         (Some(site), None) => Ok(SiteRef::Site(site)),
         (None, Some(url)) => Ok(SiteRef::Url(url)),
         (None, None) => Err(RpcError::new(
-            "missing_field",
+            ErrorCode::MissingField,
             "missing field `site` (or `url`)",
         )),
         (Some(_), Some(_)) => Err(RpcError::new(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "give either `site` or `url`, not both",
         )),
     }
@@ -349,7 +299,7 @@ fn optional_session(obj: &Map<String, Value>) -> Result<Option<Session>, RpcErro
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Session::parse(s)
             .map(Some)
-            .map_err(|e| RpcError::new("invalid_field", e.to_string())),
+            .map_err(|e| RpcError::new(ErrorCode::InvalidField, e.to_string())),
         Some(_) => Err(RpcError::wrong_type("session", "a string")),
     }
 }
@@ -364,31 +314,6 @@ pub fn reply(id: Option<Number>, outcome: &Result<Value, RpcError>) -> Value {
     match outcome {
         Ok(result) => json!({"id": id, "result": result}),
         Err(e) => json!({"id": id, "error": e.to_json()}),
-    }
-}
-
-/// Why an `invalidate` push was sent (§2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvalidateReason {
-    /// The user asked for a new circuit for the site.
-    NewCircuit,
-    /// The user asked for a new identity.
-    NewIdentity,
-    /// The catch-all credentials rotated after their lifetime.
-    Rotation,
-    /// This subscriber fell behind and missed pushes, so it must drop everything.
-    EventsLost,
-}
-
-impl InvalidateReason {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NewCircuit => "new_circuit",
-            Self::NewIdentity => "new_identity",
-            Self::Rotation => "rotation",
-            Self::EventsLost => "events_lost",
-        }
     }
 }
 
@@ -417,16 +342,26 @@ impl Push {
     /// The push object, without `id`.
     pub fn to_json(&self) -> Value {
         match self {
-            Push::InvalidateSites { sites, reason } => {
-                json!({"type": "invalidate", "sites": sites, "reason": reason.as_str()})
-            }
-            Push::InvalidateAll { reason } => {
-                json!({"type": "invalidate", "all": true, "reason": reason.as_str()})
-            }
+            Push::InvalidateSites { sites, reason } => wire(&persite_protocol::Push::Invalidate(
+                persite_protocol::Invalidate::Sites {
+                    sites: sites.clone(),
+                    reason: *reason,
+                },
+            )),
+            Push::InvalidateAll { reason } => wire(&persite_protocol::Push::Invalidate(
+                persite_protocol::Invalidate::All {
+                    all: persite_protocol::True,
+                    reason: *reason,
+                },
+            )),
             Push::Circuit(result) => with_type("circuit", result),
             Push::TorStatus(status) => with_type("tor_status", status),
         }
     }
+}
+
+fn wire(push: &persite_protocol::Push) -> Value {
+    serde_json::to_value(push).unwrap_or(Value::Null)
 }
 
 /// `{"type": kind, …fields of body}`.
@@ -453,7 +388,7 @@ mod tests {
         let (id, r) = rpc(s);
         (
             id.and_then(|n| n.as_i64()),
-            r.expect_err("should be an error").code,
+            r.expect_err("should be an error").code.as_str(),
         )
     }
 
@@ -592,7 +527,7 @@ mod tests {
                 let (id, result) = rpc(&body);
                 let e = result.expect_err("refused");
                 assert_eq!(
-                    (id.and_then(|n| n.as_i64()), e.code),
+                    (id.and_then(|n| n.as_i64()), e.code.as_str()),
                     (Some(9), "invalid_field")
                 );
                 assert!(e.message.contains("`session`"), "{}", e.message);
@@ -659,7 +594,8 @@ mod tests {
             parse_rpc(b"{\"id\":1,\"type\":\"st\xffatus\"}")
                 .1
                 .unwrap_err()
-                .code,
+                .code
+                .as_str(),
             "invalid_json"
         );
         assert_eq!(code(r#"{"type":"status"}"#), (None, "missing_field"));
@@ -758,13 +694,17 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_typed(RequestType::Credentials, b"").unwrap_err().code,
+            parse_typed(RequestType::Credentials, b"")
+                .unwrap_err()
+                .code
+                .as_str(),
             "missing_field"
         );
         assert_eq!(
             parse_typed(RequestType::NewCircuit, b"nope")
                 .unwrap_err()
-                .code,
+                .code
+                .as_str(),
             "invalid_json"
         );
     }
@@ -773,7 +713,7 @@ mod tests {
     fn encodes_replies_and_pushes() {
         let ok = reply(Some(Number::from(7)), &Ok(json!({"epoch": 2})));
         assert_eq!(ok, json!({"id": 7, "result": {"epoch": 2}}));
-        let err = reply(None, &Err(RpcError::new("invalid_json", "bad")));
+        let err = reply(None, &Err(RpcError::new(ErrorCode::InvalidJson, "bad")));
         assert_eq!(
             err,
             json!({"id": null, "error": {"code": "invalid_json", "message": "bad"}})
@@ -832,7 +772,7 @@ mod tests {
             if let Err(e) = parsed {
                 proptest::prop_assert!([
                     "missing_field", "invalid_field", "unknown_type", "unsupported_protocol"
-                ].contains(&e.code), "{}", e.code);
+                ].contains(&e.code.as_str()), "{}", e.code);
             }
         }
     }

@@ -21,14 +21,14 @@ use tokio::sync::watch;
 
 use super::dispatch::{Broker, Now};
 use super::events::{EventBus, sse_stream};
-use super::rpc::{self, Push, Request, RequestType, RpcError};
+use super::rpc::{self, ErrorCode, Push, Request, RequestType, RpcError};
 use torctl::TorControl;
 
 /// Bound on waiting for tor's answer to `SIGNAL NEWNYM` before replying anyway.
 const NEWNYM_REPLY_WAIT: Duration = Duration::from_secs(5);
 
 /// Largest request body the daemon reads (the same 1 MiB as a native-messaging frame).
-pub const MAX_BODY: usize = 1024 * 1024;
+pub const MAX_BODY: usize = persite_protocol::limits::MAX_FRAME_BYTES;
 
 /// Beyond this, an oversized body is no longer drained and the connection is dropped instead.
 const MAX_DRAIN: usize = 64 * 1024 * 1024;
@@ -118,7 +118,7 @@ impl AppState {
             self.inner.shutdown.send_replace(true);
             return (
                 Err(RpcError::new(
-                    "internal",
+                    ErrorCode::Internal,
                     "broker state is inconsistent after an internal error; the daemon is restarting",
                 )),
                 false,
@@ -160,8 +160,12 @@ async fn read_body(body: Body) -> Result<Bytes, RpcError> {
     let mut buf = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| RpcError::new("invalid_json", format!("reading the body failed: {e}")))?;
+        let frame = frame.map_err(|e| {
+            RpcError::new(
+                ErrorCode::InvalidJson,
+                format!("reading the body failed: {e}"),
+            )
+        })?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -174,7 +178,7 @@ async fn read_body(body: Body) -> Result<Bytes, RpcError> {
     }
     if seen > MAX_BODY {
         return Err(RpcError::new(
-            "frame_too_large",
+            ErrorCode::FrameTooLarge,
             format!("the request body is {seen} bytes or more; the limit is {MAX_BODY} bytes"),
         ));
     }
@@ -191,7 +195,7 @@ async fn rpc_route(State(state): State<AppState>, body: Body) -> Json<Value> {
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
-        tracing::debug!(code = e.code, message = %e.message, "request failed");
+        tracing::debug!(code = %e.code, message = %e.message, "request failed");
     }
     Json(rpc::reply(id, &result))
 }
@@ -212,10 +216,10 @@ fn rest_reply(result: Result<Value, RpcError>) -> Response {
     match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => {
-            tracing::debug!(code = e.code, message = %e.message, "request failed");
+            tracing::debug!(code = %e.code, message = %e.message, "request failed");
             let status = match e.code {
-                "frame_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-                "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
             };
             (status, Json(json!({"error": e.to_json()}))).into_response()

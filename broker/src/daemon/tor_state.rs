@@ -3,32 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Tor accepts one NEWNYM per this interval and defers later ones (`MAX_SIGNEWNYM_RATE`).
 pub const NEWNYM_INTERVAL: Duration = Duration::from_secs(10);
 
-/// The control link's state as the protocol names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ControlState {
-    /// No control port configured.
-    None,
-    /// Configured, not reachable (yet).
-    Connecting,
-    /// Connected and authenticated.
-    Connected,
-}
-
-impl ControlState {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Connecting => "connecting",
-            Self::Connected => "connected",
-        }
-    }
-}
+pub use persite_protocol::ControlState;
 
 /// The tor status (§2.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,19 +43,26 @@ impl TorStatus {
         }
     }
 
-    /// The JSON object of §2.4 (plus the additive `error`).
+    /// The tor status of §2.4 (plus the additive `error`).
+    pub fn to_wire(&self) -> persite_protocol::TorStatus {
+        persite_protocol::TorStatus {
+            control: self.control,
+            managed: self.managed,
+            version: self.version.clone(),
+            bootstrap: self
+                .bootstrap_progress
+                .map(|progress| persite_protocol::Bootstrap {
+                    progress,
+                    summary: self.bootstrap_summary.clone(),
+                }),
+            socks_listeners: self.socks_listeners.clone(),
+            error: self.error.clone(),
+        }
+    }
+
+    /// [`Self::to_wire`] as a JSON value (the body of a `tor_status` push).
     pub fn to_json(&self) -> Value {
-        let bootstrap = self
-            .bootstrap_progress
-            .map(|progress| json!({"progress": progress, "summary": self.bootstrap_summary}));
-        json!({
-            "control": self.control.as_str(),
-            "managed": self.managed,
-            "version": self.version,
-            "bootstrap": bootstrap,
-            "socks_listeners": self.socks_listeners,
-            "error": self.error,
-        })
+        serde_json::to_value(self.to_wire()).unwrap_or(Value::Null)
     }
 
     /// Whether circuit data can be shown: connected, and bootstrapped when progress is known.
@@ -138,6 +125,7 @@ impl NewnymLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn newnym_follows_tors_ten_second_rule() {

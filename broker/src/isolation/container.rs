@@ -14,8 +14,7 @@ const PRIVATE_ID: &str = "firefox-private";
 const CONTAINER_PREFIX: &str = "firefox-container-";
 const APP_PREFIX: &str = "app:";
 
-/// Longest application name, in bytes.
-pub const MAX_APP_NAME_LEN: usize = 64;
+pub use persite_protocol::limits::MAX_APP_NAME_LEN;
 
 /// Longest canonical id ([`Container::encode`]'s buffer size).
 pub(crate) const ENCODED_MAX: usize = APP_PREFIX.len() + MAX_APP_NAME_LEN;

@@ -39,7 +39,7 @@ use crate::isolation::site::Site;
 /// Length in bytes of every username and password.
 pub const CREDENTIAL_LEN: usize = 43;
 /// The SOCKS5 / Firefox limit that credentials must stay under.
-pub const MAX_SOCKS_CREDENTIAL_LEN: usize = 255;
+pub const MAX_SOCKS_CREDENTIAL_LEN: usize = persite_protocol::limits::MAX_CREDENTIAL_BYTES;
 const _: () = assert!(CREDENTIAL_LEN > 0 && CREDENTIAL_LEN <= MAX_SOCKS_CREDENTIAL_LEN);
 
 /// Field tags of the hashed encoding. Never renumber; add new tags at the end.

@@ -35,11 +35,12 @@ pub enum IsolationError {
 
 impl IsolationError {
     /// The protocol error code (`docs/protocol.md` §2.3).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> persite_protocol::ErrorCode {
+        use persite_protocol::ErrorCode;
         match self {
-            IsolationError::InvalidUrl { .. } => "invalid_url",
-            IsolationError::InvalidContainer { .. } => "invalid_container",
-            IsolationError::InvalidSite { .. } => "invalid_field",
+            IsolationError::InvalidUrl { .. } => ErrorCode::InvalidUrl,
+            IsolationError::InvalidContainer { .. } => ErrorCode::InvalidContainer,
+            IsolationError::InvalidSite { .. } => ErrorCode::InvalidField,
         }
     }
 

@@ -44,7 +44,7 @@ use crate::isolation::error::{IsolationError, UrlProblem};
 use crate::isolation::psl::Psl;
 
 /// The catch-all site for requests without a network first party.
-pub const CATCH_ALL: &str = "--unknown--";
+pub const CATCH_ALL: &str = persite_protocol::limits::CATCH_ALL_SITE;
 /// Longest accepted input, in bytes (Firefox's default `network.standard-url.max-length`).
 pub const MAX_URL_LEN: usize = 1024 * 1024;
 /// Longest accepted user info + host + port, in bytes.

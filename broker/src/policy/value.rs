@@ -26,14 +26,10 @@ use serde_json::{Map, Value, json};
 use crate::isolation::psl::Psl;
 use crate::isolation::site::Site;
 
-/// Shortest allowed `max_age`, in seconds.
-pub const MIN_MAX_AGE_S: u64 = 1;
-/// Longest allowed `max_age`, in seconds (a week).
-pub const MAX_MAX_AGE_S: u64 = 604_800;
-/// Smallest allowed `max_bytes` (below it a single page would rotate mid-load).
-pub const MIN_MAX_BYTES: u64 = 1024;
-/// Largest allowed `max_bytes` (2^50, a pebibyte).
-pub const MAX_MAX_BYTES: u64 = 1 << 50;
+// The allowed ranges are the protocol's (shared with the extension): `max_age` from
+// MIN_MAX_AGE_S to MAX_MAX_AGE_S seconds (a week); `max_bytes` from MIN_MAX_BYTES (below it a
+// single page would rotate mid-load) to MAX_MAX_BYTES (2^50, a pebibyte).
+pub use persite_protocol::limits::{MAX_MAX_AGE_S, MAX_MAX_BYTES, MIN_MAX_AGE_S, MIN_MAX_BYTES};
 
 /// When one site's credentials change by themselves; see the module doc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,8 +61,8 @@ impl PolicyError {
     }
 
     /// The protocol error code (`docs/protocol.md` §2.3).
-    pub fn code(&self) -> &'static str {
-        "invalid_field"
+    pub fn code(&self) -> persite_protocol::ErrorCode {
+        persite_protocol::ErrorCode::InvalidField
     }
 }
 

@@ -111,6 +111,8 @@ impl Tor {
     /// Waits (bounded) until the control port and socket accept connections.
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + BOUND;
+        let cookie_auth = std::fs::read_to_string(&self.torrc)
+            .is_ok_and(|torrc| torrc.contains("CookieAuthentication 1"));
         loop {
             if let Some(status) = self
                 .child
@@ -121,7 +123,11 @@ impl Tor {
             }
             let tcp = TcpStream::connect(("127.0.0.1", self.control_port)).is_ok();
             let unix = std::os::unix::net::UnixStream::connect(self.socket()).is_ok();
-            if tcp && unix {
+            // Tor may open its listeners before it writes the cookie; tests that move or
+            // remove the cookie must find it there.
+            let cookie = !cookie_auth
+                || std::fs::metadata(self.cookie()).is_ok_and(|m| m.len() == 32);
+            if tcp && unix && cookie {
                 return;
             }
             assert!(
