@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::broadcast;
-use torctl::client::Connection;
+use torctl::Connection;
 use torctl::{
     AuthError, ConnectionState, ControlAddr, ControlConfig, ControlError, Limits, LostReason,
     Notification, ParseError, TorControl,

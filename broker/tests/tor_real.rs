@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use local_tor::Tor;
 use tokio::sync::broadcast;
-use torctl::client::Connection;
+use torctl::Connection;
 use torctl::{
     AuthMethod, ControlAddr, ControlConfig, ControlError, Event, EventKind, Notification,
     StreamStatus, TorControl,

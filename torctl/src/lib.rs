@@ -1,22 +1,23 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
-pub mod client;
 pub mod command;
+pub mod config;
+pub mod connection;
 pub mod events;
 pub mod info;
 pub mod kv;
 pub mod reply;
+pub mod supervisor;
 
 pub use auth::{AuthError, AuthMethod, ProtocolInfo, Transport};
-pub use client::{
-    Connection, ConnectionState, ControlAddr, ControlConfig, ControlError, LostReason,
-    Notification, TorControl,
-};
 pub use command::{Command, CommandError, Signal};
+pub use config::{ControlAddr, ControlConfig};
+pub use connection::{Connection, ControlError, LostReason, Notification};
 pub use events::{
     CircBwEvent, CircEvent, CircStatus, Event, EventError, EventKind, PathHop, Sensitive,
     StatusEvent, StreamBwEvent, StreamEvent, StreamStatus,
 };
 pub use info::{InfoError, RouterStatus, TorVersion};
 pub use reply::{Limits, Message, ParseError, Parsed, Reply, ReplyLine, ReplyParser};
+pub use supervisor::{ConnectionState, TorControl};

@@ -125,8 +125,8 @@ impl Tor {
             let unix = std::os::unix::net::UnixStream::connect(self.socket()).is_ok();
             // Tor may open its listeners before it writes the cookie; tests that move or
             // remove the cookie must find it there.
-            let cookie = !cookie_auth
-                || std::fs::metadata(self.cookie()).is_ok_and(|m| m.len() == 32);
+            let cookie =
+                !cookie_auth || std::fs::metadata(self.cookie()).is_ok_and(|m| m.len() == 32);
             if tcp && unix && cookie {
                 return;
             }

@@ -1,17 +1,16 @@
-//! The async control-port client: one [`Connection`] per socket, and [`TorControl`], a
-//! supervisor that keeps a connection up across tor restarts.
+//! One authenticated control connection: [`Connection`].
 //!
-//! A connection has one writer task, which sends whole commands in order, and one reader task. The reader feeds bytes to the sans-IO [`ReplyParser`], hands each
-//! reply to the oldest waiting command (tor answers strictly in order, so commands can be
-//! pipelined) and broadcasts events. Every wait is bounded: connecting, authenticating and each
-//! reply. A reply that does not come in time poisons the connection (a late reply would be
-//! matched to the wrong command), so it is closed and the supervisor reconnects.
+//! A connection has one writer task, which sends whole commands in order, and one reader task.
+//! The reader feeds bytes to the sans-IO [`ReplyParser`], hands each reply to the oldest waiting
+//! command (tor answers strictly in order, so commands can be pipelined) and broadcasts events.
+//! Every wait is bounded: connecting, authenticating and each reply. A reply that does not come
+//! in time poisons the connection (a late reply would be matched to the wrong command), so it
+//! is closed and the supervisor ([`crate::supervisor`]) reconnects.
 //!
 //! Logging: events carry SOCKS credentials and destinations, so nothing from a reply or event
 //! is logged; at debug level only command keywords and event kinds appear.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -20,124 +19,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::auth::{self, AuthError, AuthMethod, Plan, SafeCookie};
-use super::command::{Command, CommandError, Signal};
-use super::events::{CircEvent, Event, EventError, EventKind, StatusEvent};
-use super::info::{self, InfoError, RouterStatus, TorVersion};
-use super::reply::{Limits, Message, ParseError, Parsed, Reply, ReplyParser};
-
-/// Where tor's control port listens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ControlAddr {
-    /// `host:port` (e.g. `127.0.0.1:9051`).
-    Tcp(String),
-    /// Path of a `ControlSocket`.
-    Unix(PathBuf),
-}
-
-impl std::str::FromStr for ControlAddr {
-    type Err = std::convert::Infallible;
-
-    /// `unix:/path` or an absolute path is a Unix socket; anything else is `host:port`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s.strip_prefix("unix:") {
-            Some(path) => ControlAddr::Unix(path.into()),
-            None if s.starts_with('/') => ControlAddr::Unix(s.into()),
-            None => ControlAddr::Tcp(s.to_owned()),
-        })
-    }
-}
-
-impl std::fmt::Display for ControlAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ControlAddr::Tcp(addr) => f.write_str(addr),
-            ControlAddr::Unix(path) => write!(f, "unix:{}", path.display()),
-        }
-    }
-}
-
-impl ControlAddr {
-    /// How a connection to this address is carried (decides the usable auth methods).
-    pub fn transport(&self) -> auth::Transport {
-        match self {
-            ControlAddr::Tcp(_) => auth::Transport::Tcp,
-            ControlAddr::Unix(_) => auth::Transport::Unix,
-        }
-    }
-}
-
-/// Everything needed to reach and authenticate to tor.
-#[derive(Clone)]
-pub struct ControlConfig {
-    /// Control port or socket.
-    pub addr: ControlAddr,
-    /// Password for HASHEDPASSWORD, if tor uses `HashedControlPassword`; used only when set
-    /// (over TCP it goes in clear to whoever holds the port).
-    pub password: Option<Vec<u8>>,
-    /// The cookie file to read for SAFECOOKIE/COOKIE instead of the path PROTOCOLINFO names:
-    /// for a tor whose file system is not ours (another container or VM, a different mount),
-    /// where its `CookieAuthFile` is shared under another path.
-    pub cookie_file: Option<PathBuf>,
-    /// Methods this client may use (default: all four); e.g. `[SafeCookie]` to insist on it.
-    pub auth_methods: Vec<AuthMethod>,
-    /// Bound on establishing the socket.
-    pub connect_timeout: Duration,
-    /// Bound on the whole authentication exchange.
-    pub auth_timeout: Duration,
-    /// Bound on waiting for each reply.
-    pub reply_timeout: Duration,
-    /// Parser limits.
-    pub limits: Limits,
-    /// Events to subscribe to after authenticating (re-issued after every reconnect).
-    pub events: Vec<EventKind>,
-    /// First delay before reconnecting; doubles up to `reconnect_max`.
-    pub reconnect_min: Duration,
-    /// Longest delay between reconnection attempts.
-    pub reconnect_max: Duration,
-    /// Notifications buffered per subscriber before it lags.
-    pub notification_capacity: usize,
-}
-
-impl std::fmt::Debug for ControlConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ControlConfig")
-            .field("addr", &self.addr)
-            .field("password", &self.password.as_ref().map(|_| "<set>"))
-            .field("cookie_file", &self.cookie_file)
-            .field("auth_methods", &self.auth_methods)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("auth_timeout", &self.auth_timeout)
-            .field("reply_timeout", &self.reply_timeout)
-            .field("events", &self.events)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ControlConfig {
-    /// Defaults (10 s bounds, CIRC + STREAM events, 250 ms–30 s backoff) for `addr`.
-    pub fn new(addr: ControlAddr) -> Self {
-        ControlConfig {
-            addr,
-            password: None,
-            cookie_file: None,
-            auth_methods: vec![
-                AuthMethod::SafeCookie,
-                AuthMethod::Cookie,
-                AuthMethod::HashedPassword,
-                AuthMethod::Null,
-            ],
-            connect_timeout: Duration::from_secs(10),
-            auth_timeout: Duration::from_secs(10),
-            reply_timeout: Duration::from_secs(10),
-            limits: Limits::default(),
-            events: vec![EventKind::Circ, EventKind::Stream],
-            reconnect_min: Duration::from_millis(250),
-            reconnect_max: Duration::from_secs(30),
-            notification_capacity: 4096,
-        }
-    }
-}
+use crate::auth::{self, AuthError, Plan, SafeCookie};
+use crate::command::{Command, CommandError, Signal};
+use crate::config::{ControlAddr, ControlConfig};
+use crate::events::{CircEvent, Event, EventError, EventKind, StatusEvent};
+use crate::info::{self, InfoError, RouterStatus, TorVersion};
+use crate::reply::{Limits, Message, ParseError, Parsed, Reply, ReplyParser};
 
 /// Why a control connection ended.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -297,6 +184,11 @@ impl Drop for Connection {
 }
 
 impl Connection {
+    /// Closes the connection from our side (the supervisor is shutting down).
+    pub(crate) fn close_locally(&self) {
+        self.shared.close(LostReason::ClosedLocally);
+    }
+
     /// Connects, authenticates and subscribes to `config.events`; events go to `notify`.
     pub async fn open(
         config: &ControlConfig,
@@ -708,260 +600,5 @@ fn event_kind(event: &Event) -> &str {
         Event::CircBw(_) => "CIRC_BW",
         Event::StatusClient(_) => "STATUS_CLIENT",
         Event::Other { keyword, .. } => keyword,
-    }
-}
-
-/// Connection state as seen by [`TorControl`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectionState {
-    /// Trying to connect (first attempt or after a loss).
-    Connecting,
-    /// Connected and authenticated.
-    Connected {
-        /// Tor's version.
-        tor_version: Option<String>,
-    },
-    /// Not connected; retrying after a delay.
-    Disconnected {
-        /// Why the last attempt failed or the connection was lost.
-        reason: String,
-    },
-}
-
-struct Supervised {
-    config: ControlConfig,
-    current: Mutex<Option<Arc<Connection>>>,
-    state_tx: watch::Sender<ConnectionState>,
-    notify_tx: broadcast::Sender<Notification>,
-}
-
-/// A self-healing control-port client: connects, authenticates, subscribes, and reconnects with
-/// backoff whenever the connection is lost (tor restarted, socket closed, protocol error).
-///
-/// Commands issued while disconnected fail at once with [`ControlError::NotConnected`];
-/// subscribers keep their receiver across reconnects and see `Connected`/`Disconnected`.
-pub struct TorControl {
-    shared: Arc<Supervised>,
-    task: JoinHandle<()>,
-}
-
-impl std::fmt::Debug for TorControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TorControl")
-            .field("addr", &self.shared.config.addr)
-            .field("state", &*self.shared.state_tx.borrow())
-            .finish()
-    }
-}
-
-impl Drop for TorControl {
-    fn drop(&mut self) {
-        self.task.abort();
-        if let Some(conn) = self
-            .shared
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            conn.shared.close(LostReason::ClosedLocally);
-        }
-    }
-}
-
-impl TorControl {
-    /// Starts the supervisor task (needs a tokio runtime).
-    pub fn spawn(config: ControlConfig) -> Self {
-        let (state_tx, _) = watch::channel(ConnectionState::Connecting);
-        let (notify_tx, _) = broadcast::channel(config.notification_capacity.max(1));
-        let shared = Arc::new(Supervised {
-            config,
-            current: Mutex::new(None),
-            state_tx,
-            notify_tx,
-        });
-        let task = tokio::spawn(supervise(Arc::clone(&shared)));
-        TorControl { shared, task }
-    }
-
-    /// Receives events and connection changes from now on (lagging receivers lose the oldest).
-    pub fn subscribe(&self) -> broadcast::Receiver<Notification> {
-        self.shared.notify_tx.subscribe()
-    }
-
-    /// Watches the connection state.
-    pub fn state(&self) -> watch::Receiver<ConnectionState> {
-        self.shared.state_tx.subscribe()
-    }
-
-    /// Waits (at most `timeout`) until connected.
-    pub async fn wait_connected(&self, timeout: Duration) -> Result<Arc<Connection>, ControlError> {
-        let mut state = self.state();
-        let waited = tokio::time::timeout(timeout, async {
-            loop {
-                if let Ok(conn) = self.connection() {
-                    return Ok(conn);
-                }
-                if state.changed().await.is_err() {
-                    return Err(ControlError::NotConnected("supervisor stopped".to_owned()));
-                }
-            }
-        })
-        .await;
-        match waited {
-            Ok(result) => result,
-            Err(_) => Err(ControlError::Timeout {
-                what: match &*state.borrow() {
-                    ConnectionState::Disconnected { .. } => {
-                        "tor's control port (still disconnected)"
-                    }
-                    _ => "tor's control port",
-                },
-                after: timeout,
-            }),
-        }
-    }
-
-    /// The current connection, or why there is none.
-    pub fn connection(&self) -> Result<Arc<Connection>, ControlError> {
-        let current = self
-            .shared
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        match current {
-            Some(conn) if !conn.is_closed() => Ok(conn),
-            _ => Err(ControlError::NotConnected(
-                match &*self.shared.state_tx.borrow() {
-                    ConnectionState::Disconnected { reason } => reason.clone(),
-                    ConnectionState::Connecting => "connecting".to_owned(),
-                    ConnectionState::Connected { .. } => "connection just closed".to_owned(),
-                },
-            )),
-        }
-    }
-
-    /// `GETINFO keys…` on the current connection.
-    pub async fn getinfo<S: AsRef<str>>(
-        &self,
-        keys: &[S],
-    ) -> Result<Vec<(String, String)>, ControlError> {
-        self.connection()?.getinfo(keys).await
-    }
-
-    /// `GETCONF keys…` on the current connection.
-    pub async fn getconf<S: AsRef<str>>(
-        &self,
-        keys: &[S],
-    ) -> Result<Vec<(String, String)>, ControlError> {
-        self.connection()?.getconf(keys).await
-    }
-
-    /// `SIGNAL NEWNYM` on the current connection.
-    pub async fn newnym(&self) -> Result<(), ControlError> {
-        self.connection()?.newnym().await
-    }
-
-    /// `GETINFO circuit-status` on the current connection.
-    pub async fn circuit_status(&self) -> Result<Vec<CircEvent>, ControlError> {
-        self.connection()?.circuit_status().await
-    }
-
-    /// `GETINFO ns/id/<fingerprint>` on the current connection.
-    pub async fn router_status(&self, fingerprint: &str) -> Result<RouterStatus, ControlError> {
-        self.connection()?.router_status(fingerprint).await
-    }
-
-    /// `GETINFO ip-to-country/<ip>` on the current connection.
-    pub async fn ip_to_country(
-        &self,
-        ip: std::net::IpAddr,
-    ) -> Result<Option<String>, ControlError> {
-        self.connection()?.ip_to_country(ip).await
-    }
-
-    /// `GETINFO version` on the current connection.
-    pub async fn version(&self) -> Result<TorVersion, ControlError> {
-        self.connection()?.version().await
-    }
-}
-
-async fn supervise(shared: Arc<Supervised>) {
-    let config = &shared.config;
-    let mut delay = config.reconnect_min;
-    loop {
-        shared.state_tx.send_replace(ConnectionState::Connecting);
-        let reason = match Connection::open(config, shared.notify_tx.clone()).await {
-            Ok(conn) => {
-                delay = config.reconnect_min;
-                let conn = Arc::new(conn);
-                let tor_version = conn.protocol_info().tor_version.clone();
-                *shared
-                    .current
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&conn));
-                tracing::info!(addr = %config.addr, version = ?tor_version, "connected to tor control port");
-                shared.state_tx.send_replace(ConnectionState::Connected {
-                    tor_version: tor_version.clone(),
-                });
-                let _ = shared
-                    .notify_tx
-                    .send(Notification::Connected { tor_version });
-                let lost = conn.closed().await;
-                shared
-                    .current
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take();
-                let reason = lost.to_string();
-                tracing::warn!(addr = %config.addr, %reason, "lost tor control connection; reconnecting");
-                let _ = shared.notify_tx.send(Notification::Disconnected {
-                    reason: reason.clone(),
-                });
-                reason
-            }
-            Err(e) => {
-                tracing::warn!(addr = %config.addr, error = %e, retry_in = ?delay, "cannot use tor control port");
-                e.to_string()
-            }
-        };
-        shared
-            .state_tx
-            .send_replace(ConnectionState::Disconnected { reason });
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(config.reconnect_max);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_addresses_parse() {
-        assert_eq!(
-            "127.0.0.1:9051".parse::<ControlAddr>(),
-            Ok(ControlAddr::Tcp("127.0.0.1:9051".into()))
-        );
-        assert_eq!(
-            "unix:/run/tor/control".parse::<ControlAddr>(),
-            Ok(ControlAddr::Unix("/run/tor/control".into()))
-        );
-        assert_eq!(
-            "/run/tor/control".parse::<ControlAddr>(),
-            Ok(ControlAddr::Unix("/run/tor/control".into()))
-        );
-        assert_eq!(
-            ControlAddr::Unix("/x".into()).to_string(),
-            "unix:/x".to_owned()
-        );
-    }
-
-    #[test]
-    fn config_debug_hides_the_password() {
-        let mut config = ControlConfig::new(ControlAddr::Tcp("127.0.0.1:9051".into()));
-        config.password = Some(b"hunter2".to_vec());
-        assert!(!format!("{config:?}").contains("hunter2"));
     }
 }
