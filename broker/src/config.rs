@@ -162,6 +162,42 @@ pub struct SocksEndpoint {
     pub port: u16,
 }
 
+impl SocksEndpoint {
+    /// Checks a SOCKS host: an IP literal (IPv6 with or without brackets) or `localhost`,
+    /// returned without brackets; anything else is refused, because the browser resolves no
+    /// host names.
+    pub fn parse_host(host: &str) -> Result<String, String> {
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if host == "localhost" || bare.parse::<IpAddr>().is_ok() {
+            Ok(bare.to_owned())
+        } else {
+            Err(
+                "it must be an IP address (e.g. \"127.0.0.1\" or \"::1\") or \"localhost\", \
+                 because the browser resolves no host names"
+                    .to_owned(),
+            )
+        }
+    }
+
+    /// Parses `HOST:PORT` as [`Self::parse_host`] accepts the host (IPv6 as `[::1]:9050`),
+    /// with a port from 1 to 65535.
+    pub fn parse(text: &str) -> Result<SocksEndpoint, String> {
+        let shape = || format!("expected HOST:PORT such as 127.0.0.1:9050, got {text:?}");
+        let (host, port) = text.rsplit_once(':').ok_or_else(shape)?;
+        if host.contains(':') && !host.starts_with('[') {
+            return Err(shape());
+        }
+        let host = Self::parse_host(host).map_err(|why| format!("{text:?}: {why}"))?;
+        match port.parse::<u16>() {
+            Ok(port) if port != 0 => Ok(SocksEndpoint { host, port }),
+            _ => Err(format!("{text:?}: the port must be between 1 and 65535")),
+        }
+    }
+}
+
 impl Default for SocksEndpoint {
     fn default() -> Self {
         Self {
@@ -268,23 +304,10 @@ impl Config {
         let defaults = SocksEndpoint::default();
         let host = match raw.socks.host {
             None => defaults.host,
-            Some(host) => {
-                let bare = host
-                    .strip_prefix('[')
-                    .and_then(|h| h.strip_suffix(']'))
-                    .unwrap_or(&host);
-                if host == "localhost" || bare.parse::<IpAddr>().is_ok() {
-                    bare.to_owned()
-                } else {
-                    return Err(invalid(
-                        "socks.host",
-                        format!(
-                            "is {host:?}; it must be an IP address (e.g. \"127.0.0.1\" or \"::1\") \
-                             or \"localhost\", because the browser resolves no host names"
-                        ),
-                    ));
-                }
-            }
+            Some(host) => match SocksEndpoint::parse_host(&host) {
+                Ok(host) => host,
+                Err(why) => return Err(invalid("socks.host", format!("is {host:?}; {why}"))),
+            },
         };
         let port = match raw.socks.port {
             None => defaults.port,

@@ -52,23 +52,9 @@ pub struct RequiredPref {
     pub why: &'static str,
 }
 
-/// The SOCKS endpoint the browser's own (default) proxy must point at: tor's SocksPort.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocksEndpoint {
-    /// An IP literal (with `network.dns.disabled` Firefox cannot resolve a proxy name).
-    pub host: String,
-    /// The port.
-    pub port: u16,
-}
-
-impl Default for SocksEndpoint {
-    fn default() -> Self {
-        SocksEndpoint {
-            host: "127.0.0.1".to_owned(),
-            port: 9050,
-        }
-    }
-}
+/// The SOCKS endpoint the browser's own (default) proxy must point at: tor's SocksPort, the
+/// same type (and the same accepted hosts) as `config.toml`'s `[socks]`.
+pub use crate::config::SocksEndpoint;
 
 /// Every preference Persite requires, for a browser whose default proxy is `socks`.
 pub fn required_prefs(socks: &SocksEndpoint) -> Vec<RequiredPref> {

@@ -5,8 +5,8 @@
  * for an answer the extension cannot read, or `null`).
  */
 
-/** Native messaging host name (protocol.md §4). */
-export const NATIVE_HOST_NAME = "persite";
+/** Native messaging host name (protocol.md §4), from the generated protocol constants. */
+export { NATIVE_HOST_NAME } from "./protocol-constants.js";
 
 /** `runtime.sendMessage` types the background page answers. */
 export const MESSAGE = Object.freeze({

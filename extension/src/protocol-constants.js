@@ -25,6 +25,10 @@ export const MAX_APP_NAME_LEN = 64;
 export const CATCH_ALL_SITE = "--unknown--";
 /** The container of a `credentials` request that names none. */
 export const DEFAULT_CONTAINER = "firefox-default";
+/** The extension's id (manifest.json `browser_specific_settings.gecko.id`). */
+export const EXTENSION_ID = "persite@persite.org";
+/** The native host's name (`runtime.connectNative`). */
+export const NATIVE_HOST_NAME = "persite";
 /** Request `type`s (protocol §2.1). */
 export const REQUEST_TYPES = Object.freeze(["hello", "credentials", "new_circuit", "new_identity", "status", "policy_get", "policy_set", "circuit", "app_credentials", "tab_closed", "session_ended"]);
 /** Error codes (protocol §2.3). */

@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
+import { EXTENSION_ID } from "../src/protocol-constants.js";
+
 const manifest = JSON.parse(readFileSync(new URL("../manifest.json", import.meta.url), "utf8"));
 const background = readFileSync(new URL("../background.js", import.meta.url), "utf8");
 
 describe("manifest.json", () => {
   it("is an MV3 Firefox extension with the fixed id (protocol.md §4) and ESR 128 minimum", () => {
     assert.equal(manifest.manifest_version, 3);
-    assert.equal(manifest.browser_specific_settings.gecko.id, "persite@persite.org");
+    assert.equal(manifest.browser_specific_settings.gecko.id, EXTENSION_ID);
     assert.equal(manifest.browser_specific_settings.gecko.strict_min_version, "128.0");
   });
 

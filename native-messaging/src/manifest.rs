@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The host name: manifest `name`, file stem, and `runtime.connectNative("persite")`.
-pub const HOST_NAME: &str = "persite";
+pub const HOST_NAME: &str = persite_protocol::limits::NATIVE_HOST_NAME;
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "persite.json";
 /// The Persite extension's id (`browser_specific_settings.gecko.id`).
-pub const EXTENSION_ID: &str = "persite@persite.org";
+pub const EXTENSION_ID: &str = persite_protocol::limits::EXTENSION_ID;
 /// The host binary's file name, installed next to `persite`.
 pub const HOST_BINARY: &str = "persite-native-host";
 /// The manifest's `description`.

@@ -44,6 +44,12 @@ pub const CATCH_ALL_SITE: &str = "--unknown--";
 /// The container of a `credentials` request that names none.
 pub const DEFAULT_CONTAINER: &str = "firefox-default";
 
+/// The Persite extension's id (`browser_specific_settings.gecko.id`, protocol §4).
+pub const EXTENSION_ID: &str = "persite@persite.org";
+
+/// The native host's name: manifest `name`, file stem, `runtime.connectNative` (protocol §4).
+pub const NATIVE_HOST_NAME: &str = "persite";
+
 /// Where [`js_module`]'s output lives, relative to the repository.
 pub const JS_MODULE_PATH: &str = "extension/src/protocol-constants.js";
 
@@ -87,6 +93,10 @@ export const MAX_APP_NAME_LEN = {MAX_APP_NAME_LEN};
 export const CATCH_ALL_SITE = {catch_all};
 /** The container of a `credentials` request that names none. */
 export const DEFAULT_CONTAINER = {default_container};
+/** The extension's id (manifest.json `browser_specific_settings.gecko.id`). */
+export const EXTENSION_ID = {extension_id};
+/** The native host's name (`runtime.connectNative`). */
+export const NATIVE_HOST_NAME = {host_name};
 /** Request `type`s (protocol §2.1). */
 export const REQUEST_TYPES = {request_types};
 /** Error codes (protocol §2.3). */
@@ -104,6 +114,8 @@ export const TOR_CONTROL_STATES = {control};
 ",
         catch_all = serde_json::Value::from(CATCH_ALL_SITE),
         default_container = serde_json::Value::from(DEFAULT_CONTAINER),
+        extension_id = serde_json::Value::from(EXTENSION_ID),
+        host_name = serde_json::Value::from(NATIVE_HOST_NAME),
         request_types = list(&request_types),
         error_codes = list(&error_codes),
         invalidate = list(&InvalidateReason::ALL),

@@ -16,7 +16,7 @@ pub const NATIVE_HOST_BIN: &str = "persite-native-host";
 /// The broker daemon binary's file name.
 pub const BROKER_BIN: &str = "persite";
 /// The extension id fixed by protocol §4.
-pub const EXTENSION_ID: &str = "persite@persite.org";
+pub use persite_protocol::limits::EXTENSION_ID;
 /// How long building the binaries may take (the machine is shared and small).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use crate::hardening::{SocksEndpoint, render_policies_json, render_user_js};
 
 /// The extension id the policy allows in private windows (`docs/protocol.md` §4).
-const EXTENSION_ID: &str = "persite@persite.org";
+use persite_native_messaging::manifest::EXTENSION_ID;
 
 /// Which file to print.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -31,18 +31,9 @@ pub struct FirefoxConfigArgs {
     pub socks: SocksEndpoint,
 }
 
-/// Parses `IP:PORT` (IPv6 as `[::1]:9050`).
+/// Parses `HOST:PORT` exactly as `config.toml`'s `[socks]` accepts it.
 fn parse_socks(text: &str) -> Result<SocksEndpoint, String> {
-    let addr: std::net::SocketAddr = text
-        .parse()
-        .map_err(|_| format!("expected IP:PORT such as 127.0.0.1:9050, got {text:?}"))?;
-    if addr.port() == 0 {
-        return Err("the port must be between 1 and 65535".to_owned());
-    }
-    Ok(SocksEndpoint {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-    })
+    SocksEndpoint::parse(text)
 }
 
 /// Prints the requested file to stdout.
@@ -66,7 +57,10 @@ mod tests {
     fn socks_endpoint_parsing() {
         assert_eq!(parse_socks("127.0.0.1:9150").unwrap().port, 9150);
         assert_eq!(parse_socks("[::1]:9050").unwrap().host, "::1");
-        assert!(parse_socks("localhost:9050").is_err());
+        // The same hosts as config.toml's [socks] (they had drifted: this refused localhost).
+        assert_eq!(parse_socks("localhost:9050").unwrap().host, "localhost");
+        assert!(parse_socks("tor.example:9050").is_err());
+        assert!(parse_socks("::1:9050").is_err());
         assert!(parse_socks("127.0.0.1:0").is_err());
         assert!(parse_socks("127.0.0.1").is_err());
     }
