@@ -515,33 +515,12 @@ fn parse_control_addr(text: &str) -> Result<ControlAddr, &'static str> {
 /// `$XDG_DATA_HOME/persite/tor`, else `$HOME/.local/share/persite/tor`: managed tor's default
 /// DataDirectory (guard state and consensus cache, no browsing data).
 pub fn default_tor_data_dir() -> Option<PathBuf> {
-    let base = match (
-        std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
-        std::env::var_os("HOME").map(PathBuf::from),
-    ) {
-        (Some(x), _) if x.is_absolute() => x,
-        (_, Some(h)) if h.is_absolute() => h.join(".local").join("share"),
-        _ => return None,
-    };
-    Some(base.join("persite").join("tor"))
+    crate::paths::persite_dir(crate::paths::Base::Data).map(|dir| dir.join("tor"))
 }
 
 /// `$XDG_CONFIG_HOME/persite/config.toml`, else `$HOME/.config/persite/config.toml`.
 pub fn default_config_path() -> Option<PathBuf> {
-    config_path_from(
-        std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from),
-        std::env::var_os("HOME").map(PathBuf::from),
-    )
-}
-
-/// Pure lookup rule; the XDG spec says a relative `XDG_CONFIG_HOME` is invalid and ignored.
-fn config_path_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
-    let base = match (xdg, home) {
-        (Some(x), _) if x.is_absolute() => x,
-        (_, Some(h)) if h.is_absolute() => h.join(".config"),
-        _ => return None,
-    };
-    Some(base.join("persite").join(CONFIG_FILE_NAME))
+    crate::paths::persite_dir(crate::paths::Base::Config).map(|dir| dir.join(CONFIG_FILE_NAME))
 }
 
 #[cfg(test)]
@@ -756,24 +735,6 @@ mod tests {
         assert!(e.contains("policy.sites.\"example.com\".max_bytes"), "{e}");
         let e = err("[policy]\nmax_age = \"soon\"\n");
         assert!(e.contains("`policy.max_age`"), "{e}");
-    }
-
-    #[test]
-    fn config_path_follows_xdg() {
-        let p = |s: &str| Some(PathBuf::from(s));
-        assert_eq!(
-            config_path_from(p("/x"), p("/home/u")),
-            p("/x/persite/config.toml")
-        );
-        assert_eq!(
-            config_path_from(p("rel"), p("/home/u")),
-            p("/home/u/.config/persite/config.toml")
-        );
-        assert_eq!(
-            config_path_from(None, p("/home/u")),
-            p("/home/u/.config/persite/config.toml")
-        );
-        assert_eq!(config_path_from(None, None), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod front;
 pub mod hardening;
 pub mod isolation;
+pub mod paths;
 pub mod policy;
 
 pub mod cli;

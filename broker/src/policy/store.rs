@@ -50,20 +50,7 @@ pub enum PolicyStoreError {
 /// `$XDG_CONFIG_HOME/persite/site-policies.toml`, else `$HOME/.config/persite/…`; `None` when
 /// neither is an absolute path.
 pub fn default_policy_path() -> Option<PathBuf> {
-    policy_path_from(
-        std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from),
-        std::env::var_os("HOME").map(PathBuf::from),
-    )
-}
-
-/// Pure lookup rule; a relative `XDG_CONFIG_HOME` is invalid (XDG spec) and ignored.
-pub fn policy_path_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
-    let base = match (xdg, home) {
-        (Some(x), _) if x.is_absolute() => x,
-        (_, Some(h)) if h.is_absolute() => h.join(".config"),
-        _ => return None,
-    };
-    Some(base.join("persite").join(POLICY_FILE_NAME))
+    crate::paths::persite_dir(crate::paths::Base::Config).map(|dir| dir.join(POLICY_FILE_NAME))
 }
 
 /// Reads the overrides at `path`; a missing file is an empty layer.
@@ -223,19 +210,6 @@ mod tests {
     use super::*;
     use crate::isolation::site::Site;
     use crate::policy::Policy;
-
-    #[test]
-    fn path_follows_xdg() {
-        assert_eq!(
-            policy_path_from(Some("/x".into()), Some("/home/u".into())),
-            Some(PathBuf::from("/x/persite/site-policies.toml"))
-        );
-        assert_eq!(
-            policy_path_from(Some("rel".into()), Some("/home/u".into())),
-            Some(PathBuf::from("/home/u/.config/persite/site-policies.toml"))
-        );
-        assert_eq!(policy_path_from(None, None), None);
-    }
 
     #[test]
     fn save_then_load_round_trips_with_private_modes() {
