@@ -216,6 +216,7 @@ fn rest_reply(result: Result<Value, RpcError>) -> Response {
             let status = match e.code {
                 "frame_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
                 "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+                "socks_not_tor" | "socks_unverified" => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             };
             (status, Json(json!({"error": e.to_json()}))).into_response()
