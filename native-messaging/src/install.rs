@@ -197,6 +197,35 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// A system-scope manifest runs its host for every user, and the host starts the daemon
+/// (`persite`) from its own directory: refuses either when a non-root user could replace it
+/// ([`crate::trusted_path`]). Returns the host's resolved path, for the manifest.
+fn root_only_programs(host: &Path) -> Result<PathBuf, InstallError> {
+    let (resolved, mut problems) =
+        crate::trusted_path::replaceable_by_non_root(host).map_err(InstallError::Host)?;
+    let daemon = resolved.with_file_name(DAEMON_BINARY);
+    // A daemon not there (yet) sits in the host's directory, already checked: only root can
+    // put one there.
+    if daemon.symlink_metadata().is_ok() {
+        let (_, more) =
+            crate::trusted_path::replaceable_by_non_root(&daemon).map_err(InstallError::Host)?;
+        problems.extend(more);
+    }
+    problems.dedup();
+    if problems.is_empty() {
+        return Ok(resolved);
+    }
+    Err(InstallError::Host(format!(
+        "refusing a system-wide install: every user's browser would run {} (and the daemon {}), but a user other than root could replace them: {}. Install both binaries under a root-owned directory that only root can write, such as /usr/local/bin, and run `sudo /usr/local/bin/persite install --system` from there",
+        resolved.display(),
+        daemon.display(),
+        problems.join("; ")
+    )))
+}
+
+/// The daemon's file name, which the host starts from its own directory (`crate::spawn`).
+const DAEMON_BINARY: &str = "persite";
+
 /// `persite-native-host` next to the running executable.
 pub fn default_host_path() -> Result<PathBuf, InstallError> {
     let exe = std::env::current_exe()
@@ -249,6 +278,10 @@ pub fn install(options: &Options) -> Result<Outcome, InstallError> {
         None => default_host_path()?,
     };
     manifest::check_host_path(&host_path).map_err(InstallError::Host)?;
+    let host_path = match options.scope {
+        Scope::System => root_only_programs(&host_path)?,
+        Scope::User => host_path,
+    };
     let text = HostManifest::persite(&host_path).to_json();
     let mut outcome = Outcome {
         dry_run: options.dry_run,
