@@ -286,7 +286,7 @@ fn plan_tor(config: &Config, runtime_dir: &std::path::Path) -> Result<TorPlan, D
     // Credentials wait for the control port's word whenever one is expected (configured, or
     // found answering now): a control link takes milliseconds to come up, and serving before it
     // would hand the first pages to whatever holds the SOCKS port. Without one nothing can
-    // vouch; the daemon serves and doctor says so (`docs/threat-model.md`).
+    // vouch; the daemon serves and doctor says so (`docs/tor.md`, "The SOCKS endpoint must be tor").
     let (control, socks_check) = match &tor.control {
         ControlSetting::Disabled => (None, SocksCheck::Unvouched),
         ControlSetting::Addr(addr) => (Some(with_events(addr.clone())), SocksCheck::Required),

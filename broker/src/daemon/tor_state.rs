@@ -90,7 +90,7 @@ impl TorStatus {
 }
 
 /// How much proof the daemon wants that the `[socks]` endpoint is tor before it hands out
-/// credentials (`docs/threat-model.md`, "The SOCKS endpoint must be tor").
+/// credentials (`docs/tor.md`, "The SOCKS endpoint must be tor").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocksCheck {
     /// Managed mode: the endpoint is the daemon's own tor's.

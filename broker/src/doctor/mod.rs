@@ -761,7 +761,7 @@ pub fn tor(o: &TorObs, config: &Config) -> Vec<Finding> {
 
 /// Whether anything vouches that the `[socks]` endpoint is tor when no control link is up:
 /// nothing at all without a control port (the daemon serves anyway), and the daemon refuses
-/// credentials while a configured one does not answer (`docs/threat-model.md`).
+/// credentials while a configured one does not answer (`docs/tor.md`, "The SOCKS endpoint must be tor").
 fn socks_vouched(o: &TorObs, config: &Config) -> Option<Finding> {
     let s = Section::Tor;
     let ep = endpoint(config);
