@@ -63,11 +63,44 @@ fn impostor() -> (TcpListener, u16) {
     (l, port)
 }
 
-fn auto_config(socks: u16, control: &Path) -> String {
+/// `auto` mode (the default) with `control`; the SOCKS front on `front` (`"none"`: off).
+fn auto_config(socks: u16, control: &Path, front: &str) -> String {
     format!(
-        "[socks]\nhost = \"127.0.0.1\"\nport = {socks}\n[tor]\ncontrol = \"unix:{}\"\n",
+        "[socks]\nhost = \"127.0.0.1\"\nport = {socks}\n[tor]\ncontrol = \"unix:{}\"\n\
+         [front]\nlisten = \"{front}\"\n",
         control.display()
     )
+}
+
+/// A SOCKS5 CONNECT to `example.com:80` through the front as context `git`; returns the reply
+/// status byte.
+async fn through_front(front: u16) -> u8 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", front))
+        .await
+        .expect("connect to the front");
+    s.write_all(&[5, 1, 2]).await.expect("greeting");
+    let mut choice = [0u8; 2];
+    s.read_exact(&mut choice).await.expect("choice");
+    assert_eq!(choice, [5, 2]);
+    s.write_all(&[1, 3, b'g', b'i', b't', 1, b'x'])
+        .await
+        .expect("auth");
+    let mut ack = [0u8; 2];
+    s.read_exact(&mut ack).await.expect("ack");
+    let mut req = vec![5, 1, 0, 3, 11];
+    req.extend_from_slice(b"example.com");
+    req.extend_from_slice(&[0, 80]);
+    s.write_all(&req).await.expect("request");
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).await.expect("reply");
+    head[1]
+}
+
+/// How many connections wait on `listener` (without blocking).
+fn pending(listener: &TcpListener) -> usize {
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::iter::from_fn(|| listener.accept().ok()).count()
 }
 
 /// Polls `status` until the control link is up.
@@ -117,11 +150,13 @@ fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_that_is_not_tors_listener_gets_no_credentials() {
-    let (_fake_socks, socks) = impostor();
+    let (fake_socks, socks) = impostor();
     let tor_port = socks.wrapping_add(1).max(1024);
+    let (front_listener, front) = impostor();
+    drop(front_listener);
     let env = Env::new();
     let control = fake_control(env.dir.path(), &format!("\"127.0.0.1:{tor_port}\""));
-    env.write_config(&auto_config(socks, &control));
+    env.write_config(&auto_config(socks, &control, &format!("127.0.0.1:{front}")));
     let daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
     let status = wait_connected(&mut c).await;
@@ -148,6 +183,15 @@ async fn an_endpoint_that_is_not_tors_listener_gets_no_credentials() {
         .rpc(json!({"id": 2, "type": "app_credentials", "app": "git"}))
         .await;
     assert_eq!(app["error"]["code"], "socks_not_tor", "{app}");
+    // The SOCKS front refuses too, and never reaches the impostor (past the start-up probe).
+    let probes = pending(&fake_socks);
+    assert_eq!(through_front(front).await, 1, "the front did not refuse");
+    assert_eq!(
+        pending(&fake_socks),
+        0,
+        "the front connected to the impostor"
+    );
+    assert!(probes <= 1, "{probes} connections to the impostor at start");
     let (code, rest) = c
         .call(
             "POST",
@@ -185,7 +229,7 @@ async fn tors_own_listener_is_served() {
         env.dir.path(),
         &format!("\"127.0.0.1:{socks}\" \"[::1]:{socks}\""),
     );
-    env.write_config(&auto_config(socks, &control));
+    env.write_config(&auto_config(socks, &control, "none"));
     let daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
     let status = wait_connected(&mut c).await;
@@ -211,7 +255,7 @@ async fn nothing_is_served_before_a_configured_control_port_answers() {
     let env = Env::new();
     // Configured, but nothing listens there (yet).
     let control = env.dir.path().join("no-control.sock");
-    env.write_config(&auto_config(socks, &control));
+    env.write_config(&auto_config(socks, &control, "none"));
     let daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
     let reply = credentials(&mut c).await;
@@ -232,7 +276,8 @@ async fn without_a_control_port_doctor_says_nothing_vouches() {
     let (_socks_listener, socks) = impostor();
     let env = Env::new();
     env.write_config(&format!(
-        "[socks]\nport = {socks}\n[tor]\nmode = \"system\"\ncontrol = \"none\"\n"
+        "[socks]\nport = {socks}\n[tor]\nmode = \"system\"\ncontrol = \"none\"\n\
+         [front]\nlisten = \"none\"\n"
     ));
     let daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
