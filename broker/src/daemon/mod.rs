@@ -215,6 +215,31 @@ async fn rotation_timer(state: server::AppState, mut shutdown: watch::Receiver<b
     }
 }
 
+/// How long the daemon waits for an expected control port before it starts answering (its
+/// socket is bound already, so clients queue rather than fail): credentials are refused until
+/// tor vouches for the SOCKS endpoint, and the first pages of a session should not pay for a
+/// link that comes up within milliseconds.
+const FIRST_CONTROL_WAIT: Duration = Duration::from_secs(3);
+
+/// Waits (at most `bound`) until the control link is up and its facts are read.
+async fn wait_for_control(state: &server::AppState, bound: Duration) {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        let up = state
+            .with_broker(|b| {
+                (
+                    b.tor_status().control == tor_state::ControlState::Connected,
+                    Vec::new(),
+                )
+            })
+            .unwrap_or(true);
+        if up || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// How the daemon reaches tor, decided before serving.
 #[derive(Debug)]
 pub struct TorPlan {
@@ -393,6 +418,10 @@ async fn serve(
         // Ends every event stream, which would otherwise hold the graceful shutdown open.
         shutdown_tx.send_replace(true);
     };
+    // Signals are caught from here on (and acted on once serving starts).
+    if tor_plan.socks_check == SocksCheck::Required && link.is_some() {
+        wait_for_control(&state, FIRST_CONTROL_WAIT).await;
+    }
     let server = axum::serve(listener, server::router(state)).with_graceful_shutdown(stop);
     let mut grace_rx = shutdown_rx;
     let grace = async move {
