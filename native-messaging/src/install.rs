@@ -201,17 +201,7 @@ impl fmt::Display for Outcome {
 /// (`persite`) from its own directory: refuses either when a non-root user could replace it
 /// ([`crate::trusted_path`]). Returns the host's resolved path, for the manifest.
 fn root_only_programs(host: &Path) -> Result<PathBuf, InstallError> {
-    let (resolved, mut problems) =
-        crate::trusted_path::replaceable_by_non_root(host).map_err(InstallError::Host)?;
-    let daemon = resolved.with_file_name(DAEMON_BINARY);
-    // A daemon not there (yet) sits in the host's directory, already checked: only root can
-    // put one there.
-    if daemon.symlink_metadata().is_ok() {
-        let (_, more) =
-            crate::trusted_path::replaceable_by_non_root(&daemon).map_err(InstallError::Host)?;
-        problems.extend(more);
-    }
-    problems.dedup();
+    let (resolved, daemon, problems) = replaceable_programs(host).map_err(InstallError::Host)?;
     if problems.is_empty() {
         return Ok(resolved);
     }
@@ -221,6 +211,41 @@ fn root_only_programs(host: &Path) -> Result<PathBuf, InstallError> {
         daemon.display(),
         problems.join("; ")
     )))
+}
+
+/// The resolved host, the daemon next to it, and every reason a non-root user could replace
+/// either ([`crate::trusted_path`]).
+fn replaceable_programs(host: &Path) -> Result<(PathBuf, PathBuf, Vec<String>), String> {
+    let (resolved, mut problems) = crate::trusted_path::replaceable_by_non_root(host)?;
+    let daemon = resolved.with_file_name(DAEMON_BINARY);
+    // A daemon not there (yet) sits in the host's directory, already checked: only root can
+    // put one there.
+    if daemon.symlink_metadata().is_ok() {
+        let (_, more) = crate::trusted_path::replaceable_by_non_root(&daemon)?;
+        problems.extend(more);
+    }
+    problems.dedup();
+    Ok((resolved, daemon, problems))
+}
+
+/// [`check_manifest`] for a system-scope manifest, which every user's browser runs: a valid
+/// one whose host (or the daemon next to it) a non-root user could replace is invalid.
+pub fn check_system_manifest(path: &Path) -> ManifestState {
+    let state = check_manifest(path);
+    let ManifestState::Valid { host_path } = &state else {
+        return state;
+    };
+    match replaceable_programs(host_path) {
+        Ok((_, _, problems)) if problems.is_empty() => state,
+        Ok((_, _, problems)) => ManifestState::Invalid {
+            problems: vec![format!(
+                "it makes every user's browser run {}, which a user other than root could replace ({}); reinstall the binaries under a root-owned directory such as /usr/local/bin and run `sudo /usr/local/bin/persite install --system`",
+                host_path.display(),
+                problems.join("; ")
+            )],
+        },
+        Err(e) => ManifestState::Invalid { problems: vec![e] },
+    }
 }
 
 /// The daemon's file name, which the host starts from its own directory (`crate::spawn`).
@@ -471,7 +496,10 @@ pub fn doctor(home: &Path, os: Os, tor_browser_dirs: &[PathBuf]) -> Vec<Manifest
         for browser in Browser::ALL {
             for location in options.all_locations(browser) {
                 let path = location.manifest_path();
-                let state = check_manifest(&path);
+                let state = match scope {
+                    Scope::User => check_manifest(&path),
+                    Scope::System => check_system_manifest(&path),
+                };
                 let relevant = applies(&location.condition)
                     && location.detect.as_ref().is_none_or(|d| d.exists());
                 // System locations only matter when something is there.

@@ -398,3 +398,31 @@ fn system_install_accepts_a_root_only_program_and_names_its_resolved_path() {
         json!(root_owned_program().to_str().expect("utf-8"))
     );
 }
+
+#[test]
+fn doctor_flags_a_system_manifest_whose_host_a_user_can_replace() {
+    use persite_native_messaging::install::check_system_manifest;
+    use std::os::unix::fs::chown;
+    let t = Tree::new();
+    let manifest_dir = tempfile::tempdir().expect("dir");
+    let manifest = manifest_dir.path().join("persite.json");
+    let text = persite_native_messaging::manifest::HostManifest::persite(&t.host()).to_json();
+    std::fs::write(&manifest, text).expect("write");
+    chown(t.bin.parent().expect("b"), Some(65534), None).expect("chown");
+    match check_system_manifest(&manifest) {
+        ManifestState::Invalid { problems } => {
+            let text = problems.join(" ");
+            assert!(text.contains("owned by uid 65534"), "{text}");
+            assert!(text.contains("/usr/local/bin"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A manifest naming a root-only program stays valid.
+    let text =
+        persite_native_messaging::manifest::HostManifest::persite(&root_owned_program()).to_json();
+    std::fs::write(&manifest, text).expect("write");
+    assert!(matches!(
+        check_system_manifest(&manifest),
+        ManifestState::Valid { .. }
+    ));
+}
