@@ -406,13 +406,23 @@ fn listeners_that_do_not_include_the_endpoint() {
     assert!(listener.message.contains("127.0.0.1:9050"));
     assert!(f.iter().all(|f| f.id != "tor.socksport"));
 
-    // A filtered control port (onion-grater): warnings, and the flags are still judged.
+    assert!(
+        listener.message.contains("socks_not_tor"),
+        "{}",
+        listener.message
+    );
+
+    // A filtered control port (onion-grater): the daemon cannot check the endpoint, so it
+    // refuses credentials (an error saying so); the flags are still judged.
     let mut fx = facts(&["9050 NoIsolateSOCKSAuth"]);
     fx.listeners = Err("tor refused GETINFO: 552 Unrecognized key".into());
     let f = doctor::tor(&TorObs::Connected(fx), &Config::default());
-    assert_eq!(
-        f.iter().find(|f| f.id == "tor.listener").unwrap().status,
-        Status::Warning
+    let listener = f.iter().find(|f| f.id == "tor.listener").unwrap();
+    assert_eq!(listener.status, Status::Error);
+    assert!(
+        listener.message.contains("socks_unverified"),
+        "{}",
+        listener.message
     );
     assert_eq!(
         f.iter().find(|f| f.id == "tor.socksport").unwrap().status,
@@ -621,7 +631,7 @@ fn text_and_json_rendering() {
     assert!(plain.contains("\nTor\n  ! no control port"), "{plain}");
     assert!(plain.contains("      → to enable them"), "{plain}");
     assert!(
-        plain.trim_end().ends_with("No errors, 1 warning(s)."),
+        plain.trim_end().ends_with("No errors, 2 warning(s)."),
         "{plain}"
     );
     assert!(!plain.contains('\x1b'));
@@ -629,7 +639,11 @@ fn text_and_json_rendering() {
     assert!(coloured.contains("\x1b[33m!\x1b[0m"), "{coloured}");
     let json = report.to_json();
     assert_eq!(json["ok"], true);
-    assert_eq!(json["warnings"], 1);
+    assert_eq!(json["warnings"], 2);
+    assert!(
+        plain.contains("nothing vouches that the SOCKS endpoint"),
+        "{plain}"
+    );
     let first = &json["findings"][0];
     assert_eq!(first["id"], "binaries.persite");
     assert_eq!(first["section"], "binaries");

@@ -179,9 +179,14 @@ export function circuitPushApplies(shown, pushed) {
 /**
  * The tor status line while tor is not ready, from a tor status (protocol.parseTorStatus) or
  * `null`. Returns `{hidden, text, progress}`; hidden once bootstrapped (100 %) or when unknown.
+ * When the broker refuses credentials because nothing shows its SOCKS endpoint is tor, the
+ * line says so and what to do, whatever else is known.
  */
 export function bootstrapView(tor) {
   const hidden = { hidden: true, text: "", progress: null };
+  if (typeof tor?.socksProblem === "string" && tor.socksProblem !== "") {
+    return { hidden: false, text: `Web requests are blocked: ${tor.socksProblem}`, progress: null };
+  }
   if (tor === null || tor === undefined || tor.control === "none") {
     return hidden;
   }

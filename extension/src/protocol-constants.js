@@ -32,7 +32,7 @@ export const NATIVE_HOST_NAME = "persite";
 /** Request `type`s (protocol §2.1). */
 export const REQUEST_TYPES = Object.freeze(["hello", "credentials", "new_circuit", "new_identity", "status", "policy_get", "policy_set", "circuit", "app_credentials", "tab_closed", "session_ended"]);
 /** Error codes (protocol §2.3). */
-export const ERROR_CODES = Object.freeze(["invalid_json", "frame_too_large", "reply_too_large", "missing_field", "invalid_field", "unknown_type", "unsupported_protocol", "invalid_url", "invalid_container", "broker_unavailable", "internal"]);
+export const ERROR_CODES = Object.freeze(["invalid_json", "frame_too_large", "reply_too_large", "missing_field", "invalid_field", "unknown_type", "unsupported_protocol", "invalid_url", "invalid_container", "broker_unavailable", "socks_not_tor", "socks_unverified", "internal"]);
 /** Why an `invalidate` push was sent (protocol §2.2). */
 export const INVALIDATE_REASONS = Object.freeze(["new_circuit", "new_identity", "rotation", "broker_restarted", "events_lost"]);
 /** What became of tor's NEWNYM on New identity (protocol §2.1). */

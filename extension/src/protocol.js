@@ -472,8 +472,9 @@ function parseBytes(bytes) {
 
 /**
  * Validates a tor status (`status.tor`, body of a `tor_status` push, protocol §2.4). Returns
- * `{control, managed, version, bootstrap: {progress, summary} | null, socksListeners}`;
- * unknown fields are `null`.
+ * `{control, managed, version, bootstrap: {progress, summary} | null, socksListeners,
+ * socksProblem}`; unknown fields are `null`. `socksProblem` (additive) says, for people, why the
+ * broker refuses credentials: nothing shows that its SOCKS endpoint is tor.
  */
 export function parseTorStatus(value) {
   if (!isPlainObject(value)) {
@@ -507,6 +508,7 @@ export function parseTorStatus(value) {
     version: optionalString(value.version, "version"),
     bootstrap,
     socksListeners,
+    socksProblem: optionalString(value.socks_problem, "socks_problem"),
   };
 }
 

@@ -2,19 +2,23 @@
  * What `proxy.onRequest` answers. Pure. Every answer is an array ending in `null`: Firefox
  * then never falls back to the browser's default proxy or DIRECT (firefox-extension-facts.md
  * §0, §1.3). When the right answer is not known, the answer is the black hole: a SOCKS proxy
- * on a closed local port, so the request fails visibly with `proxyConnectFailure`.
+ * no one can listen on, so the request fails visibly with `proxyConnectFailure`.
  */
-
-/** Host of the black-hole proxy. */
-export const BLACK_HOLE_HOST = "127.0.0.1";
 
 /**
- * Port of the black-hole proxy: TCP 9 (discard). Nothing listens on it on a normal system
- * and Firefox refuses it as a web port, so no local service is ever reached by mistake.
+ * Host of the black-hole proxy: a Unix socket path under `/proc`. Firefox (on Unix) takes a
+ * SOCKS proxy host starting with `file:` as a Unix domain socket (nsSOCKSIOLayer
+ * `IsHostDomainSocket`), and no one, root included, can create a socket under `/proc`, so the
+ * connection fails with no listener possible. A loopback TCP port (the old `127.0.0.1:9`) can
+ * be bound by any user where `net.ipv4.ip_unprivileged_port_start` is lowered, who would then
+ * read the host names of the requests sent to it.
  */
+export const BLACK_HOLE_HOST = "file:///proc/persite-black-hole";
+
+/** Port of the black-hole proxy: unused for a Unix socket, but Firefox requires 1–65535. */
 export const BLACK_HOLE_PORT = 9;
 
-/** A fresh black-hole answer: `[{socks 127.0.0.1:9, failoverTimeout 1}, null]`. */
+/** A fresh black-hole answer: `[{socks file:///proc/persite-black-hole, failoverTimeout 1}, null]`. */
 export function blackHole() {
   return [
     {

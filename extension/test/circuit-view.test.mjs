@@ -196,6 +196,12 @@ describe("bootstrapView", () => {
     });
   });
 
+  it("says why web requests are blocked when the SOCKS endpoint is not tor's", () => {
+    const problem = "the SOCKS endpoint 127.0.0.1:9050 is not one of tor's SOCKS listeners (127.0.0.1:9150)";
+    const status = parseTorStatus({ control: "connected", bootstrap: { progress: 100 }, socks_listeners: ["127.0.0.1:9150"], socks_problem: problem });
+    assert.deepEqual(bootstrapView(status), { hidden: false, text: `Web requests are blocked: ${problem}`, progress: null });
+  });
+
   it("is hidden once bootstrapped, when unknown, or without a control port", () => {
     assert.equal(bootstrapView(tor(100)).hidden, true);
     assert.equal(bootstrapView(null).hidden, true);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { PERF_CAPACITY, PerfProbe, RingBuffer, classifyAnswer, looksCoarse, summarize } from "../src/perf-probe.js";
-import { blackHole, socksAnswer } from "../src/proxy-decision.js";
+import { BLACK_HOLE_HOST, blackHole, socksAnswer } from "../src/proxy-decision.js";
 
 const hit = socksAnswer({ host: "127.0.0.1", port: 9050 }, { username: "u", password: "p" });
 
@@ -11,7 +11,9 @@ describe("classifyAnswer", () => {
     assert.equal(classifyAnswer(hit), "hit");
     assert.equal(classifyAnswer(blackHole()), "blackHole");
     assert.equal(classifyAnswer(Promise.resolve(hit)), "miss");
-    assert.equal(classifyAnswer(socksAnswer({ host: "127.0.0.1", port: 9 }, { username: "u", password: "p" })), "blackHole");
+    assert.equal(classifyAnswer(socksAnswer({ host: BLACK_HOLE_HOST, port: 9 }, { username: "u", password: "p" })), "blackHole");
+    // The old loopback black hole is an ordinary endpoint now.
+    assert.equal(classifyAnswer(socksAnswer({ host: "127.0.0.1", port: 9 }, { username: "u", password: "p" })), "hit");
     assert.equal(classifyAnswer(socksAnswer({ host: "10.0.0.1", port: 9 }, { username: "u", password: "p" })), "hit");
   });
 });

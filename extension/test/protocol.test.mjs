@@ -359,6 +359,7 @@ describe("parseTorStatus and parseStatusResult", () => {
       version: "0.4.9.11",
       bootstrap: { progress: 45, summary: "Loading relay descriptors" },
       socksListeners: ["127.0.0.1:9050"],
+      socksProblem: null,
     });
   });
 
@@ -369,7 +370,10 @@ describe("parseTorStatus and parseStatusResult", () => {
       version: null,
       bootstrap: null,
       socksListeners: null,
+      socksProblem: null,
     });
+    assert.equal(parseTorStatus({ control: "connected", socks_problem: "not tor" }).socksProblem, "not tor");
+    assert.throws(() => parseTorStatus({ control: "connected", socks_problem: 1 }), ProtocolError);
   });
 
   it("refuses malformed tor status", () => {

@@ -13,6 +13,16 @@ function assertBlackHole(answer) {
   ]);
 }
 
+describe("the black hole", () => {
+  it("is a Unix socket path under /proc, where no one can listen", () => {
+    // Firefox takes a `file:` SOCKS host as a Unix domain socket; no process, root included,
+    // can create one under /proc. A TCP port could be bound by another local user.
+    assert.match(BLACK_HOLE_HOST, /^file:\/\/\/proc\/[^/]+$/);
+    assert.ok(!BLACK_HOLE_HOST.startsWith("file:///proc/self"));
+    assert.ok(Number.isInteger(BLACK_HOLE_PORT) && BLACK_HOLE_PORT >= 1 && BLACK_HOLE_PORT <= 65535);
+  });
+});
+
 describe("socksAnswer", () => {
   it("returns the SOCKS proxy with credentials and remote DNS, ending the chain with null", () => {
     assert.deepEqual(socksAnswer(endpoint, credentials), [

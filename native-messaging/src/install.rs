@@ -197,6 +197,60 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// A system-scope manifest runs its host for every user, and the host starts the daemon
+/// (`persite`) from its own directory: refuses either when a non-root user could replace it
+/// ([`crate::trusted_path`]). Returns the host's resolved path, for the manifest.
+fn root_only_programs(host: &Path) -> Result<PathBuf, InstallError> {
+    let (resolved, daemon, problems) = replaceable_programs(host).map_err(InstallError::Host)?;
+    if problems.is_empty() {
+        return Ok(resolved);
+    }
+    Err(InstallError::Host(format!(
+        "refusing a system-wide install: every user's browser would run {} (and the daemon {}), but a user other than root could replace them: {}. Install both binaries under a root-owned directory that only root can write, such as /usr/local/bin, and run `sudo /usr/local/bin/persite install --system` from there",
+        resolved.display(),
+        daemon.display(),
+        problems.join("; ")
+    )))
+}
+
+/// The resolved host, the daemon next to it, and every reason a non-root user could replace
+/// either ([`crate::trusted_path`]).
+fn replaceable_programs(host: &Path) -> Result<(PathBuf, PathBuf, Vec<String>), String> {
+    let (resolved, mut problems) = crate::trusted_path::replaceable_by_non_root(host)?;
+    let daemon = resolved.with_file_name(DAEMON_BINARY);
+    // A daemon not there (yet) sits in the host's directory, already checked: only root can
+    // put one there.
+    if daemon.symlink_metadata().is_ok() {
+        let (_, more) = crate::trusted_path::replaceable_by_non_root(&daemon)?;
+        problems.extend(more);
+    }
+    problems.dedup();
+    Ok((resolved, daemon, problems))
+}
+
+/// [`check_manifest`] for a system-scope manifest, which every user's browser runs: a valid
+/// one whose host (or the daemon next to it) a non-root user could replace is invalid.
+pub fn check_system_manifest(path: &Path) -> ManifestState {
+    let state = check_manifest(path);
+    let ManifestState::Valid { host_path } = &state else {
+        return state;
+    };
+    match replaceable_programs(host_path) {
+        Ok((_, _, problems)) if problems.is_empty() => state,
+        Ok((_, _, problems)) => ManifestState::Invalid {
+            problems: vec![format!(
+                "it makes every user's browser run {}, which a user other than root could replace ({}); reinstall the binaries under a root-owned directory such as /usr/local/bin and run `sudo /usr/local/bin/persite install --system`",
+                host_path.display(),
+                problems.join("; ")
+            )],
+        },
+        Err(e) => ManifestState::Invalid { problems: vec![e] },
+    }
+}
+
+/// The daemon's file name, which the host starts from its own directory (`crate::spawn`).
+const DAEMON_BINARY: &str = "persite";
+
 /// `persite-native-host` next to the running executable.
 pub fn default_host_path() -> Result<PathBuf, InstallError> {
     let exe = std::env::current_exe()
@@ -249,6 +303,10 @@ pub fn install(options: &Options) -> Result<Outcome, InstallError> {
         None => default_host_path()?,
     };
     manifest::check_host_path(&host_path).map_err(InstallError::Host)?;
+    let host_path = match options.scope {
+        Scope::System => root_only_programs(&host_path)?,
+        Scope::User => host_path,
+    };
     let text = HostManifest::persite(&host_path).to_json();
     let mut outcome = Outcome {
         dry_run: options.dry_run,
@@ -438,7 +496,10 @@ pub fn doctor(home: &Path, os: Os, tor_browser_dirs: &[PathBuf]) -> Vec<Manifest
         for browser in Browser::ALL {
             for location in options.all_locations(browser) {
                 let path = location.manifest_path();
-                let state = check_manifest(&path);
+                let state = match scope {
+                    Scope::User => check_manifest(&path),
+                    Scope::System => check_system_manifest(&path),
+                };
                 let relevant = applies(&location.condition)
                     && location.detect.as_ref().is_none_or(|d| d.exists());
                 // System locations only matter when something is there.

@@ -10,3 +10,4 @@ pub mod relay;
 pub mod runtime;
 pub mod spawn;
 pub mod sse;
+pub mod trusted_path;

@@ -13,6 +13,11 @@ fn host() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_persite-native-host"))
 }
 
+/// A program in a system directory that only root can write (`/bin/sh`, resolved).
+fn root_owned_program() -> PathBuf {
+    std::fs::canonicalize("/bin/sh").expect("/bin/sh")
+}
+
 fn options(home: &Path, selection: Selection) -> Options {
     Options {
         selection,
@@ -194,8 +199,10 @@ fn dry_run_writes_nothing() {
     assert!(text.contains("persite@persite.org"), "{text}");
 
     // System scope, dry run: the location this machine's Firefox reads.
+    // (The host must be a program only root can replace: the build tree may not be.)
     opts.scope = Scope::System;
     opts.selection = Selection::Only(Browser::Firefox);
+    opts.host_path = Some(root_owned_program());
     let outcome = install::install(&opts).expect("dry run");
     let dir = if Path::new("/usr/lib64/mozilla").exists() {
         "/usr/lib64/mozilla/native-messaging-hosts/persite.json"
@@ -286,4 +293,136 @@ fn macos_layout_under_a_temporary_home() {
     let path = support.join("TorBrowser-Data/Browser/Mozilla/NativeMessagingHosts/persite.json");
     assert_eq!(written(&outcome), vec![(Browser::TorBrowser, path.clone())]);
     assert_eq!(read_json(&path), expected_manifest());
+}
+
+/// A tree for the system-scope checks: `<tmp>/a/b/bin/persite-native-host` (and `persite`),
+/// everything root-owned and 0755 unless a test changes it. Its parents include the temporary
+/// directory itself (world-writable), so tests look for their own entry in the message.
+struct Tree {
+    _dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl Tree {
+    fn new() -> Tree {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bin = dir.path().join("a/b/bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        for name in ["persite-native-host", "persite"] {
+            std::fs::copy(host(), bin.join(name)).expect("copy");
+        }
+        for p in [dir.path().join("a"), dir.path().join("a/b"), bin.clone()] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        Tree { _dir: dir, bin }
+    }
+
+    fn host(&self) -> PathBuf {
+        self.bin.join("persite-native-host")
+    }
+
+    fn refusal(&self) -> String {
+        let home = tempfile::tempdir().expect("home");
+        let mut opts = options(home.path(), Selection::Only(Browser::Firefox));
+        opts.scope = Scope::System;
+        opts.dry_run = true;
+        opts.host_path = Some(self.host());
+        match install::install(&opts) {
+            Err(InstallError::Host(text)) => text,
+            other => panic!(
+                "system install of {} was not refused: {other:?}",
+                self.host().display()
+            ),
+        }
+    }
+}
+
+#[test]
+fn system_install_refuses_programs_a_user_can_replace() {
+    use std::os::unix::fs::chown;
+    // A directory above the host owned by another user (65534: nobody).
+    let t = Tree::new();
+    let b = t.bin.parent().expect("b").to_owned();
+    chown(&b, Some(65534), None).expect("chown (these tests run as root)");
+    let text = t.refusal();
+    assert!(
+        text.contains(&format!("{} is owned by uid 65534", b.display())),
+        "{text}"
+    );
+    assert!(text.contains("/usr/local/bin"), "{text}");
+
+    // The host itself group-writable by a non-root group.
+    let t = Tree::new();
+    chown(t.host(), None, Some(65534)).expect("chgrp");
+    std::fs::set_permissions(t.host(), std::fs::Permissions::from_mode(0o775)).expect("chmod");
+    let text = t.refusal();
+    assert!(text.contains("writable by group 65534"), "{text}");
+
+    // The daemon next to it world-writable.
+    let t = Tree::new();
+    let daemon = t.bin.join("persite");
+    std::fs::set_permissions(&daemon, std::fs::Permissions::from_mode(0o757)).expect("chmod");
+    let text = t.refusal();
+    assert!(
+        text.contains(&format!("{} is writable by every user", daemon.display())),
+        "{text}"
+    );
+
+    // A symlink is resolved: a root-owned link into a user's directory is refused for it.
+    let t = Tree::new();
+    let user_dir = t.bin.parent().expect("b").join("user");
+    std::fs::create_dir(&user_dir).expect("mkdir");
+    std::fs::copy(host(), user_dir.join("persite-native-host")).expect("copy");
+    chown(&user_dir, Some(65534), None).expect("chown");
+    std::fs::remove_file(t.host()).expect("rm");
+    std::os::unix::fs::symlink(user_dir.join("persite-native-host"), t.host()).expect("symlink");
+    let text = t.refusal();
+    assert!(
+        text.contains(&format!("{} is owned by uid 65534", user_dir.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn system_install_accepts_a_root_only_program_and_names_its_resolved_path() {
+    let home = tempfile::tempdir().expect("home");
+    let mut opts = options(home.path(), Selection::Only(Browser::Firefox));
+    opts.scope = Scope::System;
+    opts.dry_run = true;
+    opts.host_path = Some(PathBuf::from("/bin/sh"));
+    let outcome = install::install(&opts).expect("a root-owned 0755 tree is accepted");
+    let manifest: Value =
+        serde_json::from_str(outcome.manifest.as_deref().expect("manifest")).expect("json");
+    assert_eq!(
+        manifest["path"],
+        json!(root_owned_program().to_str().expect("utf-8"))
+    );
+}
+
+#[test]
+fn doctor_flags_a_system_manifest_whose_host_a_user_can_replace() {
+    use persite_native_messaging::install::check_system_manifest;
+    use std::os::unix::fs::chown;
+    let t = Tree::new();
+    let manifest_dir = tempfile::tempdir().expect("dir");
+    let manifest = manifest_dir.path().join("persite.json");
+    let text = persite_native_messaging::manifest::HostManifest::persite(&t.host()).to_json();
+    std::fs::write(&manifest, text).expect("write");
+    chown(t.bin.parent().expect("b"), Some(65534), None).expect("chown");
+    match check_system_manifest(&manifest) {
+        ManifestState::Invalid { problems } => {
+            let text = problems.join(" ");
+            assert!(text.contains("owned by uid 65534"), "{text}");
+            assert!(text.contains("/usr/local/bin"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A manifest naming a root-only program stays valid.
+    let text =
+        persite_native_messaging::manifest::HostManifest::persite(&root_owned_program()).to_json();
+    std::fs::write(&manifest, text).expect("write");
+    assert!(matches!(
+        check_system_manifest(&manifest),
+        ManifestState::Valid { .. }
+    ));
 }

@@ -26,13 +26,18 @@ pub enum ErrorCode {
     InvalidContainer,
     /// The host cannot reach the daemon (it restarts it on the next request).
     BrokerUnavailable,
+    /// The SOCKS endpoint is not one of tor's SOCKS listeners: no credentials (fail closed).
+    SocksNotTor,
+    /// Nothing could check yet that the SOCKS endpoint is tor (the control port is not
+    /// answering): no credentials (fail closed).
+    SocksUnverified,
     /// A bug; the message says what failed.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in the order of §2.3.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidJson,
         ErrorCode::FrameTooLarge,
         ErrorCode::ReplyTooLarge,
@@ -43,6 +48,8 @@ impl ErrorCode {
         ErrorCode::InvalidUrl,
         ErrorCode::InvalidContainer,
         ErrorCode::BrokerUnavailable,
+        ErrorCode::SocksNotTor,
+        ErrorCode::SocksUnverified,
         ErrorCode::Internal,
     ];
 
@@ -59,6 +66,8 @@ impl ErrorCode {
             ErrorCode::InvalidUrl => "invalid_url",
             ErrorCode::InvalidContainer => "invalid_container",
             ErrorCode::BrokerUnavailable => "broker_unavailable",
+            ErrorCode::SocksNotTor => "socks_not_tor",
+            ErrorCode::SocksUnverified => "socks_unverified",
             ErrorCode::Internal => "internal",
         }
     }

@@ -93,6 +93,8 @@ fn tor_status() -> TorStatus {
         }),
         socks_listeners: Some(vec!["127.0.0.1:9050".into()]),
         error: None,
+        socks_vouched: true,
+        socks_problem: None,
     }
 }
 

@@ -215,6 +215,14 @@ pub struct TorStatus {
     /// For people: why a managed tor is not running.
     #[serde(default)]
     pub error: Option<String>,
+    /// Tor's SOCKS listeners cover the daemon's SOCKS endpoint (or the tor is the daemon's
+    /// own): credentials are handed out.
+    #[serde(default)]
+    pub socks_vouched: bool,
+    /// For people: why credentials are refused (the endpoint is not tor's, or nothing could
+    /// check it yet).
+    #[serde(default)]
+    pub socks_problem: Option<String>,
 }
 
 /// One application context in a [`StatusResult`].

@@ -42,8 +42,10 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const CANARY_LISTENERS: usize = 30;
 /// Marks the re-executed child process.
 const CHILD_MARKER: &str = "PERSITE_FAULTS_CHILD";
-/// The black-hole address the extension answers when it cannot proxy (extension/README.md).
-const BLACK_HOLE_PORT: u16 = 9;
+/// The black hole the extension answers when it cannot proxy (extension/README.md): SOCKS over
+/// a Unix socket path under `/proc`, where no one can listen (`file:///proc/persite-black-hole`
+/// in `extension/src/proxy-decision.js`).
+const BLACK_HOLE_PATH: &str = "/proc/persite-black-hole";
 
 /// Servers shared by every trial.
 struct Harness {
@@ -173,6 +175,12 @@ fn main() {
             trial(harness, "h_webrtc_reveals_no_local_address", true, |h| {
                 Box::pin(webrtc(h))
             }),
+            trial(
+                harness,
+                "i_black_hole_is_a_socket_no_one_can_listen_on",
+                true,
+                |h| Box::pin(black_hole(h)),
+            ),
         ]
     })
 }
@@ -1375,14 +1383,17 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
         let persite = persite_programs.iter().any(|p| p == event.program_name());
         match (&event.endpoint, persite) {
             (Endpoint::Other(family), _) if family == "AF_UNSPEC" => {}
+            (Endpoint::Unix(path), false) if path == BLACK_HOLE_PATH => {
+                black_hole += 1;
+                if !event.line.contains("ENOENT") {
+                    problems.push(format!("the black hole answered: {}", event.line));
+                }
+            }
             (Endpoint::Unix(path), false) => {
                 firefox_unix.insert(path.clone());
             }
             (Endpoint::Inet(ip, port), false) if *ip == socks.ip() && *port == socks.port() => {
                 firefox_socks += 1;
-            }
-            (Endpoint::Inet(ip, port), false) if ip.is_loopback() && *port == BLACK_HOLE_PORT => {
-                black_hole += 1;
             }
             (endpoint, true) => {
                 // The host may reach only the daemon's socket; the daemon only probes the SOCKS
@@ -1418,7 +1429,7 @@ async fn strace_leaks(h: &Harness) -> anyhow::Result<String> {
     );
     Ok(format!(
         "{} traced socket calls by {programs:?}: 0 DNS; Firefox inet connects only to the SOCKS \
-         port ({firefox_socks}) and the black hole 127.0.0.1:9 ({black_hole}); Firefox Unix \
+         port ({firefox_socks}); the black hole {BLACK_HOLE_PATH} ({black_hole}, all ENOENT); Firefox Unix \
          sockets {firefox_unix:?}; {netlink} kernel netlink queries; {nss_cache_probes} failed \
          nscd probes (ENOENT); Persite {persite_seen:?}; native host killed mid-run, g4 loaded \
          after {attempts} attempt(s); {report}",
@@ -1556,5 +1567,125 @@ async fn webrtc(h: &Harness) -> anyhow::Result<String> {
          candidate(s) {control}; with Persite media.peerconnection.enabled = {enabled} and the page \
          sees {probe}; {report}",
         control["typeofRTCPeerConnection"]
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The black hole: a SOCKS proxy no local user can listen on
+// ---------------------------------------------------------------------------------------------
+
+/// The extension's fail-closed answer is SOCKS over the Unix socket `/proc/persite-black-hole`.
+/// Under strace, with a broker whose answers are garbage: Firefox takes the answer from
+/// `proxy.onRequest` (it does not fall back to the prefs proxy, the recorder), tries to connect
+/// to that path, fails with ENOENT (nothing can be created under /proc, not even by root), and
+/// shows a proxy connection failure page; no TCP connection but the SOCKS recorder's is made and
+/// the recorder sees no tunnel for the site.
+async fn black_hole(h: &Harness) -> anyhow::Result<String> {
+    wrappers::require_strace()?;
+    let work = tempfile::Builder::new()
+        .prefix("persite-faults-hole-")
+        .tempdir_in("/tmp")?;
+    let log = work.path().join("strace.log");
+    let runtime_dir = tempfile::Builder::new()
+        .prefix("persite-rt-fake-")
+        .tempdir_in("/tmp")?;
+    let fake = FakeBroker::start(
+        runtime_dir.path(),
+        h.recorder.addr().port(),
+        FakeMode::Honest,
+    )
+    .await?;
+    let b = start_browser(
+        h,
+        BrowserOptions {
+            temporary_addon: true,
+            runtime_dir: Some(runtime_dir.path().to_path_buf()),
+            broker_bin: Some(PathBuf::from("/bin/false")),
+            env: vec![(
+                "PERSITE_STRACE_OUT".into(),
+                log.to_string_lossy().into_owned(),
+            )],
+            ..BrowserOptions::default()
+        },
+    )
+    .await?;
+    let ff = &b.firefox;
+    let sites: Vec<Site> = (1..=2)
+        .map(|i| Site::new(h, &format!("i{i}.test"), i))
+        .collect();
+    load(ff, &sites[0]).await.context("honest fake broker")?;
+    fake.set_mode(FakeMode::GarbageBody);
+    let socks_mark = h.recorder.mark();
+    let http_mark = h.fixtures.mark();
+    let seen = expect_visible_failure(ff, &sites[1].url(), Duration::from_secs(25)).await?;
+    ensure!(
+        seen.contains("proxyConnectFailure"),
+        "the black hole did not give a proxy connection failure page: {seen}"
+    );
+    let tunnels: Vec<String> = h
+        .recorder
+        .connections_since(socks_mark)
+        .into_iter()
+        .filter_map(|c| c.host)
+        .filter(|host| host.contains(&sites[1].name))
+        .collect();
+    ensure!(
+        tunnels.is_empty(),
+        "{} reached the SOCKS recorder (the prefs proxy): {tunnels:?}",
+        sites[1].name
+    );
+    let reached = h
+        .fixtures
+        .requests_since(http_mark)
+        .into_iter()
+        .filter(|r| r.host == sites[1].name)
+        .count();
+    ensure!(reached == 0, "{} reached its server", sites[1].name);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.firefox.shutdown().await;
+    drop(fake);
+
+    let text =
+        std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+    let events = parse_log(&text);
+    let firefox = |e: &&NetEvent| {
+        let name = e.program_name();
+        name != "persite-native-host" && name != "persite" && name != "false"
+    };
+    let hole: Vec<&NetEvent> = events
+        .iter()
+        .filter(firefox)
+        .filter(|e| matches!(&e.endpoint, Endpoint::Unix(p) if p == BLACK_HOLE_PATH))
+        .collect();
+    ensure!(
+        !hole.is_empty(),
+        "Firefox never tried the black hole {BLACK_HOLE_PATH}: it did not take the extension's \
+         answer ({} traced socket calls)",
+        events.len()
+    );
+    ensure!(
+        hole.iter().all(|e| e.line.contains("ENOENT")),
+        "a connection to the black hole did not fail with ENOENT: {:?}",
+        hole.iter().map(|e| e.line.as_str()).collect::<Vec<_>>()
+    );
+    let socks = h.recorder.addr();
+    let other_inet: Vec<String> = events
+        .iter()
+        .filter(firefox)
+        .filter(|e| match &e.endpoint {
+            Endpoint::Inet(ip, port) => !(*ip == socks.ip() && *port == socks.port()),
+            _ => false,
+        })
+        .map(|e| e.line.clone())
+        .collect();
+    ensure!(
+        other_inet.is_empty(),
+        "Firefox made TCP/UDP connections other than to the SOCKS recorder: {other_inet:?}"
+    );
+    Ok(format!(
+        "{seen}; {} connect(s) to {BLACK_HOLE_PATH}, all ENOENT; no tunnel for {} and no other \
+         inet connection",
+        hole.len(),
+        sites[1].name
     ))
 }

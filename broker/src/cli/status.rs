@@ -201,6 +201,15 @@ fn describe_tor(tor: &Value) -> String {
     if let Some(error) = tor["error"].as_str() {
         text.push_str(&format!("\n  problem: {error}"));
     }
+    if let Some(problem) = tor["socks_problem"].as_str() {
+        text.push_str(&format!(
+            "\n  web requests are blocked (the SOCKS endpoint is not vouched for): {problem}"
+        ));
+    } else if tor["socks_vouched"] == false && tor["control"] == "none" {
+        text.push_str(
+            "\n  note: no control port, so nothing vouches that the SOCKS endpoint is tor (see `persite doctor`)",
+        );
+    }
     text
 }
 
@@ -311,6 +320,20 @@ mod tests {
             describe_tor(&serde_json::json!({"control": "none", "managed": false})),
             "no control port configured"
         );
+        let tor = serde_json::json!({"control": "connected", "version": "0.4.9.11",
+            "socks_listeners": ["127.0.0.1:9150"], "socks_vouched": false,
+            "socks_problem": "the SOCKS endpoint 127.0.0.1:9050 is not one of tor's SOCKS listeners"});
+        assert!(
+            describe_tor(&tor).ends_with(
+                "\n  web requests are blocked (the SOCKS endpoint is not vouched for): the SOCKS \
+                 endpoint 127.0.0.1:9050 is not one of tor's SOCKS listeners"
+            ),
+            "{}",
+            describe_tor(&tor)
+        );
+        let tor =
+            serde_json::json!({"control": "none", "socks_vouched": false, "socks_problem": null});
+        assert!(describe_tor(&tor).contains("nothing vouches that the SOCKS endpoint is tor"));
     }
 
     #[test]

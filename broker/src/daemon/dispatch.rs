@@ -9,7 +9,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::rpc::{ErrorCode, InvalidateReason, Push, Request, RpcError, SiteRef};
-use super::tor_state::{ControlState, NewnymLimiter, NewnymOutcome, TorStatus};
+use super::tor_state::{
+    ControlState, NewnymLimiter, NewnymOutcome, SocksCheck, SocksVerdict, TorStatus,
+};
 use crate::config::SocksEndpoint;
 use crate::daemon::circuits::{CircuitTracker, SiteKey};
 use crate::isolation::container::Container;
@@ -29,6 +31,8 @@ pub struct Broker {
     instance: String,
     started: Instant,
     tor: TorStatus,
+    /// How much proof the `[socks]` endpoint needs before credentials are handed out.
+    socks_check: SocksCheck,
     circuits: CircuitTracker,
     newnym: NewnymLimiter,
     /// Circuit-lifetime policies: `config.toml`'s and the API overrides file's.
@@ -124,12 +128,61 @@ impl Broker {
             instance,
             started: now,
             tor: TorStatus::new(ControlState::None, false),
+            socks_check: SocksCheck::Unvouched,
             circuits: CircuitTracker::new(),
             newnym: NewnymLimiter::default(),
             policies: PolicyStore::default(),
             front: None,
             apps: super::apps::Apps::default(),
             resolved: crate::front::resolved::ResolvedAddresses::default(),
+        }
+    }
+
+    /// Sets how much proof the `[socks]` endpoint needs ([`SocksCheck`]; the default is
+    /// [`SocksCheck::Unvouched`]).
+    pub fn set_socks_check(&mut self, check: SocksCheck) {
+        self.socks_check = check;
+    }
+
+    /// What the daemon concludes about the `[socks]` endpoint now.
+    pub fn socks_verdict(&self) -> SocksVerdict {
+        SocksVerdict::of(
+            &self.tor,
+            self.socks_check,
+            &self.socks.host,
+            self.socks.port,
+        )
+    }
+
+    /// `Err` (`socks_not_tor` or `socks_unverified`) when credentials must not be handed out
+    /// because nothing shows that the `[socks]` endpoint is tor.
+    fn socks_gate(&self) -> Result<(), RpcError> {
+        let verdict = self.socks_verdict();
+        match verdict.problem(&self.socks.host, self.socks.port) {
+            None => Ok(()),
+            Some(message) => {
+                let code = match verdict {
+                    SocksVerdict::NotTor { .. } => ErrorCode::SocksNotTor,
+                    _ => ErrorCode::SocksUnverified,
+                };
+                Err(RpcError::new(code, message))
+            }
+        }
+    }
+
+    /// The tor status (§2.4) as JSON, with the additive `socks_problem`: why credentials are
+    /// refused, for people, or `null`.
+    pub fn tor_json(&self) -> Value {
+        serde_json::to_value(self.tor_wire()).unwrap_or(Value::Null)
+    }
+
+    /// The tor status (§2.4) with the daemon's verdict on its SOCKS endpoint.
+    fn tor_wire(&self) -> wire::TorStatus {
+        let verdict = self.socks_verdict();
+        wire::TorStatus {
+            socks_vouched: verdict == SocksVerdict::Tor,
+            socks_problem: verdict.problem(&self.socks.host, self.socks.port),
+            ..self.tor.to_wire()
         }
     }
 
@@ -164,6 +217,7 @@ impl Broker {
         site: Option<&str>,
         now_ms: u64,
     ) -> Result<IssuedCredentials, RpcError> {
+        self.socks_gate()?;
         let container = Container::app(app)?;
         let site = match site {
             Some(host) => self.isolator.site_of(host)?,
@@ -188,6 +242,10 @@ impl Broker {
 
     /// Replaces the tor status; returns the `tor_status` push when it changed.
     pub fn set_tor_status(&mut self, status: TorStatus) -> Option<Push> {
+        if status.control == ControlState::Connected && self.socks_check == SocksCheck::Unvouched {
+            // A control port answered: from now on the endpoint needs its word.
+            self.socks_check = SocksCheck::Required;
+        }
         if status == self.tor {
             return None;
         }
@@ -197,7 +255,7 @@ impl Broker {
             self.isolator.forget_streams();
         }
         self.tor = status;
-        Some(Push::TorStatus(self.tor.to_json()))
+        Some(Push::TorStatus(self.tor_json()))
     }
 
     /// Feeds a tor event to the circuit bookkeeping, the max-bytes meter (and bootstrap
@@ -408,7 +466,7 @@ impl Broker {
                 sites: self.isolator.sites_seen() as u64,
                 epoch: self.isolator.epoch(),
                 socks: self.wire_socks(),
-                tor: self.tor.to_wire(),
+                tor: self.tor_wire(),
                 front: self.front.clone(),
                 apps: self.apps_status(),
             }),
@@ -500,6 +558,7 @@ impl Broker {
         now_ms: u64,
         push: &mut Option<Push>,
     ) -> Result<Value, RpcError> {
+        self.socks_gate()?;
         let issued = self
             .isolator
             .credentials_in_session_at(url, container, tab, session, now_ms)?;
@@ -1312,6 +1371,7 @@ mod tests {
         assert_eq!(r["reason"], "no_control_port");
         let mut status = b.tor_status().clone();
         status.control = ControlState::Connected;
+        status.socks_listeners = Some(vec!["127.0.0.1:9050".into()]);
         b.set_tor_status(status);
         let r = b
             .handle(
@@ -1345,5 +1405,66 @@ mod tests {
             .result
             .expect("creds");
         assert_eq!(r["per_tab"], false);
+    }
+
+    #[test]
+    fn credentials_wait_for_tor_to_vouch_for_the_socks_endpoint() {
+        let code = |b: &mut Broker, now: Now| {
+            b.handle(creds("https://a.test/"), now)
+                .result
+                .err()
+                .map(|e| e.code.as_str())
+        };
+        let app = |b: &mut Broker| {
+            b.app_credentials("git", None, 0)
+                .err()
+                .map(|e| e.code.as_str())
+        };
+        let status = |control: ControlState, listeners: Option<&[&str]>| {
+            let mut st = TorStatus::new(control, false);
+            st.socks_listeners = listeners.map(|l| l.iter().map(|s| (*s).to_owned()).collect());
+            st
+        };
+
+        // No control port: nothing vouches, nothing refutes; served.
+        let (mut b, now) = broker();
+        assert_eq!(code(&mut b, now), None);
+        assert_eq!(b.tor_json()["socks_vouched"], false);
+        assert_eq!(b.tor_json()["socks_problem"], Value::Null);
+        // A control port comes up naming another port: refused, for the front too.
+        b.set_tor_status(status(ControlState::Connected, Some(&["127.0.0.1:9150"])));
+        assert_eq!(code(&mut b, now), Some("socks_not_tor"));
+        assert_eq!(app(&mut b), Some("socks_not_tor"));
+        let problem = b.tor_json()["socks_problem"].as_str().unwrap().to_owned();
+        assert!(
+            problem.contains("127.0.0.1:9050") && problem.contains("127.0.0.1:9150"),
+            "{problem}"
+        );
+        // Once a control port answered, losing it is not "no control port": refused until back.
+        b.set_tor_status(status(ControlState::Connecting, None));
+        assert_eq!(code(&mut b, now), Some("socks_unverified"));
+        b.set_tor_status(status(
+            ControlState::Connected,
+            Some(&["[::1]:9050", "0.0.0.0:9050"]),
+        ));
+        assert_eq!(code(&mut b, now), None);
+        assert_eq!(app(&mut b), None);
+        assert_eq!(b.tor_json()["socks_vouched"], true);
+        // Listeners unknown (a filtered GETINFO): refused.
+        b.set_tor_status(status(ControlState::Connected, None));
+        assert_eq!(code(&mut b, now), Some("socks_unverified"));
+
+        // A configured control port: refused before it first answers.
+        let (mut b, now) = broker();
+        b.set_socks_check(SocksCheck::Required);
+        assert_eq!(code(&mut b, now), Some("socks_unverified"));
+        b.set_tor_status(status(ControlState::Connected, Some(&["127.0.0.1:9050"])));
+        assert_eq!(code(&mut b, now), None);
+
+        // Managed tor is our own: served while its control link is still coming up.
+        let (mut b, now) = broker();
+        b.set_socks_check(SocksCheck::Own);
+        b.set_tor_status(status(ControlState::Connecting, None));
+        assert_eq!(code(&mut b, now), None);
     }
 }

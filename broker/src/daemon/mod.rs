@@ -35,6 +35,7 @@ use dispatch::{Broker, Now};
 use events::{BUS_CAPACITY, EventBus};
 use instance::Acquired;
 use persite_native_messaging::runtime::{RuntimeDirError, broker_socket_path};
+use tor_state::SocksCheck;
 use torctl::{ControlAddr, ControlConfig, TorControl};
 
 /// How long a second `persite serve` waits for a lock holder that is still starting to answer.
@@ -161,8 +162,9 @@ pub fn run(options: &ServeOptions) -> Result<ServeOutcome, DaemonError> {
         .front
         .clone()
         .map(|addr| (addr, config.socks.clone()));
-    let broker = Broker::new(isolator, config.socks, instance.clone(), Instant::now())
+    let mut broker = Broker::new(isolator, config.socks, instance.clone(), Instant::now())
         .with_policies(policies);
+    broker.set_socks_check(tor_plan.socks_check);
     let listener = lock
         .bind()
         .map_err(io_err("cannot bind the daemon socket"))?;
@@ -213,6 +215,31 @@ async fn rotation_timer(state: server::AppState, mut shutdown: watch::Receiver<b
     }
 }
 
+/// How long the daemon waits for an expected control port before it starts answering (its
+/// socket is bound already, so clients queue rather than fail): credentials are refused until
+/// tor vouches for the SOCKS endpoint, and the first pages of a session should not pay for a
+/// link that comes up within milliseconds.
+const FIRST_CONTROL_WAIT: Duration = Duration::from_secs(3);
+
+/// Waits (at most `bound`) until the control link is up and its facts are read.
+async fn wait_for_control(state: &server::AppState, bound: Duration) {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        let up = state
+            .with_broker(|b| {
+                (
+                    b.tor_status().control == tor_state::ControlState::Connected,
+                    Vec::new(),
+                )
+            })
+            .unwrap_or(true);
+        if up || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// How the daemon reaches tor, decided before serving.
 #[derive(Debug)]
 pub struct TorPlan {
@@ -220,6 +247,9 @@ pub struct TorPlan {
     pub control: Option<ControlConfig>,
     /// Managed tor to run, if any.
     pub managed: Option<ManagedSpec>,
+    /// How much proof the `[socks]` endpoint needs: none for managed tor; the control port's
+    /// word when one is configured or was found; otherwise none can be had (doctor warns).
+    pub socks_check: SocksCheck,
 }
 
 /// How long the `auto` mode waits for the `[socks]` endpoint to accept a connection.
@@ -275,35 +305,50 @@ fn plan_tor(config: &Config, runtime_dir: &std::path::Path) -> Result<TorPlan, D
         return Ok(TorPlan {
             control: Some(control),
             managed: Some(spec),
+            socks_check: SocksCheck::Own,
         });
     }
-    let control = match &tor.control {
-        ControlSetting::Disabled => None,
-        ControlSetting::Addr(addr) => Some(with_events(addr.clone())),
-        ControlSetting::Default => Some(with_events(default_control_addr())),
+    // Credentials wait for the control port's word whenever one is expected (configured, or
+    // found answering now): a control link takes milliseconds to come up, and serving before it
+    // would hand the first pages to whatever holds the SOCKS port. Without one nothing can
+    // vouch; the daemon serves and doctor says so (`docs/tor.md`, "The SOCKS endpoint must be tor").
+    let (control, socks_check) = match &tor.control {
+        ControlSetting::Disabled => (None, SocksCheck::Unvouched),
+        ControlSetting::Addr(addr) => (Some(with_events(addr.clone())), SocksCheck::Required),
+        ControlSetting::Default => {
+            let (addr, answers) = default_control_addr();
+            let check = if answers {
+                SocksCheck::Required
+            } else {
+                SocksCheck::Unvouched
+            };
+            (Some(with_events(addr)), check)
+        }
     };
     Ok(TorPlan {
         control,
         managed: None,
+        socks_check,
     })
 }
 
 /// The system tor's control port when none is configured: Debian's socket if we can connect to
-/// it, else `127.0.0.1:9051` if that answers, else whichever exists (the link keeps retrying).
-fn default_control_addr() -> ControlAddr {
+/// it, else `127.0.0.1:9051` if that answers, else whichever exists (the link keeps retrying);
+/// and whether the chosen one answered.
+fn default_control_addr() -> (ControlAddr, bool) {
     let debian = std::path::Path::new(DEBIAN_CONTROL_SOCKET);
     let tcp = ControlAddr::Tcp(DEFAULT_CONTROL_TCP.to_owned());
     if std::os::unix::net::UnixStream::connect(debian).is_ok() {
-        return ControlAddr::Unix(debian.to_owned());
+        return (ControlAddr::Unix(debian.to_owned()), true);
     }
     let tcp_answers = DEFAULT_CONTROL_TCP.parse().ok().is_some_and(|addr| {
         std::net::TcpStream::connect_timeout(&addr, SOCKS_PROBE_TIMEOUT).is_ok()
     });
     if tcp_answers || !debian.exists() {
-        tcp
+        (tcp, tcp_answers)
     } else {
         // It exists but refused us (e.g. not in the debian-tor group): its errors say why.
-        ControlAddr::Unix(debian.to_owned())
+        (ControlAddr::Unix(debian.to_owned()), false)
     }
 }
 
@@ -373,6 +418,10 @@ async fn serve(
         // Ends every event stream, which would otherwise hold the graceful shutdown open.
         shutdown_tx.send_replace(true);
     };
+    // Signals are caught from here on (and acted on once serving starts).
+    if tor_plan.socks_check == SocksCheck::Required && link.is_some() {
+        wait_for_control(&state, FIRST_CONTROL_WAIT).await;
+    }
     let server = axum::serve(listener, server::router(state)).with_graceful_shutdown(stop);
     let mut grace_rx = shutdown_rx;
     let grace = async move {

@@ -220,6 +220,9 @@ fn rest_reply(result: Result<Value, RpcError>) -> Response {
             let status = match e.code {
                 ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::SocksNotTor | ErrorCode::SocksUnverified => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 _ => StatusCode::BAD_REQUEST,
             };
             (status, Json(json!({"error": e.to_json()}))).into_response()

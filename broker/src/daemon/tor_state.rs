@@ -57,6 +57,9 @@ impl TorStatus {
                 }),
             socks_listeners: self.socks_listeners.clone(),
             error: self.error.clone(),
+            // The daemon's verdict (dispatch.rs `tor_wire`) fills these in.
+            socks_vouched: false,
+            socks_problem: None,
         }
     }
 
@@ -72,6 +75,104 @@ impl TorStatus {
             (ControlState::Connected, Some(p)) if p < 100 => Availability::NotBootstrapped,
             (ControlState::Connected, _) => Availability::Available,
             _ => Availability::NoControlPort,
+        }
+    }
+}
+
+/// How much proof the daemon wants that the `[socks]` endpoint is tor before it hands out
+/// credentials (`docs/tor.md`, "The SOCKS endpoint must be tor").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocksCheck {
+    /// Managed mode: the endpoint is the daemon's own tor's.
+    Own,
+    /// A control port is configured, was found, or has answered once: until it is connected
+    /// and names the endpoint among tor's SOCKS listeners, credentials are refused.
+    Required,
+    /// No control port (`control = "none"`, or none found at start): nothing vouches for the
+    /// endpoint; credentials are served and doctor says so. Turns into [`Self::Required`] as
+    /// soon as a control link comes up.
+    Unvouched,
+}
+
+/// What the daemon concludes about the `[socks]` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocksVerdict {
+    /// Tor listens there (or it is our own tor).
+    Tor,
+    /// Nothing can vouch for it; served anyway (no control port).
+    Unvouched,
+    /// Tor's control port says its SOCKS listeners are elsewhere.
+    NotTor {
+        /// `GETINFO net/listeners/socks`.
+        listeners: Vec<String>,
+    },
+    /// Not known yet: the control link is not up, or tor did not list its SOCKS listeners.
+    Unverified {
+        /// Why, for people.
+        why: &'static str,
+    },
+}
+
+impl SocksVerdict {
+    /// Decides from the control link's `status`, how much proof `check` wants and the
+    /// endpoint `host:port`.
+    pub fn of(status: &TorStatus, check: SocksCheck, host: &str, port: u16) -> Self {
+        use crate::doctor::socks_port::listeners_cover;
+        match check {
+            SocksCheck::Own => return Self::Tor,
+            SocksCheck::Unvouched if status.control != ControlState::Connected => {
+                return Self::Unvouched;
+            }
+            _ => {}
+        }
+        if status.control != ControlState::Connected {
+            return Self::Unverified {
+                why: "tor's control port has not answered (yet), so nothing confirms that the SOCKS endpoint is tor",
+            };
+        }
+        match &status.socks_listeners {
+            Some(list) if listeners_cover(list, host, port) => Self::Tor,
+            Some(list) => Self::NotTor {
+                listeners: list.clone(),
+            },
+            None => Self::Unverified {
+                why: "tor did not list its SOCKS listeners (GETINFO net/listeners/socks failed or is filtered)",
+            },
+        }
+    }
+
+    /// Whether credentials may be handed out.
+    pub fn serves(&self) -> bool {
+        matches!(self, Self::Tor | Self::Unvouched)
+    }
+
+    /// Why credentials are refused, with what to do, for people (`None` when served).
+    pub fn problem(&self, host: &str, port: u16) -> Option<String> {
+        let ep = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        match self {
+            Self::Tor | Self::Unvouched => None,
+            Self::NotTor { listeners } => {
+                let shown = if listeners.is_empty() {
+                    "none".to_owned()
+                } else {
+                    listeners.join(", ")
+                };
+                let localhost = if host.eq_ignore_ascii_case("localhost") {
+                    " (`localhost` needs tor on both 127.0.0.1 and [::1]; or use an IP literal)"
+                } else {
+                    ""
+                };
+                Some(format!(
+                    "the SOCKS endpoint {ep} is not one of tor's SOCKS listeners ({shown}){localhost}: something else may be listening there, so no browsing is sent to it; set [socks] host/port to one of tor's listeners, or add `SocksPort {ep} KeepAliveIsolateSOCKSAuth` to torrc, then run `persite doctor`"
+                ))
+            }
+            Self::Unverified { why } => Some(format!(
+                "{why}; no browsing is sent to {ep} until it does; run `persite doctor` (or set [tor] control = \"none\" to trust {ep} without proof)"
+            )),
         }
     }
 }

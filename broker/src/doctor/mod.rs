@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::{Config, ControlSetting, TorMode};
 use crate::hardening::{self, PrefProblem};
-use socks_port::{SocksPortLine, listener_matches};
+use socks_port::{SocksPortLine, listeners_cover};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -754,6 +754,58 @@ fn enable_control_hint(config_addr: &str) -> String {
 
 /// Checks tor's control port and the SocksPort the extension uses.
 pub fn tor(o: &TorObs, config: &Config) -> Vec<Finding> {
+    let mut out = tor_control(o, config);
+    out.extend(socks_vouched(o, config));
+    out
+}
+
+/// Whether anything vouches that the `[socks]` endpoint is tor when no control link is up:
+/// nothing at all without a control port (the daemon serves anyway), and the daemon refuses
+/// credentials while a configured one does not answer (`docs/tor.md`, "The SOCKS endpoint must be tor").
+fn socks_vouched(o: &TorObs, config: &Config) -> Option<Finding> {
+    let s = Section::Tor;
+    let ep = endpoint(config);
+    let unvouched = || {
+        finding(
+            "tor.socks_vouched",
+            s,
+            Status::Warning,
+            format!(
+                "nothing vouches that the SOCKS endpoint {ep} is tor: without a control port, whatever listens there first (tor, or any other local program) receives all browsing"
+            ),
+            Some(format!(
+                "give the daemon tor's control port, so it checks that {ep} is one of tor's SOCKS listeners: {}",
+                enable_control_hint("127.0.0.1:9051")
+            )),
+        )
+    };
+    let refused = |addr: &str| {
+        finding(
+            "tor.socks_vouched",
+            s,
+            Status::Error,
+            format!(
+                "web requests are blocked: the daemon hands out no credentials (`socks_unverified`) until the control port {addr} answers and names {ep} among tor's SOCKS listeners"
+            ),
+            Some(format!(
+                "fix the control port (above), or set [tor] control = \"none\" to trust {ep} without proof"
+            )),
+        )
+    };
+    match o {
+        TorObs::Disabled => Some(unvouched()),
+        TorObs::Unreachable { source, addr, .. } | TorObs::AuthFailed { source, addr, .. } => {
+            match source {
+                ControlSource::Configured => Some(refused(addr)),
+                ControlSource::Default => Some(unvouched()),
+                ControlSource::Managed => None,
+            }
+        }
+        TorObs::ManagedNotRunning | TorObs::Connected(_) => None,
+    }
+}
+
+fn tor_control(o: &TorObs, config: &Config) -> Vec<Finding> {
     let s = Section::Tor;
     match o {
         TorObs::Disabled => vec![finding(
@@ -900,7 +952,7 @@ fn connected(f: &TorFacts, config: &Config) -> Vec<Finding> {
             } else {
                 list.join(", ")
             };
-            if list.iter().any(|l| listener_matches(l, host, port)) {
+            if listeners_cover(list, host, port) {
                 out.push(finding(
                     "tor.listener",
                     s,
@@ -914,9 +966,14 @@ fn connected(f: &TorFacts, config: &Config) -> Vec<Finding> {
                     "tor.listener",
                     s,
                     Status::Error,
-                    format!("the extension uses {ep}, but this tor's SOCKS listeners are: {shown}, so its traffic would not reach this tor"),
+                    format!("the extension uses {ep}, but this tor's SOCKS listeners are: {shown}; something else may be listening on {ep}, so the daemon hands out no credentials (`socks_not_tor`) and web requests are blocked"),
                     Some(format!(
-                        "set [socks] host/port in the configuration to one of tor's listeners, or add `SocksPort {ep} KeepAliveIsolateSOCKSAuth` to torrc"
+                        "set [socks] host/port in the configuration to one of tor's listeners, or add `SocksPort {ep} KeepAliveIsolateSOCKSAuth` to torrc{}",
+                        if host.eq_ignore_ascii_case("localhost") {
+                            " (`localhost` needs tor on both 127.0.0.1 and [::1]: the browser may use either; or use an IP literal)"
+                        } else {
+                            ""
+                        }
                     )),
                 ));
                 false
@@ -926,9 +983,9 @@ fn connected(f: &TorFacts, config: &Config) -> Vec<Finding> {
             out.push(finding(
                 "tor.listener",
                 s,
-                Status::Warning,
-                format!("cannot ask tor which SOCKS ports it listens on: {e}"),
-                Some("a control-port filter (onion-grater) may refuse GETINFO net/listeners/socks; allow it to get this check".into()),
+                Status::Error,
+                format!("cannot ask tor which SOCKS ports it listens on: {e}; without that answer the daemon hands out no credentials (`socks_unverified`) and web requests are blocked"),
+                Some("a control-port filter (onion-grater) may refuse GETINFO net/listeners/socks; allow it, or set [tor] control = \"none\" to trust the SOCKS endpoint without proof".into()),
             ));
             true
         }

@@ -136,8 +136,25 @@ pub fn listener_matches(listener: &str, host: &str, port: u16) -> bool {
     l_port.parse::<u16>() == Ok(port) && hosts_match(l_host, host)
 }
 
+/// True when tor's SOCKS `listeners` (`GETINFO net/listeners/socks`) take every connection the
+/// browser may make to the endpoint `host:port`: for an IP literal, one listener serves it; for
+/// `localhost`, which the browser may resolve to either loopback address, both `127.0.0.1` and
+/// `::1` must be served, or another local user could listen on the one tor leaves free.
+pub fn listeners_cover(listeners: &[String], host: &str, port: u16) -> bool {
+    let wanted: Vec<String> = if host.eq_ignore_ascii_case("localhost") {
+        vec!["127.0.0.1".to_owned(), "::1".to_owned()]
+    } else {
+        vec![host.to_owned()]
+    };
+    wanted
+        .iter()
+        .all(|w| listeners.iter().any(|l| listener_matches(l, w, port)))
+}
+
 /// True when a listening address `bound` serves connections to `wanted` (the `[socks]` host):
-/// equal addresses, `localhost` for either loopback, or a wildcard bind (`0.0.0.0`, `::`).
+/// equal addresses, `localhost` for either loopback, or a wildcard bind (`0.0.0.0`, `::`) of
+/// the same address family (tor sets `IPV6_V6ONLY` on its IPv6 listeners, so `::` does not
+/// take IPv4 connections, and `0.0.0.0` never takes IPv6 ones).
 fn hosts_match(bound: &str, wanted: &str) -> bool {
     let wanted_ips: Vec<IpAddr> = if wanted.eq_ignore_ascii_case("localhost") {
         vec![
@@ -159,9 +176,7 @@ fn hosts_match(bound: &str, wanted: &str) -> bool {
         }
     };
     if bound_ip.is_unspecified() {
-        return wanted_ips
-            .iter()
-            .any(|w| w.is_ipv4() == bound_ip.is_ipv4() || w.is_loopback());
+        return wanted_ips.iter().any(|w| w.is_ipv4() == bound_ip.is_ipv4());
     }
     wanted_ips.contains(&bound_ip)
 }
@@ -234,6 +249,22 @@ mod tests {
     }
 
     #[test]
+    fn localhost_needs_both_loopbacks() {
+        let v4 = vec!["127.0.0.1:9050".to_owned()];
+        let both = vec!["127.0.0.1:9050".to_owned(), "[::1]:9050".to_owned()];
+        assert!(listeners_cover(&v4, "127.0.0.1", 9050));
+        assert!(!listeners_cover(&v4, "localhost", 9050));
+        assert!(listeners_cover(&both, "localhost", 9050));
+        assert!(!listeners_cover(&both, "localhost", 9150));
+        assert!(!listeners_cover(&[], "127.0.0.1", 9050));
+        assert!(!listeners_cover(
+            &["unix:/run/tor/socks".to_owned()],
+            "127.0.0.1",
+            9050
+        ));
+    }
+
+    #[test]
     fn matches_listeners_to_the_endpoint() {
         assert!(listener_matches("127.0.0.1:9050", "127.0.0.1", 9050));
         assert!(listener_matches("\"127.0.0.1:9050\"", "localhost", 9050));
@@ -244,5 +275,10 @@ mod tests {
         assert!(!listener_matches("127.0.0.1:9050", "127.0.0.2", 9050));
         assert!(!listener_matches("unix:/run/tor/socks", "127.0.0.1", 9050));
         assert!(!listener_matches("garbage", "127.0.0.1", 9050));
+        // A wildcard covers its own family only: another user may hold the other one.
+        assert!(listener_matches("[::]:9050", "::1", 9050));
+        assert!(listener_matches("[::]:9050", "localhost", 9050));
+        assert!(!listener_matches("[::]:9050", "127.0.0.1", 9050));
+        assert!(!listener_matches("0.0.0.0:9050", "::1", 9050));
     }
 }
