@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use persite::cli::Cli;
+
+mod cli;
+
+use cli::Cli;
 
 fn main() -> ExitCode {
     Cli::parse().command.run()

@@ -13,6 +13,8 @@
 //! `serde_json::Value`, because the protocol tells a *missing* field from a *mistyped* one and
 //! recovers the `id` of a request whose other fields are bad; the request kinds and their wire
 //! names live here ([`message::RequestType`]). No I/O in this crate.
+// A library reports through return values and `tracing`, never by printing (the binaries print).
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod error;
 pub mod golden;

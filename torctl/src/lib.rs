@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+// A library reports through return values and `tracing`, never by printing (the binaries print).
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod auth;
 pub mod command;

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::{Container, Isolator, Psl};
+use persite::{Container, Isolator, Psl};
 
 /// Arguments of `persite creds`.
 #[derive(Debug, Clone, clap::Args)]
@@ -25,7 +25,7 @@ the exit status is 1.
 Examples:
   persite creds https://www.example.co.uk/ https://mail.example.co.uk/
   persite creds --container firefox-container-2 https://alice.github.io/")]
-pub struct CredsArgs {
+pub(crate) struct CredsArgs {
     /// Firefox cookie store id: firefox-default, firefox-private or firefox-container-N.
     #[arg(long, value_name = "ID", default_value = "firefox-default", value_parser = parse_container)]
     pub container: Container,
@@ -48,7 +48,7 @@ struct CredsLine<'a> {
 }
 
 /// Runs `persite creds`.
-pub fn run(args: &CredsArgs) -> ExitCode {
+pub(crate) fn run(args: &CredsArgs) -> ExitCode {
     let psl = match Psl::load() {
         Ok(psl) => Arc::new(psl),
         Err(error) => {

@@ -1,7 +1,7 @@
 //! `persite doctor`: looks at the installation (files, the daemon's socket, the SOCKS endpoint,
 //! tor's control port, optionally a Firefox profile) and prints what works and what to fix.
 //!
-//! This file only observes; [`crate::doctor`] judges. Every network or socket wait is bounded
+//! This file only observes; [`persite::doctor`] judges. Every network or socket wait is bounded
 //! by [`WAIT`], so doctor never hangs on a silent peer.
 
 use std::io::IsTerminal;
@@ -15,9 +15,9 @@ use persite_native_messaging::manifest::{HOST_BINARY, Os};
 use persite_native_messaging::runtime::{SOCKET_NAME, runtime_dir_path};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::{Config, default_config_path};
-use crate::daemon::client::{self, ClientError};
-use crate::doctor::{
+use persite::config::{Config, default_config_path};
+use persite::daemon::client::{self, ClientError};
+use persite::doctor::{
     self, BinariesObs, ConfigObs, ControlTarget, DaemonAnswer, DaemonObs, DaemonStatus, FileState,
     FileText, Observations, ProfileObs, SocksObs, SocksProbe, TorFacts, TorObs,
 };
@@ -25,7 +25,7 @@ use torctl::auth::{self, Plan};
 use torctl::{Connection, ControlAddr, ControlConfig, ControlError};
 
 /// Bound on every single wait (connect, greeting, each control-port reply).
-pub const WAIT: Duration = Duration::from_secs(2);
+pub(crate) const WAIT: Duration = Duration::from_secs(2);
 
 /// Where Debian's `firefox-esr` reads its enterprise policy.
 const DEFAULT_POLICIES: &str = "/etc/firefox/policies/policies.json";
@@ -45,7 +45,7 @@ Examples:
   persite doctor
   persite doctor --profile ~/.mozilla/firefox/abcd1234.default-esr
   persite doctor --json | jq '.findings[] | select(.status == \"error\")'")]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Print the findings as JSON ({ok, errors, warnings, findings: [{id, section, status,
     /// message, hint}]}).
     #[arg(long)]
@@ -66,7 +66,7 @@ pub struct DoctorArgs {
 }
 
 /// Runs every check and prints the report.
-pub fn run(args: &DoctorArgs) -> ExitCode {
+pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -93,7 +93,7 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
 }
 
 /// Gathers everything [`doctor::diagnose`] needs.
-pub async fn observe(args: &DoctorArgs) -> Observations {
+pub(crate) async fn observe(args: &DoctorArgs) -> Observations {
     let binaries = binaries();
     let manifests = match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         Some(home) => install::doctor(Path::new(&home), Os::current(), &args.tor_browser_dir),
@@ -113,7 +113,7 @@ pub async fn observe(args: &DoctorArgs) -> Observations {
                 managed,
                 &daemon
                     .runtime_dir
-                    .join(crate::daemon::managed_tor::CONTROL_SOCKET_NAME),
+                    .join(persite::daemon::managed_tor::CONTROL_SOCKET_NAME),
                 Path::new("/run/tor/control").exists(),
             );
             (socks, tor(target, effective).await)
@@ -190,7 +190,7 @@ async fn daemon() -> DaemonObs {
         Ok(Ok((200, status))) => DaemonAnswer::Status(daemon_status(&status)),
         Ok(Ok((code, body))) => DaemonAnswer::Failed(format!("HTTP {code}: {body}")),
     };
-    let pid = std::fs::read_to_string(runtime_dir.join(crate::daemon::instance::LOCK_NAME))
+    let pid = std::fs::read_to_string(runtime_dir.join(persite::daemon::instance::LOCK_NAME))
         .ok()
         .and_then(|t| t.trim().parse().ok());
     DaemonObs {

@@ -3,14 +3,14 @@
 
 use std::process::ExitCode;
 
-use crate::hardening::{SocksEndpoint, render_policies_json, render_user_js};
+use persite::hardening::{SocksEndpoint, render_policies_json, render_user_js};
 
 /// The extension id the policy allows in private windows (`docs/protocol.md` §4).
 use persite_native_messaging::manifest::EXTENSION_ID;
 
 /// Which file to print.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ConfigKind {
+pub(crate) enum ConfigKind {
     /// A `user.js` for one profile folder.
     UserJs,
     /// A `policies.json` for all profiles, with the settings locked.
@@ -22,7 +22,7 @@ pub enum ConfigKind {
 #[command(after_long_help = "Examples:\n  \
     persite firefox-config user-js > ~/.mozilla/firefox/<profile>/user.js\n  \
     persite firefox-config policies --socks 127.0.0.1:9150 | sudo tee /etc/firefox/policies/policies.json")]
-pub struct FirefoxConfigArgs {
+pub(crate) struct FirefoxConfigArgs {
     /// The file to print.
     #[arg(value_enum)]
     pub kind: ConfigKind,
@@ -37,7 +37,7 @@ fn parse_socks(text: &str) -> Result<SocksEndpoint, String> {
 }
 
 /// Prints the requested file to stdout.
-pub fn run(args: &FirefoxConfigArgs) -> ExitCode {
+pub(crate) fn run(args: &FirefoxConfigArgs) -> ExitCode {
     let text = match args.kind {
         ConfigKind::UserJs => render_user_js(&args.socks),
         ConfigKind::Policies => render_policies_json(&args.socks, EXTENSION_ID),

@@ -9,7 +9,7 @@ use persite_native_messaging::manifest::{Browser, Scope};
 
 /// A browser choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BrowserArg {
+pub(crate) enum BrowserArg {
     /// Firefox (and forks that keep its paths).
     Firefox,
     /// LibreWolf.
@@ -22,7 +22,7 @@ pub enum BrowserArg {
 
 impl BrowserArg {
     /// The library's selection for this choice.
-    pub fn selection(self) -> Selection {
+    pub(crate) fn selection(self) -> Selection {
         match self {
             BrowserArg::Firefox => Selection::Only(Browser::Firefox),
             BrowserArg::Librewolf => Selection::Only(Browser::LibreWolf),
@@ -50,7 +50,7 @@ Examples:
   persite install --dry-run
   persite install --browser tor-browser --tor-browser-dir ~/tor-browser
   sudo persite install --system")]
-pub struct InstallArgs {
+pub(crate) struct InstallArgs {
     /// Which browser to install for.
     #[arg(long, value_enum, default_value_t = BrowserArg::All)]
     pub browser: BrowserArg,
@@ -70,7 +70,7 @@ pub struct InstallArgs {
 
 impl InstallArgs {
     /// The library options for these arguments on this machine.
-    pub fn options(&self) -> Result<Options, install::InstallError> {
+    pub(crate) fn options(&self) -> Result<Options, install::InstallError> {
         let scope = if self.system {
             Scope::System
         } else {
@@ -85,7 +85,7 @@ impl InstallArgs {
 }
 
 /// Runs `persite install`.
-pub fn run(args: &InstallArgs) -> ExitCode {
+pub(crate) fn run(args: &InstallArgs) -> ExitCode {
     match args
         .options()
         .and_then(|options| install::install(&options))

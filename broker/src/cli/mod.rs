@@ -6,20 +6,20 @@
 
 use std::process::ExitCode;
 
-pub mod creds;
-pub mod doctor;
-pub mod firefox_config;
-pub mod install;
-pub mod new_circuit;
-pub mod run;
-pub mod serve;
-pub mod status;
-pub mod uninstall;
+pub(crate) mod creds;
+pub(crate) mod doctor;
+pub(crate) mod firefox_config;
+pub(crate) mod install;
+pub(crate) mod new_circuit;
+pub(crate) mod run;
+pub(crate) mod serve;
+pub(crate) mod status;
+pub(crate) mod uninstall;
 
 /// Per-site Tor circuits for Firefox: the Persite broker and its tools.
 #[derive(Debug, clap::Parser)]
 #[command(name = "persite", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -27,7 +27,7 @@ pub struct Cli {
 
 /// The subcommands of `persite`.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print the SOCKS credentials the broker would give some URLs (one JSON object per line).
     Creds(creds::CredsArgs),
     /// Check the installation, the daemon, tor and (optionally) a Firefox profile; say what to fix.
@@ -50,7 +50,7 @@ pub enum Command {
 
 impl Command {
     /// Runs the subcommand; its exit code is the process's.
-    pub fn run(&self) -> ExitCode {
+    pub(crate) fn run(&self) -> ExitCode {
         match self {
             Command::Creds(args) => creds::run(args),
             Command::Doctor(args) => doctor::run(args),

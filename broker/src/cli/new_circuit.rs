@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use persite_native_messaging::runtime::{SOCKET_NAME, runtime_dir_path};
 use serde_json::json;
 
-use crate::daemon::apps::whole_app_host;
-use crate::daemon::client;
+use persite::daemon::apps::whole_app_host;
+use persite::daemon::client;
 
 /// Arguments of `persite new-circuit`.
 #[derive(Debug, Clone, clap::Args)]
@@ -19,7 +19,7 @@ circuit; new ones take a new circuit.
 Examples:
   persite new-circuit --site example.com
   persite new-circuit --app git")]
-pub struct NewCircuitArgs {
+pub(crate) struct NewCircuitArgs {
     /// The application whose credentials change (its `persite run --as` name).
     #[arg(long, value_name = "NAME", required_unless_present = "site")]
     pub app: Option<String>,
@@ -29,7 +29,7 @@ pub struct NewCircuitArgs {
 }
 
 /// Runs `persite new-circuit`.
-pub fn run(args: &NewCircuitArgs) -> ExitCode {
+pub(crate) fn run(args: &NewCircuitArgs) -> ExitCode {
     let target = match (&args.site, &args.app) {
         (Some(site), _) => json!({"url": site}),
         (None, Some(app)) => json!({"site": whole_app_host(app)}),

@@ -9,8 +9,8 @@ use std::process::{Command, ExitCode};
 use persite_native_messaging::runtime::{SOCKET_NAME, runtime_dir_path};
 use serde_json::{Value, json};
 
-use crate::daemon::client;
-use crate::isolation::container::AppName;
+use persite::daemon::client;
+use persite::isolation::container::AppName;
 
 /// Arguments of `persite run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,7 +34,7 @@ Examples:
   persite run -- git fetch
   persite run --as apt-mirrors --per-site -- curl -sO https://deb.debian.org/debian/README
   persite run --torsocks -- ssh user@example.onion")]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The application identity; default: the program's file name.
     #[arg(long = "as", value_name = "NAME")]
     pub name: Option<String>,
@@ -58,7 +58,7 @@ pub struct RunArgs {
 }
 
 /// The identity of a run: `--as`, else the program's file name.
-pub fn identity(args: &RunArgs) -> Result<String, String> {
+pub(crate) fn identity(args: &RunArgs) -> Result<String, String> {
     let name = match &args.name {
         Some(name) => name.clone(),
         None => Path::new(args.command.first().map_or("", String::as_str))
@@ -78,7 +78,7 @@ pub fn identity(args: &RunArgs) -> Result<String, String> {
 
 /// The variables to set for a program whose SOCKS endpoint is `host:port` with `username`
 /// and `password`.
-pub fn proxy_environment(
+pub(crate) fn proxy_environment(
     host: &str,
     port: u16,
     username: &str,
@@ -126,7 +126,7 @@ fn percent(text: &str) -> String {
 }
 
 /// The SOCKS endpoint and credentials a run uses, from the daemon's `app_credentials` answer.
-pub fn endpoint_of(
+pub(crate) fn endpoint_of(
     answer: &Value,
     name: &str,
     per_site: bool,
@@ -169,7 +169,7 @@ fn split_host_port(addr: &str) -> Option<(String, u16)> {
 }
 
 /// Runs `persite run`: on success it does not return (the program replaces this process).
-pub fn run(args: &RunArgs) -> ExitCode {
+pub(crate) fn run(args: &RunArgs) -> ExitCode {
     let fail = |message: String| {
         eprintln!("persite run: {message}");
         ExitCode::FAILURE

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::daemon::{self, ServeOptions, ServeOutcome};
+use persite::daemon::{self, ServeOptions, ServeOutcome};
 
 /// Arguments of `persite serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,7 +24,7 @@ Logs go to stderr; set PERSITE_LOG (e.g. `debug`, `persite=trace`) to change the
 Example:
   persite serve
   curl --unix-socket \"$XDG_RUNTIME_DIR/persite/broker.sock\" http://persite/v1/status")]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Config file (default: $XDG_CONFIG_HOME/persite/config.toml or
     /// ~/.config/persite/config.toml; a missing default file means all defaults).
     #[arg(long, value_name = "PATH")]
@@ -35,7 +35,7 @@ pub struct ServeArgs {
 }
 
 /// Runs the daemon; returns once it stops.
-pub fn run(args: &ServeArgs) -> ExitCode {
+pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     init_logging();
     let options = ServeOptions {
         config: args.config.clone(),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use persite_native_messaging::runtime::{SOCKET_NAME, runtime_dir_path};
 use serde_json::Value;
 
-use crate::daemon::client;
+use persite::daemon::client;
 
 /// Arguments of `persite status`.
 #[derive(Debug, Clone, clap::Args)]
@@ -19,7 +19,7 @@ Example:
   persite status
   persite status --json | jq .sites
   persite status --wait-bootstrap --timeout 120")]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print the daemon's `GET /v1/status` answer as JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -35,7 +35,7 @@ pub struct StatusArgs {
 const POLL: Duration = Duration::from_millis(500);
 
 /// Queries the daemon and prints its status.
-pub fn run(args: &StatusArgs) -> ExitCode {
+pub(crate) fn run(args: &StatusArgs) -> ExitCode {
     // Only looks: a status query must not create the runtime directory.
     let socket = runtime_dir_path().join(SOCKET_NAME);
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -11,7 +11,7 @@ use super::install::BrowserArg;
 
 /// Arguments of `persite uninstall`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct UninstallArgs {
+pub(crate) struct UninstallArgs {
     /// Which browser to uninstall from.
     #[arg(long, value_enum, default_value_t = BrowserArg::All)]
     pub browser: BrowserArg,
@@ -27,7 +27,7 @@ pub struct UninstallArgs {
 }
 
 /// Runs `persite uninstall`.
-pub fn run(args: &UninstallArgs) -> ExitCode {
+pub(crate) fn run(args: &UninstallArgs) -> ExitCode {
     let scope = if args.system {
         Scope::System
     } else {
