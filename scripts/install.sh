@@ -25,19 +25,7 @@ step "Registering the native messaging host"
 
 step "Packing the extension"
 xpi="$repo/target/persite.xpi"
-rm -f "$xpi"
-(cd extension && python3 - "$xpi" <<'PY'
-import os, sys, zipfile
-skip = {"node_modules", "test", "web-ext-artifacts"}
-with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for root, dirs, files in os.walk("."):
-        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
-        for f in sorted(files):
-            if f in ("package.json", "package-lock.json") or f.startswith("."):
-                continue
-            z.write(os.path.join(root, f), os.path.relpath(os.path.join(root, f), "."))
-PY
-)
+"$repo/scripts/pack-xpi.sh" "$xpi"
 echo "extension: $xpi"
 
 step "Starting the broker daemon"

@@ -742,32 +742,9 @@ fn kill_group(child: &mut Child) {
 /// SIGKILL every process of ours whose environment holds `key=value` exactly (used for the
 /// detached broker daemon, whose unique per-run runtime directory identifies it).
 pub fn kill_processes_with_env(key: &str, value: &str) {
-    let needle = format!("{key}={value}").into_bytes();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    let own = std::process::id();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if u32::try_from(pid).ok() == Some(own) {
-            continue;
-        }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_slice())
-        {
-            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
+    for pid in crate::procs::pids_with_env(key, value, None) {
+        if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
     }
 }

@@ -11,8 +11,19 @@ use anyhow::{Context as _, ensure};
 /// `PERSITE_RUNTIME_DIR=<runtime_dir>` exactly (the broker daemon or the native host of one
 /// browser).
 pub fn pids_in_runtime_dir(runtime_dir: &Path, exe: &Path) -> Vec<i32> {
-    let needle = format!("PERSITE_RUNTIME_DIR={}", runtime_dir.display()).into_bytes();
     let exe = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
+    pids_with_env(
+        "PERSITE_RUNTIME_DIR",
+        &runtime_dir.display().to_string(),
+        Some(&exe),
+    )
+}
+
+/// The processes other than this one whose environment holds `key=value` exactly, and whose
+/// executable is `exe` when given.
+pub fn pids_with_env(key: &str, value: &str, exe: Option<&Path>) -> Vec<i32> {
+    let needle = format!("{key}={value}").into_bytes();
+    let own = std::process::id();
     let mut pids = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return pids;
@@ -25,11 +36,14 @@ pub fn pids_in_runtime_dir(runtime_dir: &Path, exe: &Path) -> Vec<i32> {
         else {
             continue;
         };
-        let Ok(found) = std::fs::read_link(entry.path().join("exe")) else {
+        if u32::try_from(pid).ok() == Some(own) {
             continue;
-        };
-        if found != exe {
-            continue;
+        }
+        if let Some(exe) = exe {
+            match std::fs::read_link(entry.path().join("exe")) {
+                Ok(found) if found == exe => {}
+                _ => continue,
+            }
         }
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
             continue;

@@ -113,20 +113,17 @@ pub fn host_starts(pid_log: &Path) -> Vec<(u32, std::time::SystemTime)> {
         .collect()
 }
 
-/// Pack the unpacked extension `dir` into `xpi` with `zip` (bounded by the tool itself; the
-/// extension is small).
-pub fn pack_xpi(dir: &Path, xpi: &Path) -> anyhow::Result<()> {
-    let _ = std::fs::remove_file(xpi);
-    let status = Command::new("zip")
-        .args(["-q", "-r", "-X"])
+/// Packs the Persite extension into `xpi` with `scripts/pack-xpi.sh`, the packer
+/// `scripts/install.sh` uses too (the extension is small; the script is bounded by its input).
+pub fn pack_xpi(xpi: &Path) -> anyhow::Result<()> {
+    let script = crate::binaries::repo_root().join("scripts/pack-xpi.sh");
+    let status = Command::new("bash")
+        .arg(&script)
         .arg(xpi)
-        .arg(".")
-        .args(["-x", "node_modules/*", "-x", "test/*", "-x", "bench/*"])
-        .current_dir(dir)
         .stdin(Stdio::null())
         .status()
-        .context("running zip (apt-get install zip)")?;
-    anyhow::ensure!(status.success(), "zip failed: {status}");
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(status.success(), "{} failed: {status}", script.display());
     Ok(())
 }
 

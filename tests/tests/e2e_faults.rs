@@ -993,7 +993,7 @@ async fn firefox_restart(h: &Harness) -> anyhow::Result<String> {
         .tempdir_in("/tmp")?;
     let profile = work.path().join("profile");
     let xpi = work.path().join("persite.xpi");
-    wrappers::pack_xpi(&binaries::extension_dir()?, &xpi)?;
+    wrappers::pack_xpi(&xpi)?;
     let sites: Vec<Site> = (1..=3)
         .map(|i| Site::new(h, &format!("e{i}.test"), i))
         .collect();

@@ -427,7 +427,7 @@ async fn browser_restart(h: &Harness) -> anyhow::Result<String> {
         profile: work.path().join("profile"),
         xpi: work.path().join("persite.xpi"),
     };
-    wrappers::pack_xpi(&binaries::extension_dir()?, &kept.xpi)?;
+    wrappers::pack_xpi(&kept.xpi)?;
 
     let first = start_persite_with(h, runtime_dir.path(), Some((&kept, true))).await?;
     let before = load_and_attribute(h, &first, "http://site-a.test/").await?;
