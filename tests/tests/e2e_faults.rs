@@ -713,6 +713,14 @@ async fn host_killed(h: &Harness) -> anyhow::Result<String> {
 
 /// A Persite browser whose native host talks to a [`FakeBroker`] (and can start no real daemon).
 async fn start_with_fake(h: &Harness) -> anyhow::Result<(FakeBroker, Browser, tempfile::TempDir)> {
+    start_with_fake_env(h, Vec::new()).await
+}
+
+/// [`start_with_fake`] with extra environment for Firefox and its native host.
+async fn start_with_fake_env(
+    h: &Harness,
+    env: Vec<(String, String)>,
+) -> anyhow::Result<(FakeBroker, Browser, tempfile::TempDir)> {
     let runtime_dir = tempfile::Builder::new()
         .prefix("persite-rt-fake-")
         .tempdir_in("/tmp")?;
@@ -729,6 +737,7 @@ async fn start_with_fake(h: &Harness) -> anyhow::Result<(FakeBroker, Browser, te
             runtime_dir: Some(runtime_dir.path().to_path_buf()),
             // If the fake is not answering, the host must not start a real daemon.
             broker_bin: Some(PathBuf::from("/bin/false")),
+            env,
             ..BrowserOptions::default()
         },
     )
@@ -1586,27 +1595,12 @@ async fn black_hole(h: &Harness) -> anyhow::Result<String> {
         .prefix("persite-faults-hole-")
         .tempdir_in("/tmp")?;
     let log = work.path().join("strace.log");
-    let runtime_dir = tempfile::Builder::new()
-        .prefix("persite-rt-fake-")
-        .tempdir_in("/tmp")?;
-    let fake = FakeBroker::start(
-        runtime_dir.path(),
-        h.recorder.addr().port(),
-        FakeMode::Honest,
-    )
-    .await?;
-    let b = start_browser(
+    let (fake, b, _runtime_dir) = start_with_fake_env(
         h,
-        BrowserOptions {
-            temporary_addon: true,
-            runtime_dir: Some(runtime_dir.path().to_path_buf()),
-            broker_bin: Some(PathBuf::from("/bin/false")),
-            env: vec![(
-                "PERSITE_STRACE_OUT".into(),
-                log.to_string_lossy().into_owned(),
-            )],
-            ..BrowserOptions::default()
-        },
+        vec![(
+            "PERSITE_STRACE_OUT".into(),
+            log.to_string_lossy().into_owned(),
+        )],
     )
     .await?;
     let ff = &b.firefox;

@@ -250,7 +250,8 @@ mod tests {
         assert_eq!(
             st.to_json(),
             json!({"control": "connecting", "managed": true, "version": null,
-                   "bootstrap": null, "socks_listeners": null, "error": null})
+                   "bootstrap": null, "socks_listeners": null, "error": null,
+                   "socks_vouched": false, "socks_problem": null})
         );
         assert_eq!(st.availability(), Availability::NoControlPort);
         st.control = ControlState::Connected;
