@@ -2,9 +2,6 @@
 //! tor's NEWNYM rate limit, so `new_identity` can say whether tor acts now or later.
 
 use std::time::{Duration, Instant};
-
-use serde_json::Value;
-
 /// Tor accepts one NEWNYM per this interval and defers later ones (`MAX_SIGNEWNYM_RATE`).
 pub const NEWNYM_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -61,11 +58,6 @@ impl TorStatus {
             socks_vouched: false,
             socks_problem: None,
         }
-    }
-
-    /// [`Self::to_wire`] as a JSON value (the body of a `tor_status` push).
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self.to_wire()).unwrap_or(Value::Null)
     }
 
     /// Whether circuit data can be shown: connected, and bootstrapped when progress is known.
@@ -248,7 +240,7 @@ mod tests {
         use crate::daemon::circuits::Availability;
         let mut st = TorStatus::new(ControlState::Connecting, true);
         assert_eq!(
-            st.to_json(),
+            serde_json::to_value(st.to_wire()).expect("serialises"),
             json!({"control": "connecting", "managed": true, "version": null,
                    "bootstrap": null, "socks_listeners": null, "error": null,
                    "socks_vouched": false, "socks_problem": null})
@@ -260,7 +252,7 @@ mod tests {
         st.bootstrap_summary = Some("Loading".into());
         assert_eq!(st.availability(), Availability::NotBootstrapped);
         assert_eq!(
-            st.to_json()["bootstrap"],
+            serde_json::to_value(st.to_wire()).expect("serialises")["bootstrap"],
             json!({"progress": 45, "summary": "Loading"})
         );
         st.bootstrap_progress = Some(100);
