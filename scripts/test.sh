@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every Persite test on a fresh Debian machine: lints, unit and property tests, the
-# extension's tests, the real-Firefox end-to-end suite and the private-Tor-network suite.
+# extension's tests, the real-Firefox end-to-end suite, the private-Tor-network suite and a
+# bounded run of every fuzz target.
 #
 # It installs what the tests need when it is missing (never skips a test for a missing tool):
 #   - Debian packages: firefox-esr, tor (with tor-gencert and tor-resolve), strace, torsocks,
 #     curl, and nodejs/npm if absent
 #   - geckodriver, built from crates.io into $PERSITE_CACHE/tools (cached after the first run)
 #   - the extension's npm dev dependencies (web-ext), from its package-lock.json
+#   - the nightly toolchain (rustup) and cargo-fuzz, built from crates.io into $PERSITE_CACHE/tools,
+#     for the fuzz smoke (scripts/fuzz-smoke.sh)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,5 +71,8 @@ step "Extension unit tests (node --test)"
 
 step "Rust tests: unit, property, binaries, daemon, native host, real Firefox, private Tor network"
 cargo test --workspace --locked
+
+step "Fuzz smoke: every cargo-fuzz target for ${FUZZ_SECONDS:-10} s over its seed corpus"
+./scripts/fuzz-smoke.sh
 
 step "All tests passed"

@@ -54,7 +54,9 @@ impl SseParser {
         if line.is_empty() {
             let event = std::mem::take(&mut self.data).freeze();
             let had = std::mem::take(&mut self.has_data);
-            return (had && !std::mem::take(&mut self.overflow)).then_some(event);
+            // Both flags end with the event, whether or not it had data.
+            let overflow = std::mem::take(&mut self.overflow);
+            return (had && !overflow).then_some(event);
         }
         let (field, value) = match line.iter().position(|&b| b == b':') {
             Some(i) => (&line[..i], &line[i + 1..]),
@@ -97,6 +99,29 @@ mod tests {
         assert_eq!(all(&[stream]), expected);
         let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
         assert_eq!(all(&bytewise), expected);
+    }
+
+    #[test]
+    fn an_oversized_line_without_data_does_not_drop_the_next_event() {
+        let comment = [&b":"[..], &vec![b'x'; MAX_EVENT_LEN + 1]].concat();
+        assert_eq!(
+            all(&[&comment, b"\n\n", b"data: {}\n\n"]),
+            vec![Bytes::from_static(b"{}")]
+        );
+        let field = [&b"event: "[..], &vec![b'x'; MAX_EVENT_LEN]].concat();
+        assert_eq!(
+            all(&[&field, b"\n\ndata: 1\n\n"]),
+            vec![Bytes::from_static(b"1")]
+        );
+    }
+
+    #[test]
+    fn an_oversized_event_is_dropped_and_the_next_one_kept() {
+        let data = [&b"data: "[..], &vec![b'x'; MAX_EVENT_LEN + 1]].concat();
+        assert_eq!(
+            all(&[&data, b"\n\ndata: 2\n\n"]),
+            vec![Bytes::from_static(b"2")]
+        );
     }
 
     #[test]
