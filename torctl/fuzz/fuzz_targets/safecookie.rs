@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use hmac::{Hmac, KeyInit, Mac};
 use libfuzzer_sys::fuzz_target;
 use sha2::Sha256;
-use torctl::auth::{Plan, SafeCookie, choose_method, parse_protocolinfo};
+use torctl::auth::{Plan, SafeCookie, Transport, choose_method, parse_protocolinfo};
 use torctl::{AuthError, AuthMethod, Message, Parsed, Reply, ReplyParser};
 
 fn reply(bytes: &[u8]) -> Option<Reply> {
@@ -112,22 +112,29 @@ fn forged(cookie: &[u8; 32], client_nonce: &[u8; 32], rest: &[u8]) {
         && let Ok(info) = parse_protocolinfo(&reply)
     {
         let offered = |m: AuthMethod| info.methods.contains(&m);
-        for have_password in [false, true] {
-            for readable in [false, true] {
-                match choose_method(&info, have_password, |_| readable) {
-                    Ok(Plan::SafeCookie(path)) => {
-                        assert!(offered(AuthMethod::SafeCookie));
-                        assert_eq!(Some(path), info.cookie_file);
+        for transport in [Transport::Unix, Transport::Tcp] {
+            for have_password in [false, true] {
+                for readable in [false, true] {
+                    match choose_method(&info, transport, have_password, |_| readable) {
+                        Ok(Plan::SafeCookie(path)) => {
+                            assert!(offered(AuthMethod::SafeCookie));
+                            assert_eq!(Some(path), info.cookie_file);
+                        }
+                        Ok(Plan::Cookie(path)) => {
+                            // COOKIE sends the cookie itself: never to a TCP port.
+                            assert!(transport == Transport::Unix, "COOKIE chosen over TCP");
+                            assert!(offered(AuthMethod::Cookie));
+                            assert_eq!(Some(path), info.cookie_file);
+                        }
+                        Ok(Plan::HashedPassword) => {
+                            assert!(offered(AuthMethod::HashedPassword) && have_password);
+                        }
+                        Ok(Plan::Null) => {
+                            assert!(transport == Transport::Unix, "NULL chosen over TCP");
+                            assert!(offered(AuthMethod::Null));
+                        }
+                        Err(e) => assert!(!e.to_string().is_empty()),
                     }
-                    Ok(Plan::Cookie(path)) => {
-                        assert!(offered(AuthMethod::Cookie));
-                        assert_eq!(Some(path), info.cookie_file);
-                    }
-                    Ok(Plan::HashedPassword) => {
-                        assert!(offered(AuthMethod::HashedPassword) && have_password);
-                    }
-                    Ok(Plan::Null) => assert!(offered(AuthMethod::Null)),
-                    Err(e) => assert!(!e.to_string().is_empty()),
                 }
             }
         }
