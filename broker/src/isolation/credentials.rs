@@ -1,7 +1,7 @@
 //! SOCKS credentials derived from a secret key: stable per (site, container), unlinkable to the
 //! site without the key, never stored.
 //!
-//! `username = enc(blake3_keyed(key, fields(PURPOSE="user", SITE, CONTAINER [, TAB])))`,
+//! `username = enc(blake3_keyed(key, fields(PURPOSE="user", SITE, CONTAINER [, TAB] [, SESSION])))`,
 //! `password = enc(blake3_keyed(key, fields(PURPOSE="pass", SITE, CONTAINER, GENERATION, EPOCH
 //! [, TAB] [, ROTATION] [, TAB_ERA] [, TAB_LIFE] [, SESSION])))`, where `enc` is base64url
 //! without padding (43 characters of `A–Z a–z 0–9 - _` for the 32-byte hash).
