@@ -20,6 +20,7 @@ use hyper::body::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use persite_protocol as wire;
 use serde_json::{Value, json};
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
@@ -181,22 +182,52 @@ async fn handle(state: Arc<Mutex<FakeState>>, request: Request<Incoming>) -> Res
     let reply = match kind {
         "hello" => {
             let state = lock(&state);
-            json!({"id": id, "result": {"protocol": 1, "broker_version": "0.0.0-fake",
-                "instance": state.instance,
-                "socks": {"host": "127.0.0.1", "port": state.socks_port}}})
+            let result = wire::HelloResult {
+                protocol: wire::limits::PROTOCOL_VERSION,
+                broker_version: "0.0.0-fake".into(),
+                instance: state.instance.clone(),
+                socks: socks(state.socks_port),
+            };
+            json!({"id": id, "result": result})
         }
         "status" => {
             let state = lock(&state);
-            json!({"id": id, "result": {"broker_version": "0.0.0-fake", "instance": state.instance,
-                "uptime_s": 0, "sites": state.issued.len(), "epoch": 0,
-                "socks": {"host": "127.0.0.1", "port": state.socks_port},
-                "tor": {"control": "none", "managed": false, "version": null,
-                        "bootstrap": null, "socks_listeners": null}}})
+            let result = wire::StatusResult {
+                broker_version: "0.0.0-fake".into(),
+                instance: state.instance.clone(),
+                uptime_s: 0,
+                sites: state.issued.len() as u64,
+                epoch: 0,
+                socks: socks(state.socks_port),
+                tor: wire::TorStatus {
+                    control: wire::ControlState::None,
+                    managed: false,
+                    version: None,
+                    bootstrap: None,
+                    socks_listeners: None,
+                    error: None,
+                    socks_vouched: false,
+                    socks_problem: None,
+                },
+                front: None,
+                apps: Vec::new(),
+            };
+            json!({"id": id, "result": result})
         }
         "credentials" => return credentials(&state, id, &message).await,
-        _ => json!({"id": id, "error": {"code": "unknown_type", "message": "fake broker"}}),
+        _ => {
+            json!({"id": id, "error": wire::ErrorBody::new(wire::ErrorCode::UnknownType, "fake broker")})
+        }
     };
     Response::new(full(reply.to_string()))
+}
+
+/// The SOCKS endpoint a fake answer names.
+fn socks(port: u16) -> wire::SocksEndpoint {
+    wire::SocksEndpoint {
+        host: "127.0.0.1".into(),
+        port,
+    }
 }
 
 async fn credentials(state: &Arc<Mutex<FakeState>>, id: Value, message: &Value) -> Response<Body> {
@@ -219,8 +250,14 @@ async fn credentials(state: &Arc<Mutex<FakeState>>, id: Value, message: &Value) 
             .entry(format!("{host} {container}"))
             .or_insert_with(|| (format!("fake-user-{next}"), format!("fake-pass-{next}")))
             .clone();
-        let honest = json!({"site": host, "container": container, "username": username,
-            "password": password, "expires_at": null, "per_tab": false});
+        let honest = json!(wire::CredentialsResult {
+            site: host,
+            container,
+            username,
+            password,
+            expires_at: None,
+            per_tab: false,
+        });
         if !state.history.contains(&honest) {
             state.history.push(honest.clone());
         }
