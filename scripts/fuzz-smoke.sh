@@ -76,7 +76,8 @@ for crate in "${crates[@]}"; do
             -max_total_time="$seconds" -timeout=10 -print_final_stats=1) >"$log" 2>&1; then
             echo "ok: $(sed -n 's/^stat::number_of_executed_units: *//p' "$log") inputs, no crash"
         else
-            tail -n 40 "$log"
+            grep -E -A6 'panicked at|==ERROR|ERROR: libFuzzer' "$log" | head -n 30 || true
+            grep -E -A2 '^Failing input:|^Reproduce with:' "$log" || tail -n 30 "$log"
             failed+=("$crate/$target")
         fi
     done

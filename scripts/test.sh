@@ -63,6 +63,10 @@ step "Extension dependencies (npm)"
 
 step "Formatting and lints"
 cargo fmt --all -- --check
+# The fuzz crates are workspaces of their own (scripts/fuzz-smoke.sh builds them).
+for fuzz in broker/fuzz native-messaging/fuzz torctl/fuzz; do
+    cargo fmt --manifest-path "$fuzz/Cargo.toml" -- --check
+done
 cargo clippy --workspace --all-targets --locked -- -D warnings
 (cd extension && npm run --silent lint)
 
