@@ -475,16 +475,8 @@ pub fn check_authenticated(method: &'static str, reply: &Reply) -> Result<(), Au
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reply::{Message, Parsed, ReplyParser};
 
-    fn reply(text: &str) -> Reply {
-        let mut p = ReplyParser::default();
-        p.push(text.as_bytes());
-        match p.next_message() {
-            Ok(Parsed::Message(Message::Reply(r))) => r,
-            other => panic!("not a reply: {other:?}"),
-        }
-    }
+    use crate::reply::reply_of as reply;
 
     #[test]
     fn protocolinfo_with_octal_escaped_cookie_path() {

@@ -247,16 +247,8 @@ pub fn parse_bootstrap_phase(value: &str) -> Result<StatusEvent, InfoError> {
 mod tests {
     use super::*;
     use crate::events::{CircStatus, Sensitive};
-    use crate::reply::{Message, Parsed, ReplyParser};
 
-    fn reply(text: &str) -> Reply {
-        let mut p = ReplyParser::default();
-        p.push(text.as_bytes());
-        match p.next_message() {
-            Ok(Parsed::Message(Message::Reply(r))) => r,
-            other => panic!("not a reply: {other:?}"),
-        }
-    }
+    use crate::reply::reply_of as reply;
 
     #[test]
     fn getinfo_single_and_data_values() {

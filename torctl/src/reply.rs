@@ -357,6 +357,17 @@ fn split_status_line(line: &[u8]) -> Result<(u16, LineKind, String), ParseError>
     ))
 }
 
+/// The one reply in `text` (test helper shared by the parsers' unit tests).
+#[cfg(test)]
+pub(crate) fn reply_of(text: &str) -> Reply {
+    let mut p = ReplyParser::default();
+    p.push(text.as_bytes());
+    match p.next_message() {
+        Ok(Parsed::Message(Message::Reply(r))) => r,
+        other => panic!("not a reply: {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
