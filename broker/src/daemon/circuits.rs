@@ -24,12 +24,12 @@ use serde_json::{Value, json};
 
 use crate::isolation::container::Container;
 use crate::isolation::isolator::Isolator;
+use crate::isolation::sets::TabId;
 use crate::isolation::site::Site;
-use crate::policy::rotation::TabId;
 use torctl::{CircEvent, CircStatus, Event, PathHop, StreamBwEvent, StreamEvent, StreamStatus};
 
 /// A display: a site in one container, and the tab for a per-tab site's credential set (as in
-/// [`crate::policy::rotation::CredentialSet`]). `None` is the site-wide display, which for a per-tab
+/// [`crate::isolation::sets::CredentialSet`]). `None` is the site-wide display, which for a per-tab
 /// site shows the circuit any of its tabs used last.
 pub type SiteKey = (Site, Container, Option<TabId>);
 

@@ -1,7 +1,7 @@
-//! The isolation state of one broker run: the secret key, the per-site "new circuit" counters,
-//! the "new identity" epoch, the catch-all's rotation clock, the circuit-lifetime policies with
-//! each credential set's rotation state ([`RotationEngine`]), the stream → credentials map that
-//! meters bytes for max-bytes policies, and the username → site map used for display.
+//! The isolation state of one broker run: the secret key, the credential sets' state
+//! ([`CredentialSets`]: every counter a password folds in, and the policies), the stream →
+//! credentials map that meters bytes for max-bytes policies, and the username → site map used
+//! for display.
 //!
 //! Nothing here touches disk: a restarted broker has a new key, so every credential changes.
 //! Time is passed in (`*_at` methods take Unix milliseconds) so rotation is testable without
@@ -12,18 +12,15 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::isolation::container::Container;
-use crate::isolation::credentials::{self, DerivationKey, Digest, PasswordCounters};
+use crate::isolation::credentials::{self, DerivationKey, Digest};
 use crate::isolation::error::IsolationError;
 use crate::isolation::psl::Psl;
 use crate::isolation::session::Session;
+pub use crate::isolation::sets::CATCH_ALL_MAX_AGE_MS;
+use crate::isolation::sets::{CredentialSet, CredentialSets, TabId};
 use crate::isolation::site::Site;
-use crate::policy::rotation::{CredentialSet, RotationEngine, TabId};
 use crate::policy::{Policy, PolicyTable};
 use torctl::{Event, StreamStatus};
-
-/// Age after which the catch-all credentials rotate on their next use (Tor Browser's
-/// `CATCHALL_MAX_LIFETIME`).
-pub const CATCH_ALL_MAX_AGE_MS: u64 = 10 * 60 * 1000;
 
 /// Most open streams metered at once; beyond it the map starts over (bytes of forgotten
 /// streams are not counted, which can only delay a max-bytes rotation).
@@ -60,33 +57,23 @@ pub struct IssuedCredentials {
 pub struct Isolator {
     key: DerivationKey,
     psl: Arc<Psl>,
-    epoch: u64,
-    /// "New circuit" counter of every site seen since the last new identity.
-    generations: HashMap<Site, u64>,
     /// Username hash → credential set, so circuit displays can name the owner of a SOCKS
     /// username.
     usernames: HashMap<Digest, CredentialSet>,
-    /// When the current catch-all credentials were first used (Unix ms).
-    catch_all_since_ms: Option<u64>,
-    /// Policies and each credential set's age, bytes and rotation counter.
-    rotation: RotationEngine,
+    /// Every credential set's state and the policies.
+    rotation: CredentialSets,
     /// Open tor streams on current credentials → (set, serial of its credentials), for bytes;
     /// closed ones stay a while for their late `STREAM_BW`.
     streams: HashMap<String, (CredentialSet, u64)>,
     /// Closed streams still in `streams`, oldest first (at most [`CLOSED_STREAMS_KEPT`]).
     closed_streams: VecDeque<String>,
-    /// How often the browser's tab ids started over (`hello` with `tabs_reset`).
-    tab_era: u64,
-    /// How often each tab id (of each browser session) that had per-tab credentials was
-    /// closed in this era.
-    tab_lives: HashMap<(TabId, Option<Session>), u64>,
 }
 
 impl std::fmt::Debug for Isolator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Isolator")
-            .field("epoch", &self.epoch)
-            .field("sites_seen", &self.generations.len())
+            .field("epoch", &self.rotation.epoch())
+            .field("sites_seen", &self.rotation.sites_seen())
             .finish_non_exhaustive()
     }
 }
@@ -115,15 +102,10 @@ impl Isolator {
         Isolator {
             key,
             psl,
-            epoch: 0,
-            generations: HashMap::new(),
             usernames: HashMap::new(),
-            catch_all_since_ms: None,
-            rotation: RotationEngine::default(),
+            rotation: CredentialSets::default(),
             streams: HashMap::new(),
             closed_streams: VecDeque::new(),
-            tab_era: 0,
-            tab_lives: HashMap::new(),
         }
     }
 
@@ -204,14 +186,8 @@ impl Isolator {
     ) -> IssuedCredentials {
         let set = self.rotation.set_in_session(site, container, tab, session);
         let policy = self.rotation.policy_for(&set.site);
-        let (rotated, expires_at_ms, rotation) = if set.site.is_catch_all() {
-            let (rotated, expires) = self.touch_catch_all(&set.site, now_ms);
-            (rotated, expires, 0)
-        } else {
-            let grant = self.rotation.grant(&set, now_ms);
-            (grant.rotated, grant.expires_at_ms, grant.rotation)
-        };
-        let generation = *self.generations.entry(set.site.clone()).or_insert(0);
+        let issue = self.rotation.issue(&set, now_ms);
+        let (rotated, expires_at_ms) = (issue.rotated, issue.expires_at_ms);
         let username = credentials::username_digest(
             &self.key,
             &set.site,
@@ -219,7 +195,7 @@ impl Isolator {
             set.tab,
             set.session.as_ref(),
         );
-        let password = self.password_of(&set, generation, rotation);
+        let password = self.password_of(&set, issue.counters);
         self.usernames
             .entry(username)
             .or_insert_with(|| set.clone());
@@ -235,18 +211,7 @@ impl Isolator {
         }
     }
 
-    fn password_of(&self, set: &CredentialSet, generation: u64, rotation: u64) -> Digest {
-        let counters = PasswordCounters {
-            generation,
-            epoch: self.epoch,
-            tab: set.tab,
-            rotation,
-            tab_era: self.tab_era,
-            tab_life: set
-                .tab
-                .and_then(|tab| self.tab_lives.get(&(tab, set.session)).copied())
-                .unwrap_or(0),
-        };
+    fn password_of(&self, set: &CredentialSet, counters: credentials::PasswordCounters) -> Digest {
         credentials::password_digest(
             &self.key,
             &set.site,
@@ -257,23 +222,7 @@ impl Isolator {
     }
 
     fn current_password(&self, set: &CredentialSet) -> Digest {
-        let generation = self.generations.get(&set.site).copied().unwrap_or(0);
-        self.password_of(set, generation, self.rotation.rotation_of(set))
-    }
-
-    /// Rotates the catch-all when its credentials are older than [`CATCH_ALL_MAX_AGE_MS`];
-    /// returns (rotated, expiry of the current credentials).
-    fn touch_catch_all(&mut self, site: &Site, now_ms: u64) -> (bool, Option<u64>) {
-        let (rotated, since) = match self.catch_all_since_ms {
-            Some(since) if now_ms.saturating_sub(since) >= CATCH_ALL_MAX_AGE_MS => {
-                *self.generations.entry(site.clone()).or_insert(0) += 1;
-                (true, now_ms)
-            }
-            Some(since) => (false, since),
-            None => (false, now_ms),
-        };
-        self.catch_all_since_ms = Some(since);
-        (rotated, Some(since.saturating_add(CATCH_ALL_MAX_AGE_MS)))
+        self.password_of(set, self.rotation.current_counters(set))
     }
 
     /// The site of a URL or bare host (`invalid_url` on bad input).
@@ -290,27 +239,17 @@ impl Isolator {
     /// "New circuit for this site": every container's password for `site` changes, usernames
     /// and other sites stay.
     pub fn new_circuit(&mut self, site: &Site) {
-        *self.generations.entry(site.clone()).or_insert(0) += 1;
-        self.rotation.reset_site(site);
+        self.rotation.new_circuit(site);
         self.streams.retain(|_, (set, _)| &set.site != site);
-        if site.is_catch_all() {
-            // The fresh catch-all credentials get their full 10 minutes from their first use.
-            self.catch_all_since_ms = None;
-        }
     }
 
     /// "New identity": every password of every site changes, and what was seen is forgotten.
     /// Returns the new epoch.
     pub fn new_identity(&mut self) -> u64 {
-        self.epoch += 1;
-        self.generations = HashMap::new();
         self.usernames = HashMap::new();
-        self.catch_all_since_ms = None;
-        self.rotation.reset_all();
         self.streams = HashMap::new();
         self.closed_streams.clear();
-        self.tab_lives = HashMap::new();
-        self.epoch
+        self.rotation.new_identity()
     }
 
     /// Browser tab `tab` was closed: its per-tab credential sets are forgotten, and should the
@@ -324,9 +263,8 @@ impl Isolator {
     /// [`Isolator::tab_closed`] for the tab of browser session `session`: tabs with the same
     /// id in other sessions keep their credentials.
     pub fn tab_closed_in(&mut self, tab: TabId, session: Option<Session>) -> Vec<Site> {
-        let sites = self.rotation.forget_tab_in(tab, session);
+        let sites = self.rotation.tab_closed(tab, session);
         if !sites.is_empty() {
-            *self.tab_lives.entry((tab, session)).or_insert(0) += 1;
             self.forget_tab_sets(|set| set.tab == Some(tab) && set.session == session);
         }
         sites
@@ -340,38 +278,28 @@ impl Isolator {
     }
 
     /// [`Isolator::session_ended`], returning the forgotten credential sets (so that the
-    /// daemon can drop their circuit displays too). The generation counter of a site only the
-    /// session used goes as well: no credentials of another session used it (each session has
-    /// its own usernames and passwords; a forgotten tab's are changed by its `tab_life`), so
-    /// starting it over from 0 reissues nothing, and the site leaves no trace here.
+    /// daemon can drop their circuit displays too); the sites only the session used leave no
+    /// trace ([`CredentialSets::end_session`]).
     pub fn end_session(&mut self, session: Session) -> Vec<CredentialSet> {
-        let forgotten = self.rotation.forget_session_sets(session);
+        let forgotten = self.rotation.end_session(session);
         let gone = |set: &CredentialSet| set.session == Some(session);
         self.usernames.retain(|_, set| !gone(set));
         self.streams.retain(|_, (set, _)| !gone(set));
         self.closed_streams
             .retain(|id| self.streams.contains_key(id));
-        self.tab_lives.retain(|(_, s), _| *s != Some(session));
-        let mut sites: Vec<&Site> = forgotten.iter().map(|set| &set.site).collect();
-        sites.sort();
-        sites.dedup();
-        for site in sites {
-            if !site.is_catch_all() && !self.rotation.has_site(site) {
-                self.generations.remove(site);
-            }
-        }
         forgotten
     }
 
     /// How many entries each per-site or per-set map holds (for tests and diagnostics):
     /// generations, usernames, rotation sets, metered streams, tab lives.
     pub fn sizes(&self) -> [usize; 5] {
+        let [generations, tab_lives] = self.rotation.counter_sizes();
         [
-            self.generations.len(),
+            generations,
             self.usernames.len(),
             self.rotation.len(),
             self.streams.len(),
-            self.tab_lives.len(),
+            tab_lives,
         ]
     }
 
@@ -380,9 +308,7 @@ impl Isolator {
     /// forgotten and per-tab passwords change, so no new tab gets an old tab's circuit.
     /// Returns the sites whose per-tab sets were forgotten, for an `invalidate` push.
     pub fn reset_tabs(&mut self) -> Vec<Site> {
-        let sites = self.rotation.forget_tabs();
-        self.tab_era += 1;
-        self.tab_lives = HashMap::new();
+        let sites = self.rotation.reset_tabs();
         self.forget_tab_sets(|set| set.tab.is_some());
         sites
     }
@@ -395,12 +321,12 @@ impl Isolator {
 
     /// The current "new identity" counter (0 until the first new identity).
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.rotation.epoch()
     }
 
     /// How many sites got credentials or a new circuit since the last new identity.
     pub fn sites_seen(&self) -> usize {
-        self.generations.len()
+        self.rotation.sites_seen()
     }
 
     /// The site a SOCKS username was issued for (for display), if this isolator issued it.
@@ -483,7 +409,7 @@ impl Isolator {
     }
 
     /// The rotation state (read-only), for diagnostics and tests.
-    pub fn rotation(&self) -> &RotationEngine {
+    pub fn rotation(&self) -> &CredentialSets {
         &self.rotation
     }
 

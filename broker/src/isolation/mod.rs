@@ -2,8 +2,10 @@
 //!
 //! [`site`] and [`psl`] find the first-party site, [`container`] names the browser container,
 //! private window or application context, [`session`] the browser session, [`credentials`]
-//! derives the keyed username and password, and [`isolator`] owns the run's isolation state
-//! (key, epochs, per-site counters, each credential set's rotation) and issues credentials.
+//! derives the keyed username and password, [`sets`] owns the state of every credential set
+//! (the counters its password folds in: new circuit, new identity, policy rotation, tab era and
+//! tab life, and the policies that rotate it), and [`isolator`] holds the key and issues
+//! credentials from that state.
 //! [`error`] says why an input was refused.
 
 pub mod container;
@@ -12,4 +14,5 @@ pub mod error;
 pub mod isolator;
 pub mod psl;
 pub mod session;
+pub mod sets;
 pub mod site;

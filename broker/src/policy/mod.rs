@@ -1,8 +1,7 @@
-//! Circuit-lifetime policies: their values and JSON/TOML forms (`value.rs`, re-exported here),
-//! the API overrides file ([`store`]) and when a credential set rotates under them
-//! ([`rotation`]).
+//! Circuit-lifetime policies: their values and JSON/TOML forms (`value.rs`, re-exported here)
+//! and the API overrides file ([`store`]). When a credential set rotates under them is part of
+//! the credential sets' state (`crate::isolation::sets`).
 
-pub mod rotation;
 pub mod store;
 mod value;
 

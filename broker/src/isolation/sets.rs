@@ -1,7 +1,9 @@
-//! When each credential set rotates under its site's [`Policy`]: the clock and byte meter behind
-//! max-age and max-bytes rotation (`docs/protocol.md` §2.5). Sans-IO and key-free: time comes in
-//! as Unix milliseconds, bytes as counts; the [`crate::Isolator`] turns a set's rotation counter
-//! into a password.
+//! The one owner of every credential set's state: the counters its password folds in (the
+//! site's "new circuit" generation, the "new identity" epoch, the set's policy rotation, the tab
+//! era and the tab's life) and the clock and byte meter behind max-age and max-bytes rotation
+//! under its site's [`Policy`] (`docs/protocol.md` §2.5). Sans-IO and key-free: time comes in as
+//! Unix milliseconds, bytes as counts; the [`crate::Isolator`] turns a set's
+//! [`PasswordCounters`] into a password with its key.
 //!
 //! A **credential set** is (site, container, tab, session): the tab is there only when the
 //! site's policy is per-tab, the session only when the request named its browser session
@@ -12,15 +14,22 @@
 //! counter goes up and its age and bytes start over; streams already open keep their old
 //! circuit, only new streams get the new credentials.
 //!
+//! The catch-all site (`--unknown--`) has no policy: its credentials rotate on use once they
+//! are [`CATCH_ALL_MAX_AGE_MS`] old, through its generation.
+//!
 //! `next_deadline()` scans all sets (O(sets)); the daemon calls it once per timer tick or
 //! change, and a user has at most a few thousand sets between two new identities.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::isolation::container::Container;
+use crate::isolation::credentials::PasswordCounters;
 use crate::isolation::session::Session;
 use crate::isolation::site::Site;
 use crate::policy::{Policy, PolicyTable};
+
+/// How long catch-all credentials live from their first use (10 minutes, as in Tor Browser).
+pub const CATCH_ALL_MAX_AGE_MS: u64 = 10 * 60 * 1000;
 
 /// A browser tab id, as the extension sends it.
 pub type TabId = i64;
@@ -51,7 +60,7 @@ struct SetState {
     issue: u64,
 }
 
-/// What [`RotationEngine::grant`] decided for one request.
+/// What [`CredentialSets::grant`] decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
     /// The rotation counter to fold into the password.
@@ -64,22 +73,171 @@ pub struct Grant {
     pub issue: u64,
 }
 
-/// Per-set rotation state under a [`PolicyTable`]; see the module doc.
+/// What [`CredentialSets::issue`] decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Issue {
+    /// The counters the password folds in.
+    pub counters: PasswordCounters,
+    /// True when this request rotated the set first (push `invalidate` reason `rotation`).
+    pub rotated: bool,
+    /// When the extension must ask again (Unix ms), if ever.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// Every credential set's state; see the module doc.
 #[derive(Debug, Default)]
-pub struct RotationEngine {
+pub struct CredentialSets {
     policies: PolicyTable,
     sets: BTreeMap<CredentialSet, SetState>,
     last_issue: u64,
+    /// The "new identity" counter.
+    epoch: u64,
+    /// "New circuit" counter of every site seen since the last new identity.
+    generations: HashMap<Site, u64>,
+    /// When the current catch-all credentials were first used (Unix ms).
+    catch_all_since_ms: Option<u64>,
+    /// How often the browser's tab ids started over (`hello` with `tabs_reset`).
+    tab_era: u64,
+    /// How often each tab id (of each browser session) that had per-tab credentials was
+    /// closed in this era.
+    tab_lives: HashMap<(TabId, Option<Session>), u64>,
 }
 
-impl RotationEngine {
-    /// An engine with `policies` and no sets.
+impl CredentialSets {
+    /// Sets under `policies`, none known yet.
     pub fn new(policies: PolicyTable) -> Self {
         Self {
             policies,
-            sets: BTreeMap::new(),
-            last_issue: 0,
+            ..Self::default()
         }
+    }
+
+    /// Hands out `set`'s credentials at `now_ms`: rotates it first when due (by policy, or the
+    /// catch-all by age) and returns the counters its password folds in.
+    pub fn issue(&mut self, set: &CredentialSet, now_ms: u64) -> Issue {
+        let (rotated, expires_at_ms, rotation) = if set.site.is_catch_all() {
+            let (rotated, expires) = self.touch_catch_all(&set.site, now_ms);
+            (rotated, expires, 0)
+        } else {
+            let grant = self.grant(set, now_ms);
+            (grant.rotated, grant.expires_at_ms, grant.rotation)
+        };
+        let generation = *self.generations.entry(set.site.clone()).or_insert(0);
+        Issue {
+            counters: self.counters(set, generation, rotation),
+            rotated,
+            expires_at_ms,
+        }
+    }
+
+    /// The counters of `set`'s current password, without handing anything out.
+    pub fn current_counters(&self, set: &CredentialSet) -> PasswordCounters {
+        let generation = self.generations.get(&set.site).copied().unwrap_or(0);
+        self.counters(set, generation, self.rotation_of(set))
+    }
+
+    fn counters(&self, set: &CredentialSet, generation: u64, rotation: u64) -> PasswordCounters {
+        PasswordCounters {
+            generation,
+            epoch: self.epoch,
+            tab: set.tab,
+            rotation,
+            tab_era: self.tab_era,
+            tab_life: set
+                .tab
+                .and_then(|tab| self.tab_lives.get(&(tab, set.session)).copied())
+                .unwrap_or(0),
+        }
+    }
+
+    /// Rotates the catch-all when its credentials are older than [`CATCH_ALL_MAX_AGE_MS`];
+    /// returns (rotated, expiry of the current credentials).
+    fn touch_catch_all(&mut self, site: &Site, now_ms: u64) -> (bool, Option<u64>) {
+        let (rotated, since) = match self.catch_all_since_ms {
+            Some(since) if now_ms.saturating_sub(since) >= CATCH_ALL_MAX_AGE_MS => {
+                *self.generations.entry(site.clone()).or_insert(0) += 1;
+                (true, now_ms)
+            }
+            Some(since) => (false, since),
+            None => (false, now_ms),
+        };
+        self.catch_all_since_ms = Some(since);
+        (rotated, Some(since.saturating_add(CATCH_ALL_MAX_AGE_MS)))
+    }
+
+    /// "New circuit" for `site`: its generation goes up (every container's password changes),
+    /// its sets' age and bytes start over with new serials.
+    pub fn new_circuit(&mut self, site: &Site) {
+        *self.generations.entry(site.clone()).or_insert(0) += 1;
+        self.reset_site(site);
+        if site.is_catch_all() {
+            // The fresh catch-all credentials get their full 10 minutes from their first use.
+            self.catch_all_since_ms = None;
+        }
+    }
+
+    /// "New identity": the epoch goes up (every password changes) and every set, counter and
+    /// tab life is forgotten. Returns the new epoch.
+    pub fn new_identity(&mut self) -> u64 {
+        self.epoch += 1;
+        self.generations = HashMap::new();
+        self.catch_all_since_ms = None;
+        self.sets.clear();
+        self.tab_lives = HashMap::new();
+        self.epoch
+    }
+
+    /// Tab `tab` of `session` was closed: forgets its sets and, when it had any, moves its
+    /// tab life on, so a set made again for the tab id never gets the forgotten credentials.
+    /// Returns the sites whose sets were forgotten (sorted, each once).
+    pub fn tab_closed(&mut self, tab: TabId, session: Option<Session>) -> Vec<Site> {
+        let sites = self.forget_tab_in(tab, session);
+        if !sites.is_empty() {
+            *self.tab_lives.entry((tab, session)).or_insert(0) += 1;
+        }
+        sites
+    }
+
+    /// The browser's tab ids start over: every per-tab set is forgotten and the tab era moves
+    /// on (every per-tab password changes). Returns the sites whose sets were forgotten.
+    pub fn reset_tabs(&mut self) -> Vec<Site> {
+        let sites = self.forget_tabs();
+        self.tab_era += 1;
+        self.tab_lives = HashMap::new();
+        sites
+    }
+
+    /// Browser session `session` ended: its sets and tab lives are forgotten, and so is the
+    /// generation of a site only the session used (no credentials of another session used it:
+    /// each session has its own usernames and passwords, a forgotten tab's are changed by its
+    /// tab life), so the site leaves no trace. Returns the forgotten sets.
+    pub fn end_session(&mut self, session: Session) -> Vec<CredentialSet> {
+        let forgotten = self.forget_session_sets(session);
+        self.tab_lives.retain(|(_, s), _| *s != Some(session));
+        let mut sites: Vec<&Site> = forgotten.iter().map(|set| &set.site).collect();
+        sites.sort();
+        sites.dedup();
+        for site in sites {
+            if !site.is_catch_all() && !self.has_site(site) {
+                self.generations.remove(site);
+            }
+        }
+        forgotten
+    }
+
+    /// The current "new identity" counter (0 until the first new identity).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// How many sites got credentials or a new circuit since the last new identity.
+    pub fn sites_seen(&self) -> usize {
+        self.generations.len()
+    }
+
+    /// How many entries the per-site and per-tab maps hold: generations, tab lives.
+    pub fn counter_sizes(&self) -> [usize; 2] {
+        [self.generations.len(), self.tab_lives.len()]
     }
 
     /// The policies in force.
@@ -114,7 +272,7 @@ impl RotationEngine {
         self.set_in_session(site, container, tab, None)
     }
 
-    /// [`RotationEngine::set_of`] for a request of browser session `session`.
+    /// [`CredentialSets::set_of`] for a request of browser session `session`.
     pub fn set_in_session(
         &self,
         site: Site,
@@ -132,7 +290,7 @@ impl RotationEngine {
     }
 
     /// Hands out `set`'s credentials at `now_ms`, rotating first when its age or bytes are due.
-    pub fn grant(&mut self, set: &CredentialSet, now_ms: u64) -> Grant {
+    fn grant(&mut self, set: &CredentialSet, now_ms: u64) -> Grant {
         let policy = self.policies.policy_for(&set.site);
         let mut rotated = false;
         if let Some(state) = self.sets.get(set)
@@ -214,7 +372,7 @@ impl RotationEngine {
         due
     }
 
-    /// The earliest time (Unix ms) at which [`RotationEngine::due`] will rotate a set.
+    /// The earliest time (Unix ms) at which [`CredentialSets::due`] will rotate a set.
     pub fn next_deadline(&self) -> Option<u64> {
         self.sets
             .iter()
@@ -244,9 +402,8 @@ impl RotationEngine {
             .take_while(move |set| &set.site == site && set.container == container)
     }
 
-    /// "New circuit" for `site`: its sets' age and bytes start over with new serials (the
-    /// isolator changes their passwords through the site's generation).
-    pub fn reset_site(&mut self, site: &Site) {
+    /// Its sets' age and bytes start over with new serials (part of [`Self::new_circuit`]).
+    fn reset_site(&mut self, site: &Site) {
         for (set, state) in self.sets.iter_mut() {
             if &set.site == site {
                 self.last_issue += 1;
@@ -257,32 +414,21 @@ impl RotationEngine {
         }
     }
 
-    /// Tab `tab` was closed: forgets its sets (of every site and container); returns their
-    /// sites (sorted, each once). The isolator changes the tab's passwords through its
-    /// `tab_life`, so a set made again for the tab never gets the forgotten credentials.
-    pub fn forget_tab(&mut self, tab: TabId) -> Vec<Site> {
-        self.forget_tab_in(tab, None)
-    }
-
-    /// [`RotationEngine::forget_tab`] for the tab of browser session `session` only: another
-    /// browser's tab with the same id keeps its sets.
-    pub fn forget_tab_in(&mut self, tab: TabId, session: Option<Session>) -> Vec<Site> {
+    /// Forgets the sets of tab `tab` of browser session `session` (of every site and
+    /// container; another browser's tab with the same id keeps its sets); returns their sites
+    /// (sorted, each once). Part of [`Self::tab_closed`], which also moves the tab life on.
+    fn forget_tab_in(&mut self, tab: TabId, session: Option<Session>) -> Vec<Site> {
         self.forget_where(|set| set.tab == Some(tab) && set.session == session)
     }
 
-    /// The browser's tab ids started over: forgets every per-tab set; returns their sites
-    /// (sorted, each once). The isolator changes per-tab passwords through its `tab_era`.
-    pub fn forget_tabs(&mut self) -> Vec<Site> {
+    /// Forgets every per-tab set; returns their sites (sorted, each once). Part of
+    /// [`Self::reset_tabs`], which also moves the tab era on.
+    fn forget_tabs(&mut self) -> Vec<Site> {
         self.forget_where(|set| set.tab.is_some())
     }
 
-    /// Browser session `session` ended: forgets its sets; returns their sites.
-    pub fn forget_session(&mut self, session: Session) -> Vec<Site> {
-        self.forget_where(|set| set.session == Some(session))
-    }
-
     /// Browser session `session` ended: forgets its sets and returns them.
-    pub fn forget_session_sets(&mut self, session: Session) -> Vec<CredentialSet> {
+    fn forget_session_sets(&mut self, session: Session) -> Vec<CredentialSet> {
         let mut gone = Vec::new();
         self.sets.retain(|set, _| {
             let forget = set.session == Some(session);
@@ -311,11 +457,6 @@ impl RotationEngine {
         sites.sort();
         sites.dedup();
         sites
-    }
-
-    /// "New identity": everything is forgotten (the epoch changes every password).
-    pub fn reset_all(&mut self) {
-        self.sets.clear();
     }
 
     /// How many credential sets are tracked.
@@ -368,12 +509,12 @@ mod tests {
         Site::parse(name, &Psl::vendored().expect("psl")).expect("site")
     }
 
-    fn engine(site_policy: Policy) -> RotationEngine {
+    fn engine(site_policy: Policy) -> CredentialSets {
         let mut table = PolicyTable::default();
         table
             .set_site(site("example.com"), Some(site_policy))
             .expect("set");
-        RotationEngine::new(table)
+        CredentialSets::new(table)
     }
 
     fn set(name: &str) -> CredentialSet {
@@ -435,7 +576,7 @@ mod tests {
 
     #[test]
     fn keep_alive_never_rotates_and_catch_all_is_ignored() {
-        let mut e = RotationEngine::new(PolicyTable::default());
+        let mut e = CredentialSets::new(PolicyTable::default());
         let s = set("example.com");
         let g = e.grant(&s, T0);
         assert!(!e.record_bytes(&s, g.issue, u64::MAX));
@@ -452,7 +593,7 @@ mod tests {
         table
             .set_site(site("example.org"), None)
             .expect("remove nothing");
-        let e = RotationEngine::new(table);
+        let e = CredentialSets::new(table);
         assert_eq!(e.policy_for(&Site::catch_all()), Policy::KEEP_ALIVE);
         assert_eq!(
             e.set_of(Site::catch_all(), Container::Default, Some(4)).tab,
@@ -472,11 +613,11 @@ mod tests {
             e.grant(s, T0);
         }
         assert_eq!(e.len(), 3);
-        assert_eq!(e.forget_tab(3), vec![site("example.com")]);
+        assert_eq!(e.forget_tab_in(3, None), vec![site("example.com")]);
         assert_eq!(e.issue_of(&a3), None);
         assert!(e.issue_of(&a4).is_some() && e.issue_of(&shared).is_some());
         assert_eq!(
-            e.forget_tab(3),
+            e.forget_tab_in(3, None),
             Vec::<Site>::new(),
             "closing twice forgets nothing more"
         );
@@ -540,7 +681,7 @@ mod tests {
 
     #[test]
     fn policy_changes_report_the_sites_with_sets() {
-        let mut e = RotationEngine::new(PolicyTable::default());
+        let mut e = CredentialSets::new(PolicyTable::default());
         e.grant(&set("example.com"), T0);
         e.grant(&set("example.org"), T0);
         let mut table = PolicyTable::default();
