@@ -25,7 +25,7 @@ use torctl::{CircEvent, Event};
 
 /// The daemon's state: the isolator, what tor is doing, and what `hello` and `status` report.
 #[derive(Debug)]
-pub struct Broker {
+pub(crate) struct Broker {
     isolator: Isolator,
     socks: SocksEndpoint,
     instance: String,
@@ -49,7 +49,7 @@ pub struct Broker {
 /// The moment a request is handled, on both clocks the broker uses; passed in so tests can
 /// move time (e.g. past the catch-all's rotation age) without sleeping.
 #[derive(Debug, Clone, Copy)]
-pub struct Now {
+pub(crate) struct Now {
     /// Monotonic time, for `uptime_s`.
     pub instant: Instant,
     /// Unix time in milliseconds, for credential expiry and rotation.
@@ -58,7 +58,7 @@ pub struct Now {
 
 impl Now {
     /// The current time.
-    pub fn current() -> Self {
+    pub(crate) fn current() -> Self {
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -71,7 +71,7 @@ impl Now {
 
 /// What a request produced: the reply's result and the push to publish.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// `result` or `error` of the reply.
     pub result: Result<Value, RpcError>,
     /// A push every subscriber must get now.
@@ -121,7 +121,12 @@ fn rotation_push(sites: &[Site]) -> Push {
 
 impl Broker {
     /// A broker for one daemon run identified by `instance`.
-    pub fn new(isolator: Isolator, socks: SocksEndpoint, instance: String, now: Instant) -> Self {
+    pub(crate) fn new(
+        isolator: Isolator,
+        socks: SocksEndpoint,
+        instance: String,
+        now: Instant,
+    ) -> Self {
         Self {
             isolator,
             socks,
@@ -140,12 +145,12 @@ impl Broker {
 
     /// Sets how much proof the `[socks]` endpoint needs ([`SocksCheck`]; the default is
     /// [`SocksCheck::Unvouched`]).
-    pub fn set_socks_check(&mut self, check: SocksCheck) {
+    pub(crate) fn set_socks_check(&mut self, check: SocksCheck) {
         self.socks_check = check;
     }
 
     /// What the daemon concludes about the `[socks]` endpoint now.
-    pub fn socks_verdict(&self) -> SocksVerdict {
+    pub(crate) fn socks_verdict(&self) -> SocksVerdict {
         SocksVerdict::of(
             &self.tor,
             self.socks_check,
@@ -172,7 +177,7 @@ impl Broker {
 
     /// The tor status (§2.4) as JSON, with the additive `socks_problem`: why credentials are
     /// refused, for people, or `null`.
-    pub fn tor_json(&self) -> Value {
+    pub(crate) fn tor_json(&self) -> Value {
         serde_json::to_value(self.tor_wire()).unwrap_or(Value::Null)
     }
 
@@ -187,22 +192,22 @@ impl Broker {
     }
 
     /// The front's RESOLVE in `context` answered `ip` for a name of `site`.
-    pub fn remember_resolved(&mut self, context: &str, ip: std::net::IpAddr, site: &str) {
+    pub(crate) fn remember_resolved(&mut self, context: &str, ip: std::net::IpAddr, site: &str) {
         self.resolved.remember(context, ip, site);
     }
 
     /// The site a RESOLVE in `context` last answered `ip` for.
-    pub fn resolved_site(&self, context: &str, ip: std::net::IpAddr) -> Option<String> {
+    pub(crate) fn resolved_site(&self, context: &str, ip: std::net::IpAddr) -> Option<String> {
         self.resolved.site_of(context, ip).map(str::to_owned)
     }
 
     /// Records where the SOCKS front listens (`status`, `app_credentials`).
-    pub fn set_front(&mut self, addr: Option<String>) {
+    pub(crate) fn set_front(&mut self, addr: Option<String>) {
         self.front = addr;
     }
 
     /// The site of a destination host, by the browser's site function (the SOCKS front).
-    pub fn site_of_host(&self, host: &str) -> Option<String> {
+    pub(crate) fn site_of_host(&self, host: &str) -> Option<String> {
         self.isolator
             .site_of(host)
             .ok()
@@ -211,7 +216,7 @@ impl Broker {
 
     /// Credentials of application context `app` for `site` (a host or site), or for the
     /// whole application (`None`); the context and site are remembered for `status`.
-    pub fn app_credentials(
+    pub(crate) fn app_credentials(
         &mut self,
         app: &str,
         site: Option<&str>,
@@ -229,19 +234,19 @@ impl Broker {
 
     /// Uses `store`'s circuit-lifetime policies (the default is keep-alive for every site,
     /// not persisted).
-    pub fn with_policies(mut self, store: PolicyStore) -> Self {
+    pub(crate) fn with_policies(mut self, store: PolicyStore) -> Self {
         self.isolator.set_policies(store.effective());
         self.policies = store;
         self
     }
 
     /// The tor status (§2.4) the daemon reports.
-    pub fn tor_status(&self) -> &TorStatus {
+    pub(crate) fn tor_status(&self) -> &TorStatus {
         &self.tor
     }
 
     /// Replaces the tor status; returns the `tor_status` push when it changed.
-    pub fn set_tor_status(&mut self, status: TorStatus) -> Option<Push> {
+    pub(crate) fn set_tor_status(&mut self, status: TorStatus) -> Option<Push> {
         if status.control == ControlState::Connected && self.socks_check == SocksCheck::Unvouched {
             // A control port answered: from now on the endpoint needs its word.
             self.socks_check = SocksCheck::Required;
@@ -261,7 +266,7 @@ impl Broker {
     /// Feeds a tor event to the circuit bookkeeping, the max-bytes meter (and bootstrap
     /// progress to the status); returns a `tor_status` push when the status changed, an
     /// `invalidate` (`rotation`) push when a site's credentials reached their max-bytes.
-    pub fn on_tor_event(&mut self, event: &Event) -> Vec<Push> {
+    pub(crate) fn on_tor_event(&mut self, event: &Event) -> Vec<Push> {
         if let Event::StatusClient(status) = event
             && let Some(progress) = status.bootstrap_progress()
         {
@@ -284,13 +289,13 @@ impl Broker {
     /// Re-learns every circuit from `GETINFO circuit-status` (after (re)connecting, an unknown
     /// circuit or missed events). Streams stay metered: their ids are tor's for as long as the
     /// control connection lasts, and losing it already forgot them (`set_tor_status`).
-    pub fn resync_circuits(&mut self, status: &[CircEvent]) {
+    pub(crate) fn resync_circuits(&mut self, status: &[CircEvent]) {
         self.circuits.resync(status, &self.isolator);
     }
 
     /// Rotates the credentials whose max-age passed at `now_ms`; the `invalidate` push
     /// (`rotation`) for their sites, so the browser drops them on time with no request.
-    pub fn rotate_due(&mut self, now_ms: u64) -> Option<Push> {
+    pub(crate) fn rotate_due(&mut self, now_ms: u64) -> Option<Push> {
         let sites = self.isolator.rotate_due(now_ms);
         if sites.is_empty() {
             return None;
@@ -302,19 +307,14 @@ impl Broker {
         Some(rotation_push(&sites))
     }
 
-    /// When [`Broker::rotate_due`] next has work (Unix ms).
-    pub fn next_rotation_at(&self) -> Option<u64> {
-        self.isolator.next_rotation_at()
-    }
-
     /// The circuit bookkeeping (relay details, bridges, resync flag).
-    pub fn circuits_mut(&mut self) -> &mut CircuitTracker {
+    pub(crate) fn circuits_mut(&mut self) -> &mut CircuitTracker {
         &mut self.circuits
     }
 
     /// `circuit` pushes for at most `max` sites whose display changed; with `include_bytes`
     /// also for sites whose byte counts alone changed.
-    pub fn circuit_pushes(&mut self, max: usize, include_bytes: bool) -> Vec<Push> {
+    pub(crate) fn circuit_pushes(&mut self, max: usize, include_bytes: bool) -> Vec<Push> {
         let availability = self.tor.availability();
         self.circuits
             .take_changed(max, include_bytes)
@@ -323,13 +323,8 @@ impl Broker {
             .collect()
     }
 
-    /// This run's random id.
-    pub fn instance(&self) -> &str {
-        &self.instance
-    }
-
     /// Executes `request` at `now`.
-    pub fn handle(&mut self, request: Request, now: Now) -> Outcome {
+    pub(crate) fn handle(&mut self, request: Request, now: Now) -> Outcome {
         let mut push = None;
         let mut newnym = false;
         let result = match request {
@@ -522,13 +517,13 @@ impl Broker {
     }
 
     /// Tor answered NEWNYM with an error (or the link dropped meanwhile): tor never took it.
-    pub fn newnym_failed(&mut self) {
+    pub(crate) fn newnym_failed(&mut self) {
         self.newnym.reset();
     }
 
     /// The tor we are connected to started less than a NEWNYM interval ago, so it has no
     /// NEWNYM history and takes the next one at once.
-    pub fn tor_restarted(&mut self) {
+    pub(crate) fn tor_restarted(&mut self) {
         self.newnym.reset();
     }
 
@@ -958,7 +953,7 @@ mod tests {
             .result
             .expect("first");
         assert_eq!(first["expires_at"], now.unix_ms + 2000);
-        assert_eq!(b.next_rotation_at(), Some(now.unix_ms + 2000));
+        assert_eq!(b.isolator.next_rotation_at(), Some(now.unix_ms + 2000));
         assert_eq!(b.rotate_due(now.unix_ms + 1999), None);
         assert_eq!(
             b.rotate_due(now.unix_ms + 2000),

@@ -16,35 +16,35 @@ use tokio::sync::{broadcast, watch};
 use super::rpc::{InvalidateReason, Push};
 
 /// How many pushes a slow subscriber may fall behind before it gets `invalidate all`.
-pub const BUS_CAPACITY: usize = 1024;
+pub(crate) const BUS_CAPACITY: usize = 1024;
 
 /// Fan-out of pushes to every subscriber.
 #[derive(Debug, Clone)]
-pub struct EventBus {
+pub(crate) struct EventBus {
     tx: broadcast::Sender<Arc<str>>,
 }
 
 impl EventBus {
     /// A bus holding at most `capacity` unread pushes per subscriber.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity);
         Self { tx }
     }
 
     /// Sends `push` to every current subscriber (none is fine).
-    pub fn publish(&self, push: &Push) {
+    pub(crate) fn publish(&self, push: &Push) {
         let json: Arc<str> = push.to_json().to_string().into();
         // An error only means nobody is subscribed right now.
         let _ = self.tx.send(json);
     }
 
     /// A new subscription; it receives every push published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.tx.subscribe()
     }
 
     /// Number of live subscribers.
-    pub fn subscribers(&self) -> usize {
+    pub(crate) fn subscribers(&self) -> usize {
         self.tx.receiver_count()
     }
 }
@@ -77,7 +77,7 @@ async fn next_push(
 }
 
 /// The SSE stream of one subscriber: one `data: <push>` event per push, ending at shutdown.
-pub fn sse_stream(
+pub(crate) fn sse_stream(
     rx: broadcast::Receiver<Arc<str>>,
     shutdown: watch::Receiver<bool>,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {

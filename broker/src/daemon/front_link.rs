@@ -60,7 +60,7 @@ fn tor_socks_addr(socks: &SocksEndpoint) -> Option<SocketAddr> {
 /// Binds the front on `addr` and serves it until `shutdown`; records where it listens in the
 /// broker. A front that cannot listen (the port is taken) is logged and left off: the browser
 /// side works without it.
-pub async fn start(
+pub(crate) async fn start(
     addr: &FrontAddr,
     socks: &SocksEndpoint,
     state: AppState,

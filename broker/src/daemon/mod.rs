@@ -8,15 +8,15 @@
 pub mod apps;
 pub mod circuits;
 pub mod client;
-pub mod dispatch;
-pub mod events;
-pub mod front_link;
+pub(crate) mod dispatch;
+pub(crate) mod events;
+pub(crate) mod front_link;
 pub mod instance;
 pub mod managed_tor;
 pub mod rpc;
-pub mod server;
-pub mod tor_link;
-pub mod tor_state;
+pub(crate) mod server;
+pub(crate) mod tor_link;
+pub(crate) mod tor_state;
 
 use std::io;
 use std::path::PathBuf;

@@ -28,7 +28,7 @@ use torctl::TorControl;
 const NEWNYM_REPLY_WAIT: Duration = Duration::from_secs(5);
 
 /// Largest request body the daemon reads (the same 1 MiB as a native-messaging frame).
-pub const MAX_BODY: usize = persite_protocol::limits::MAX_FRAME_BYTES;
+pub(crate) const MAX_BODY: usize = persite_protocol::limits::MAX_FRAME_BYTES;
 
 /// Beyond this, an oversized body is no longer drained and the connection is dropped instead.
 const MAX_DRAIN: usize = 64 * 1024 * 1024;
@@ -38,7 +38,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Shared state of all connections.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     inner: Arc<Inner>,
 }
 
@@ -53,7 +53,7 @@ struct Inner {
 impl AppState {
     /// State serving `broker`, publishing on `bus`, stopped via `shutdown`, sending NEWNYM
     /// through `tor` (when a control port is configured).
-    pub fn new(
+    pub(crate) fn new(
         broker: Broker,
         bus: EventBus,
         shutdown: watch::Sender<bool>,
@@ -71,7 +71,10 @@ impl AppState {
 
     /// Runs `f` on the broker under its lock and publishes the pushes it returns, in order,
     /// before the lock is released; `None` when the state is poisoned.
-    pub fn with_broker<T>(&self, f: impl FnOnce(&mut Broker) -> (T, Vec<Push>)) -> Option<T> {
+    pub(crate) fn with_broker<T>(
+        &self,
+        f: impl FnOnce(&mut Broker) -> (T, Vec<Push>),
+    ) -> Option<T> {
         let mut broker = self.inner.broker.lock().ok()?;
         let (value, pushes) = f(&mut broker);
         for push in &pushes {
@@ -83,7 +86,7 @@ impl AppState {
 
     /// Runs one request, publishes its push and, for `new_identity`, sends tor NEWNYM; the
     /// single path behind every route.
-    pub async fn execute(&self, request: Request) -> Result<Value, RpcError> {
+    pub(crate) async fn execute(&self, request: Request) -> Result<Value, RpcError> {
         let (result, newnym) = self.execute_locked(request);
         if newnym && let Some(tor) = &self.inner.tor {
             let sent = tokio::time::timeout(NEWNYM_REPLY_WAIT, tor.newnym()).await;
@@ -136,7 +139,7 @@ impl AppState {
 }
 
 /// The router of §3.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/rpc", post(rpc_route))
         .route("/v1/events", get(events_route))

@@ -20,7 +20,7 @@ use crate::daemon::circuits::{RelayInfo, parse_bridge_line};
 use torctl::{EventKind, Notification, TorControl};
 
 /// Events the daemon subscribes to (`SETEVENTS`, re-issued on every reconnect by the client).
-pub const EVENTS: [EventKind; 5] = [
+pub(crate) const EVENTS: [EventKind; 5] = [
     EventKind::Circ,
     EventKind::Stream,
     EventKind::StreamBw,
@@ -29,16 +29,16 @@ pub const EVENTS: [EventKind; 5] = [
 ];
 
 /// How often changed circuit displays are pushed.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// How often byte counts alone are pushed.
-pub const BYTES_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const BYTES_EVERY: Duration = Duration::from_secs(2);
 /// Most `circuit` pushes per flush.
-pub const MAX_PUSHES_PER_FLUSH: usize = 64;
+pub(crate) const MAX_PUSHES_PER_FLUSH: usize = 64;
 /// Most relays looked up per flush.
 const MAX_LOOKUPS_PER_FLUSH: usize = 16;
 
 /// Runs until `shutdown` turns true.
-pub async fn run(
+pub(crate) async fn run(
     state: AppState,
     control: Arc<TorControl>,
     managed_error: Option<watch::Receiver<Option<String>>>,

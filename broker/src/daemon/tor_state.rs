@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 /// Tor accepts one NEWNYM per this interval and defers later ones (`MAX_SIGNEWNYM_RATE`).
-pub const NEWNYM_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const NEWNYM_INTERVAL: Duration = Duration::from_secs(10);
 
-pub use persite_protocol::ControlState;
+pub(crate) use persite_protocol::ControlState;
 
 /// The tor status (§2.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TorStatus {
+pub(crate) struct TorStatus {
     /// Control link state.
     pub control: ControlState,
     /// Whether the daemon runs this tor itself.
@@ -28,7 +28,7 @@ pub struct TorStatus {
 
 impl TorStatus {
     /// The status before anything is known.
-    pub fn new(control: ControlState, managed: bool) -> Self {
+    pub(crate) fn new(control: ControlState, managed: bool) -> Self {
         Self {
             control,
             managed,
@@ -41,7 +41,7 @@ impl TorStatus {
     }
 
     /// The tor status of §2.4 (plus the additive `error`).
-    pub fn to_wire(&self) -> persite_protocol::TorStatus {
+    pub(crate) fn to_wire(&self) -> persite_protocol::TorStatus {
         persite_protocol::TorStatus {
             control: self.control,
             managed: self.managed,
@@ -61,7 +61,7 @@ impl TorStatus {
     }
 
     /// Whether circuit data can be shown: connected, and bootstrapped when progress is known.
-    pub fn availability(&self) -> crate::daemon::circuits::Availability {
+    pub(crate) fn availability(&self) -> crate::daemon::circuits::Availability {
         use crate::daemon::circuits::Availability;
         match (self.control, self.bootstrap_progress) {
             (ControlState::Connected, Some(p)) if p < 100 => Availability::NotBootstrapped,
@@ -88,7 +88,7 @@ pub enum SocksCheck {
 
 /// What the daemon concludes about the `[socks]` endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SocksVerdict {
+pub(crate) enum SocksVerdict {
     /// Tor listens there (or it is our own tor).
     Tor,
     /// Nothing can vouch for it; served anyway (no control port).
@@ -108,7 +108,7 @@ pub enum SocksVerdict {
 impl SocksVerdict {
     /// Decides from the control link's `status`, how much proof `check` wants and the
     /// endpoint `host:port`.
-    pub fn of(status: &TorStatus, check: SocksCheck, host: &str, port: u16) -> Self {
+    pub(crate) fn of(status: &TorStatus, check: SocksCheck, host: &str, port: u16) -> Self {
         use crate::doctor::socks_port::listeners_cover;
         match check {
             SocksCheck::Own => return Self::Tor,
@@ -133,13 +133,8 @@ impl SocksVerdict {
         }
     }
 
-    /// Whether credentials may be handed out.
-    pub fn serves(&self) -> bool {
-        matches!(self, Self::Tor | Self::Unvouched)
-    }
-
     /// Why credentials are refused, with what to do, for people (`None` when served).
-    pub fn problem(&self, host: &str, port: u16) -> Option<String> {
+    pub(crate) fn problem(&self, host: &str, port: u16) -> Option<String> {
         let ep = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -171,7 +166,7 @@ impl SocksVerdict {
 
 /// What became of a NEWNYM request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NewnymOutcome {
+pub(crate) enum NewnymOutcome {
     /// Tor acts on it now.
     Sent,
     /// Tor defers it; it takes effect after this long.
@@ -182,14 +177,14 @@ pub enum NewnymOutcome {
 /// least [`NEWNYM_INTERVAL`] ago, otherwise it schedules one for last + interval (further
 /// requests until then join that one), and that deferred one counts as the new "last".
 #[derive(Debug, Default, Clone)]
-pub struct NewnymLimiter {
+pub(crate) struct NewnymLimiter {
     last: Option<Instant>,
     pending: Option<Instant>,
 }
 
 impl NewnymLimiter {
     /// Records a NEWNYM sent at `now` and says what tor does with it.
-    pub fn request(&mut self, now: Instant) -> NewnymOutcome {
+    pub(crate) fn request(&mut self, now: Instant) -> NewnymOutcome {
         if let Some(p) = self.pending
             && p <= now
         {
@@ -210,7 +205,7 @@ impl NewnymLimiter {
     }
 
     /// Forgets the history (a restarted tor has none).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         *self = Self::default();
     }
 }

@@ -4,8 +4,8 @@
 //! `cli/doctor.rs` does the looking (files, sockets, tor's control port, each wait bounded);
 //! everything that decides ✓ / ! / ✗ and what to tell the user lives here and is unit-tested.
 
-pub mod profile;
-pub mod socks_port;
+pub(crate) mod profile;
+pub(crate) mod socks_port;
 
 use std::path::PathBuf;
 

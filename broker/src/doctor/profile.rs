@@ -14,11 +14,11 @@ use serde_json::Value;
 use crate::hardening::PrefValue;
 
 /// Preferences by name.
-pub type Prefs = HashMap<String, PrefValue>;
+pub(crate) type Prefs = HashMap<String, PrefValue>;
 
 /// What a `policies.json` contributes: values that override the profile, and defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PolicyPrefs {
+pub(crate) struct PolicyPrefs {
     /// Locked or user-level values: they win over `prefs.js` and `user.js`.
     pub forced: Prefs,
     /// Default values: used only where the profile sets nothing.
@@ -27,18 +27,13 @@ pub struct PolicyPrefs {
 
 impl PolicyPrefs {
     /// How many preferences the policy sets.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.forced.len() + self.defaults.len()
-    }
-
-    /// True when the policy sets no preference Persite looks at.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
 /// Reads the preferences a `policies.json` text sets; `Err` when it is not a policies file.
-pub fn policy_prefs(text: &str) -> Result<PolicyPrefs, String> {
+pub(crate) fn policy_prefs(text: &str) -> Result<PolicyPrefs, String> {
     let root: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let policies = root
         .get("policies")
@@ -146,7 +141,11 @@ fn json_pref(value: &Value) -> Option<PrefValue> {
 }
 
 /// The preferences Firefox ends up with: `prefs_js`, overridden by `user_js`, then the policy.
-pub fn effective_prefs(prefs_js: &Prefs, user_js: &Prefs, policy: Option<&PolicyPrefs>) -> Prefs {
+pub(crate) fn effective_prefs(
+    prefs_js: &Prefs,
+    user_js: &Prefs,
+    policy: Option<&PolicyPrefs>,
+) -> Prefs {
     let mut out = prefs_js.clone();
     out.extend(user_js.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let Some(policy) = policy {
@@ -238,6 +237,6 @@ mod tests {
     fn rejects_files_that_are_not_policies() {
         assert!(policy_prefs("{").unwrap_err().contains("JSON"));
         assert!(policy_prefs("{\"x\": 1}").unwrap_err().contains("policies"));
-        assert!(policy_prefs("{\"policies\": {}}").unwrap().is_empty());
+        assert_eq!(policy_prefs("{\"policies\": {}}").unwrap().len(), 0);
     }
 }

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 /// Where one `SocksPort` line listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortAddr {
+pub(crate) enum PortAddr {
     /// A TCP listener; `host` is `None` for a bare port (tor binds 127.0.0.1), `port` is
     /// `None` for `auto` (tor picks one).
     Tcp {
@@ -30,7 +30,7 @@ pub enum PortAddr {
 
 /// One `SocksPort` value: address and flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocksPortLine {
+pub(crate) struct SocksPortLine {
     /// The whole value as tor reported it.
     pub raw: String,
     /// Where it listens.
@@ -41,7 +41,7 @@ pub struct SocksPortLine {
 
 impl SocksPortLine {
     /// Parses one `GETCONF SocksPort` value (empty = tor's default, `9050`).
-    pub fn parse(value: &str) -> SocksPortLine {
+    pub(crate) fn parse(value: &str) -> SocksPortLine {
         let value = value.trim();
         let mut words = value.split_whitespace();
         let first = words.next().unwrap_or("9050");
@@ -59,12 +59,12 @@ impl SocksPortLine {
     }
 
     /// True when `flag` is set (tor compares flag names case-insensitively).
-    pub fn has_flag(&self, flag: &str) -> bool {
+    pub(crate) fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
     }
 
     /// True when this line's configured address can be the endpoint `host:port`.
-    pub fn may_listen_on(&self, host: &str, port: u16) -> bool {
+    pub(crate) fn may_listen_on(&self, host: &str, port: u16) -> bool {
         match &self.addr {
             PortAddr::Tcp {
                 host: line_host,
@@ -118,7 +118,7 @@ fn parse_addr(text: &str) -> PortAddr {
 
 /// True when a listener address (`127.0.0.1:9050`, `[::1]:9050`, `0.0.0.0:9050`) accepts
 /// connections to the endpoint `host:port`.
-pub fn listener_matches(listener: &str, host: &str, port: u16) -> bool {
+pub(crate) fn listener_matches(listener: &str, host: &str, port: u16) -> bool {
     let listener = listener.trim().trim_matches('"');
     if listener.starts_with("unix:") {
         return false;
@@ -140,7 +140,7 @@ pub fn listener_matches(listener: &str, host: &str, port: u16) -> bool {
 /// browser may make to the endpoint `host:port`: for an IP literal, one listener serves it; for
 /// `localhost`, which the browser may resolve to either loopback address, both `127.0.0.1` and
 /// `::1` must be served, or another local user could listen on the one tor leaves free.
-pub fn listeners_cover(listeners: &[String], host: &str, port: u16) -> bool {
+pub(crate) fn listeners_cover(listeners: &[String], host: &str, port: u16) -> bool {
     let wanted: Vec<String> = if host.eq_ignore_ascii_case("localhost") {
         vec!["127.0.0.1".to_owned(), "::1".to_owned()]
     } else {

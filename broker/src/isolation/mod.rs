@@ -10,9 +10,9 @@
 
 pub mod container;
 pub mod credentials;
-pub mod error;
+pub(crate) mod error;
 pub mod isolator;
 pub mod psl;
-pub mod session;
-pub mod sets;
+pub(crate) mod session;
+pub(crate) mod sets;
 pub mod site;

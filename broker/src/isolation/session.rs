@@ -11,7 +11,7 @@
 //! 22 (128 random bits); the bounds keep the hashed input small and turn anything else (a
 //! hand-made or garbled value) into a clear `invalid_field` error.
 
-pub use persite_protocol::limits::{MAX_SESSION_LEN, MIN_SESSION_LEN};
+pub(crate) use persite_protocol::limits::{MAX_SESSION_LEN, MIN_SESSION_LEN};
 
 /// A validated session value; see the module doc. `Copy`, fixed size, and its `Debug` output
 /// never shows the value.

@@ -32,7 +32,7 @@ use crate::policy::{Policy, PolicyTable};
 pub const CATCH_ALL_MAX_AGE_MS: u64 = 10 * 60 * 1000;
 
 /// A browser tab id, as the extension sends it.
-pub type TabId = i64;
+pub(crate) type TabId = i64;
 
 /// The unit that has its own credentials: (site, container, tab when the site is per-tab,
 /// browser session when the request named one).
@@ -62,7 +62,7 @@ struct SetState {
 
 /// What [`CredentialSets::grant`] decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// The rotation counter to fold into the password.
     pub rotation: u64,
     /// True when this request rotated the set first (push `invalidate` reason `rotation`).
