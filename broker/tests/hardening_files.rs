@@ -49,5 +49,10 @@ fn a_hostname_socks_endpoint_is_refused() {
         .output()
         .expect("run persite");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("IP:PORT"));
+    // The same rule and words as config.toml's [socks] (config.rs `SocksEndpoint::parse`).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("it must be an IP address") && stderr.contains("localhost"),
+        "{stderr}"
+    );
 }

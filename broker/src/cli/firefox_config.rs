@@ -26,7 +26,8 @@ pub(crate) struct FirefoxConfigArgs {
     /// The file to print.
     #[arg(value_enum)]
     pub kind: ConfigKind,
-    /// Tor's SocksPort, as IP:PORT (an IP literal: the settings disable local DNS).
+    /// Tor's SocksPort, as HOST:PORT with HOST an IP literal or `localhost` (the settings disable
+    /// local DNS), exactly as `config.toml`'s `[socks]` accepts it.
     #[arg(long, default_value = "127.0.0.1:9050", value_parser = parse_socks)]
     pub socks: SocksEndpoint,
 }
