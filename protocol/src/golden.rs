@@ -458,6 +458,7 @@ pub fn files() -> BTreeMap<&'static str, Value> {
                 invalid(json!({"id": 100}), ErrorCode::MissingField),
                 invalid(json!({"id": 101, "type": "fly"}), ErrorCode::UnknownType),
                 invalid(json!({"id": "1", "type": "status"}), ErrorCode::InvalidField),
+                invalid(json!({"id": 1.5, "type": "status"}), ErrorCode::InvalidField),
                 invalid(json!([1, 2]), ErrorCode::InvalidJson),
             ],
         }),

@@ -125,7 +125,7 @@ impl RpcError {
     }
 }
 
-/// Parses a `POST /v1/rpc` body: a request object with a numeric `id` and a `type`.
+/// Parses a `POST /v1/rpc` body: a request object with an integer `id` and a `type`.
 ///
 /// Returns the `id` whenever it could be read, so even a bad request gets a reply with its id.
 pub fn parse_rpc(body: &[u8]) -> (Option<Number>, Result<Request, RpcError>) {
@@ -133,10 +133,21 @@ pub fn parse_rpc(body: &[u8]) -> (Option<Number>, Result<Request, RpcError>) {
         Ok(obj) => obj,
         Err(e) => return (None, Err(e)),
     };
+    // Only integers that fit 64 bits: any other number (a fraction, or an integer too long for
+    // 64 bits, which JSON parsing can only approximate) could not be echoed exactly, and a
+    // reply with an id the sender never used would be matched to no request or the wrong one.
     let id = match obj.get("id") {
-        Some(Value::Number(n)) => n.clone(),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.clone(),
         None | Some(Value::Null) => return (None, Err(RpcError::missing("id"))),
-        Some(_) => return (None, Err(RpcError::wrong_type("id", "a number"))),
+        Some(_) => {
+            return (
+                None,
+                Err(RpcError::wrong_type(
+                    "id",
+                    "an integer (of at most 64 bits)",
+                )),
+            );
+        }
     };
     let kind = match obj.get("type") {
         Some(Value::String(s)) => match RequestType::from_wire(s) {
@@ -577,11 +588,19 @@ mod tests {
     }
 
     #[test]
-    fn echoes_any_numeric_id() {
-        let (id, _) = rpc(r#"{"id":1.5,"type":"status"}"#);
-        assert_eq!(id.map(|n| n.to_string()), Some("1.5".into()));
+    fn echoes_integer_ids_and_refuses_ids_it_could_not_echo_exactly() {
         let (id, _) = rpc(r#"{"id":18446744073709551615,"type":"status"}"#);
         assert_eq!(id.and_then(|n| n.as_u64()), Some(u64::MAX));
+        let (id, _) = rpc(r#"{"id":-3,"type":"status"}"#);
+        assert_eq!(id.and_then(|n| n.as_i64()), Some(-3));
+        // Found by the rpc fuzz target: an integer longer than 64 bits parses to a float that
+        // is written back as another number.
+        for bad in [
+            r#"{"id":1.5,"type":"status"}"#,
+            r#"{"id":5555555555555555555555555555555555555555555555555555,"type":"status"}"#,
+        ] {
+            assert_eq!(code(bad), (None, "invalid_field"), "{bad}");
+        }
     }
 
     #[test]
