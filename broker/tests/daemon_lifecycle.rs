@@ -74,7 +74,7 @@ async fn concurrent_starts_leave_exactly_one_daemon() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_socket_is_replaced() {
     let env = Env::new();
-    persite_native_messaging::runtime::ensure_private_dir(&env.runtime_dir()).expect("dir");
+    persite_native_messaging::runtime::ensure_private_dir(env.runtime_dir()).expect("dir");
     // A socket file nobody listens on, as a crashed daemon leaves behind.
     drop(std::os::unix::net::UnixListener::bind(env.socket()).expect("bind"));
     assert!(std::os::unix::net::UnixStream::connect(env.socket()).is_err());
@@ -106,7 +106,7 @@ fn socket_is_0600_and_runtime_dir_0700() {
     let mode =
         |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode(&env.socket()), 0o600);
-    assert_eq!(mode(&env.runtime_dir()), 0o700);
+    assert_eq!(mode(env.runtime_dir()), 0o700);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,7 +166,7 @@ fn wait_gone(pid: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_tor_is_started_restarted_and_stopped() {
     let env = Env::new();
-    let data_dir = env.dir.path().join("tor-data");
+    let data_dir = env.root().join("tor-data");
     let socks_port = free_port();
     env.write_config(&format!(
         "[socks]\nport = {socks_port}\n[tor]\nmode = \"managed\"\ndata_dir = \"{}\"\n\
@@ -261,7 +261,7 @@ async fn managed_tor_that_cannot_start_is_reported() {
     env.write_config(&format!(
         "[socks]\nport = {}\n[tor]\nmode = \"managed\"\ntor_binary = \"/nonexistent/tor\"\ndata_dir = \"{}\"\n",
         free_port(),
-        env.dir.path().join("tor-data").display()
+        env.root().join("tor-data").display()
     ));
     let _daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
@@ -303,7 +303,7 @@ async fn auto_mode_uses_what_listens_on_socks_else_starts_tor() {
     let free = free_port();
     env.write_config(&format!(
         "[socks]\nport = {free}\n[tor]\ndata_dir = \"{}\"\ntorrc_extra = [\"DisableNetwork 1\"]\n",
-        env.dir.path().join("tor-data").display()
+        env.root().join("tor-data").display()
     ));
     let _daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
@@ -317,7 +317,7 @@ async fn a_tor_orphaned_by_a_killed_daemon_is_replaced() {
     env.write_config(&format!(
         "[socks]\nport = {}\n[tor]\ndata_dir = \"{}\"\ntorrc_extra = [\"DisableNetwork 1\"]\n",
         free_port(),
-        env.dir.path().join("tor-data").display()
+        env.root().join("tor-data").display()
     ));
     let mut first = env.start();
     let mut c = Client::connect(&env.socket()).await;

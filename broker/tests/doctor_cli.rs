@@ -3,11 +3,12 @@
 //! Fails (never skips) when `tor` is not installed. Every process started here is killed on
 //! drop and every wait is bounded.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::ops::Deref;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use persite_test_support::{Spawned, StopBy, UserEnv, free_port, run_within};
 use serde_json::Value;
 
 /// Upper bound for any single wait in these tests (doctor itself bounds each wait to 2 s).
@@ -16,86 +17,37 @@ const BOUND: Duration = Duration::from_secs(60);
 /// shared machine takes minutes; `cargo test --workspace` has built it already).
 const BUILD_BOUND: Duration = Duration::from_secs(900);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
 /// Runs `cmd` to completion within [`BOUND`], killing it if it overstays.
 fn run_bounded(cmd: Command) -> (i32, String, String) {
     run_within(cmd, BOUND)
 }
 
-/// Runs `cmd` to completion within `bound`, killing it if it overstays.
-fn run_within(mut cmd: Command, bound: Duration) -> (i32, String, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out_path = dir.path().join("out");
-    let err_path = dir.path().join("err");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + bound;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {bound:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.code().unwrap_or(-1),
-        std::fs::read_to_string(out_path).unwrap_or_default(),
-        std::fs::read_to_string(err_path).unwrap_or_default(),
-    )
+/// A private HOME, config, data and runtime directory, with no `config.toml` (doctor's
+/// defaults are under test).
+struct Env {
+    user: UserEnv,
 }
 
-/// A private HOME, config directory and runtime directory.
-struct Env {
-    dir: tempfile::TempDir,
+impl Deref for Env {
+    type Target = UserEnv;
+
+    fn deref(&self) -> &UserEnv {
+        &self.user
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        let dir = tempfile::Builder::new()
-            .prefix("persite-doctor-test-")
-            .tempdir()
-            .expect("temp dir");
-        std::fs::create_dir(dir.path().join("home")).expect("home");
-        Env { dir }
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-
-    fn runtime_dir(&self) -> PathBuf {
-        self.dir.path().join("run")
-    }
-
-    fn write_config(&self, text: &str) {
-        let dir = self.dir.path().join("config/persite");
-        std::fs::create_dir_all(&dir).expect("config dir");
-        std::fs::write(dir.join("config.toml"), text).expect("config file");
+        Env {
+            user: UserEnv::new("persite-doctor-test-"),
+        }
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_persite"));
-        cmd.args(args)
-            .env("HOME", self.home())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("PERSITE_RUNTIME_DIR", self.runtime_dir())
-            .env_remove("XDG_RUNTIME_DIR")
-            .env("PERSITE_LOG", "info");
+        let mut cmd = self
+            .user
+            .command(Path::new(env!("CARGO_BIN_EXE_persite")), args);
+        cmd.env("PERSITE_LOG", "info");
         cmd
     }
 
@@ -120,30 +72,13 @@ impl Env {
         assert_eq!(code, 0, "persite install failed: {out}{err}");
     }
 
-    /// Starts `persite serve` and waits (bounded) for its socket.
-    fn serve(&self) -> Process {
-        let log = self.dir.path().join("serve.log");
-        let child = self
-            .command(&["serve"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("spawn persite serve");
-        let mut daemon = Process { child, log };
-        let socket = self.runtime_dir().join("broker.sock");
-        let deadline = Instant::now() + BOUND;
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-                panic!("persite serve exited with {status}: {}", daemon.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "daemon not ready: {}",
-                daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    /// Starts `persite serve` and waits (bounded) for its socket; SIGTERM on drop, so it stops
+    /// its managed tor.
+    fn serve(&self) -> Spawned {
+        let mut daemon = self.user.spawn(self.command(&["serve"]), StopBy::Terminate);
+        daemon
+            .wait_for_socket(&self.socket(), BOUND)
+            .unwrap_or_else(|e| panic!("persite serve: {e}"));
         daemon
     }
 }
@@ -170,39 +105,6 @@ fn ensure_native_host() {
         code == 0 && host.exists(),
         "cannot build persite-native-host: {err}"
     );
-}
-
-/// A child process killed on drop.
-struct Process {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Process {
-    /// SIGTERM first, so a daemon stops its managed tor; SIGKILL after a bounded grace.
-    fn drop(&mut self) {
-        if let Some(pid) = i32::try_from(self.child.id())
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if matches!(self.child.try_wait(), Ok(Some(_))) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Doctor's exit code and JSON report.
@@ -251,7 +153,7 @@ impl Doctor {
 /// connections".)
 struct Tor {
     dir: tempfile::TempDir,
-    process: Option<Process>,
+    process: Option<Spawned>,
     control_port: Option<u16>,
 }
 
@@ -284,19 +186,19 @@ impl Tor {
         let torrc_path = dir.path().join("torrc");
         std::fs::write(&torrc_path, torrc).expect("torrc");
         let log = dir.path().join("tor.out");
-        let child = Command::new("tor")
-            .arg("-f")
+        let mut cmd = Command::new("tor");
+        cmd.arg("-f")
             .arg(&torrc_path)
             .arg("--defaults-torrc")
             .arg("/dev/null")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).expect("tor.out"))
-            .stderr(Stdio::null())
-            .spawn()
+            .stderr(Stdio::null());
+        let process = Spawned::spawn(cmd, log, StopBy::Terminate)
             .expect("cannot start `tor`: install Debian's tor package (this test never skips)");
         let mut tor = Tor {
             dir,
-            process: Some(Process { child, log }),
+            process: Some(process),
             control_port,
         };
         tor.wait_ready(socks_lines);
@@ -320,7 +222,7 @@ impl Tor {
         let deadline = Instant::now() + BOUND;
         loop {
             let process = self.process.as_mut().expect("tor");
-            if let Some(status) = process.child.try_wait().expect("try_wait") {
+            if let Some(status) = process.wait_exit(Duration::ZERO) {
                 panic!("tor exited early with {status}: {}", self.log());
             }
             if ports
@@ -437,7 +339,7 @@ fn installed_manifest_and_running_daemon_are_checked_ok() {
     assert!(running.contains(instance), "{running} vs {instance}");
     assert!(running.contains("(0600, directory 0700)"), "{running}");
     assert!(
-        running.contains(&format!("pid {}", daemon.child.id())),
+        running.contains(&format!("pid {}", daemon.pid())),
         "{running}"
     );
     // Nothing listens on the SOCKS port here, so doctor still fails, for that reason alone.
@@ -585,7 +487,7 @@ fn profile_prefs_are_checked_against_the_table() {
         &format!("127.0.0.1:{socks}"),
     ]);
     assert_eq!(code, 0, "{err}");
-    let profile = env.dir.path().join("profile");
+    let profile = env.root().join("profile");
     std::fs::create_dir(&profile).expect("profile dir");
     // prefs.js says otherwise, but user.js wins at start-up.
     std::fs::write(
@@ -594,7 +496,7 @@ fn profile_prefs_are_checked_against_the_table() {
     )
     .expect("prefs.js");
     std::fs::write(profile.join("user.js"), &user_js).expect("user.js");
-    let no_policies = env.dir.path().join("no-policies.json");
+    let no_policies = env.root().join("no-policies.json");
     let profile_arg = profile.to_str().expect("utf-8 path");
     let policies_arg = no_policies.to_str().expect("utf-8 path");
     let args = ["--profile", profile_arg, "--policies", policies_arg];
@@ -647,7 +549,7 @@ fn profile_prefs_are_checked_against_the_table() {
     assert!(d.message("profile.policies").contains("parses"));
 
     // Not a folder at all.
-    let missing = env.dir.path().join("no-such-profile");
+    let missing = env.root().join("no-such-profile");
     let d = env.doctor(&[
         "--profile",
         missing.to_str().unwrap(),
@@ -662,7 +564,7 @@ fn the_daemons_managed_tor_is_found_through_its_private_control_socket() {
     let env = Env::new();
     env.install_firefox();
     let socks = free_port();
-    let data = env.dir.path().join("tor-data");
+    let data = env.root().join("tor-data");
     env.write_config(&format!(
         "[socks]\nport = {socks}\n[tor]\nmode = \"managed\"\ndata_dir = \"{}\"\n\
          torrc_extra = [\"UseBridges 1\", \"Bridge 127.0.0.1:{}\", \"ClientOnly 1\", \"AvoidDiskWrites 1\"]\n",

@@ -155,7 +155,7 @@ async fn an_endpoint_that_is_not_tors_listener_gets_no_credentials() {
     let (front_listener, front) = impostor();
     drop(front_listener);
     let env = Env::new();
-    let control = fake_control(env.dir.path(), &format!("\"127.0.0.1:{tor_port}\""));
+    let control = fake_control(env.root(), &format!("\"127.0.0.1:{tor_port}\""));
     env.write_config(&auto_config(socks, &control, &format!("127.0.0.1:{front}")));
     let daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;
@@ -226,7 +226,7 @@ async fn tors_own_listener_is_served() {
     let (_tor_socks, socks) = impostor();
     let env = Env::new();
     let control = fake_control(
-        env.dir.path(),
+        env.root(),
         &format!("\"127.0.0.1:{socks}\" \"[::1]:{socks}\""),
     );
     env.write_config(&auto_config(socks, &control, "none"));
@@ -254,7 +254,7 @@ async fn nothing_is_served_before_a_configured_control_port_answers() {
     let (_socks_listener, socks) = impostor();
     let env = Env::new();
     // Configured, but nothing listens there (yet).
-    let control = env.dir.path().join("no-control.sock");
+    let control = env.root().join("no-control.sock");
     env.write_config(&auto_config(socks, &control, "none"));
     let daemon = env.start();
     let mut c = Client::connect(&env.socket()).await;

@@ -3,69 +3,50 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::ops::Deref;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use persite_test_support::{Spawned, StopBy, UserEnv};
 use serde_json::Value;
 use tokio::net::UnixStream;
+
+pub use persite_test_support::NO_TOR;
 
 /// Upper bound for any single wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// A `[tor]` section that keeps the daemon away from any tor.
-pub const NO_TOR: &str = "[tor]\nmode = \"system\"\ncontrol = \"none\"\n";
-
-/// A private HOME, config dir and runtime dir for one test.
+/// A private HOME, config, data and runtime directory for one test (a
+/// [`persite_test_support::UserEnv`] whose config keeps the daemon away from tor).
 pub struct Env {
-    pub dir: tempfile::TempDir,
+    user: UserEnv,
+}
+
+impl Deref for Env {
+    type Target = UserEnv;
+
+    fn deref(&self) -> &UserEnv {
+        &self.user
+    }
 }
 
 impl Env {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("persite-daemon-test-")
-            .tempdir()
-            .expect("temp dir");
-        let env = Self { dir };
+        let user = UserEnv::new("persite-daemon-test-");
         // Tests not about tor must not start one (the default `auto` mode would).
-        env.write_config(NO_TOR);
-        env
+        user.write_config(NO_TOR);
+        Self { user }
     }
 
-    pub fn runtime_dir(&self) -> PathBuf {
-        self.dir.path().join("run")
-    }
-
-    pub fn socket(&self) -> PathBuf {
-        self.runtime_dir().join("broker.sock")
-    }
-
-    pub fn config_home(&self) -> PathBuf {
-        self.dir.path().join("config")
-    }
-
-    /// Writes `$XDG_CONFIG_HOME/persite/config.toml`.
-    pub fn write_config(&self, text: &str) {
-        let dir = self.config_home().join("persite");
-        std::fs::create_dir_all(&dir).expect("config dir");
-        std::fs::write(dir.join("config.toml"), text).expect("config file");
-    }
-
-    /// `persite <args>` with this environment, stdio as given.
+    /// `persite <args>` with this environment; the caller chooses stdout and stderr.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_persite"));
-        cmd.args(args)
-            .env("PERSITE_RUNTIME_DIR", self.runtime_dir())
-            .env("XDG_CONFIG_HOME", self.config_home())
-            .env("HOME", self.dir.path().join("home"))
-            .env("PERSITE_LOG", "debug")
-            .stdin(Stdio::null());
-        cmd
+        self.user
+            .command(Path::new(env!("CARGO_BIN_EXE_persite")), args)
     }
 
     /// Starts `persite serve` and waits until its socket answers.
@@ -82,56 +63,35 @@ impl Env {
 
     /// As [`Env::spawn`] with `PERSITE_LOG=level`.
     pub fn spawn_logging(&self, args: &[&str], level: &str) -> Daemon {
-        let log = self
-            .dir
-            .path()
-            .join(format!("stderr-{}.log", fastrand_suffix()));
-        let stderr = std::fs::File::create(&log).expect("log file");
-        let child = self
-            .command(args)
-            .env("PERSITE_LOG", level)
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn persite");
+        let mut cmd = self.command(args);
+        cmd.env("PERSITE_LOG", level);
+        // SIGKILL on drop: some tests leave the daemon stopped (SIGSTOP) or half-dead.
         Daemon {
-            child: Some(child),
-            log,
+            process: self.user.spawn(cmd, StopBy::Kill),
         }
     }
 }
 
-fn fastrand_suffix() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 /// A running `persite` process, killed (SIGKILL) on drop if still alive.
 pub struct Daemon {
-    child: Option<Child>,
-    pub log: PathBuf,
+    process: Spawned,
 }
 
 impl Daemon {
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("child").id()
+        self.process.pid()
     }
 
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log()
     }
 
     /// Waits until `socket` accepts connections, failing the test if the process exits first.
     pub fn wait_ready(&self, socket: &Path) {
-        let deadline = Instant::now() + WAIT;
+        let deadline = std::time::Instant::now() + WAIT;
         while std::os::unix::net::UnixStream::connect(socket).is_err() {
             assert!(
-                Instant::now() < deadline,
+                std::time::Instant::now() < deadline,
                 "daemon did not open {} in {WAIT:?}; stderr:\n{}",
                 socket.display(),
                 self.stderr()
@@ -142,39 +102,22 @@ impl Daemon {
 
     /// Sends `signal` to the process.
     pub fn signal(&self, signal: rustix::process::Signal) {
-        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("pid");
-        rustix::process::kill_process(pid, signal).expect("kill");
+        self.process.signal(signal);
     }
 
     /// Waits (bounded) for the process to exit and returns its status.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let child = self.child.as_mut().expect("child");
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
+        self.process.wait_exit(WAIT).unwrap_or_else(|| {
+            panic!(
                 "process did not exit in {WAIT:?}; stderr:\n{}",
                 self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            )
+        })
     }
 
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.as_mut().expect("child").try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.is_running()
     }
 }
 

@@ -204,11 +204,8 @@ impl Runtime {
         // only, so no test starts a tor of its own (the default "auto" mode would).
         let config = dir.path().join("persite");
         std::fs::create_dir_all(&config).expect("mkdir");
-        std::fs::write(
-            config.join("config.toml"),
-            "[tor]\nmode = \"system\"\ncontrol = \"none\"\n",
-        )
-        .expect("write config");
+        std::fs::write(config.join("config.toml"), persite_test_support::NO_TOR)
+            .expect("write config");
         Runtime { dir }
     }
 
