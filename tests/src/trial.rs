@@ -185,3 +185,8 @@ where
             .map_err(Failed::from)
     })
 }
+
+/// Makes `cond` a trial failure with `message` (computed only when it fails).
+pub fn ensure(cond: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(message()) }
+}

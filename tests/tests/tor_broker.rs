@@ -17,6 +17,7 @@ use persite_tests::test_daemon::{TestDaemon, system_tor_config};
 use persite_tests::tornet::fetch::{SocksAuth, http_get_via_socks_blocking};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{TorClient, TorNetwork, TorNetworkOptions};
+use persite_tests::trial::ensure;
 use serde_json::{Value, json};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,10 +41,6 @@ fn main() -> ExitCode {
             ),
         ]
     })
-}
-
-fn ensure(cond: bool, message: impl FnOnce() -> String) -> Result<(), String> {
-    if cond { Ok(()) } else { Err(message()) }
 }
 
 /// A `persite serve` for one trial ([`TestDaemon`]) on the network client, with this suite's

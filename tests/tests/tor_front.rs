@@ -17,6 +17,7 @@ use persite_tests::stream_trace::{TracedStream, traced_streams};
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{TorNetwork, TorNetworkOptions};
+use persite_tests::trial::ensure;
 use serde_json::json;
 
 /// Bound on one program run through tor.
@@ -49,10 +50,6 @@ fn main() -> ExitCode {
             ),
         ]
     })
-}
-
-fn ensure(cond: bool, message: impl FnOnce() -> String) -> Result<(), String> {
-    if cond { Ok(()) } else { Err(message()) }
 }
 
 /// A daemon on the network client with the front on an ephemeral loopback port.

@@ -21,6 +21,7 @@ use persite_tests::tornet::{
     ClientOptions, EQUAL_BANDWIDTH_KB, RELAY_COUNT, RelayKind, TorClient, TorNetwork,
     TorNetworkOptions,
 };
+use persite_tests::trial::ensure;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -73,11 +74,6 @@ fn main() -> ExitCode {
             ),
         ]
     })
-}
-
-/// Makes `cond` a trial failure with `message`.
-fn ensure(cond: bool, message: impl FnOnce() -> String) -> Result<(), String> {
-    if cond { Ok(()) } else { Err(message()) }
 }
 
 /// A value unique to this process and call, so credentials and names never repeat across

@@ -40,6 +40,7 @@ use persite_tests::tornet::ClientOptions;
 use persite_tests::tornet::fetch::{SocksAuth, SocksFetch, http_get_via_socks_blocking};
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{TorClient, TorNetwork, TorNetworkOptions};
+use persite_tests::trial::ensure;
 use serde_json::{Value, json};
 
 /// Bound on one fetch through tor.
@@ -145,10 +146,6 @@ fn report(
             Err(e)
         }
     }
-}
-
-fn ensure(cond: bool, message: impl FnOnce() -> String) -> Result<(), String> {
-    if cond { Ok(()) } else { Err(message()) }
 }
 
 fn now_ms() -> u64 {
