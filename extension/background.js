@@ -8,6 +8,7 @@
 
 import { closeAllTabs, newCircuitForTab, newIdentity } from "./src/actions.js";
 import { BlockedNavigations, blockedPagePath } from "./src/blocked.js";
+import { healthChecks, verdict } from "./src/health.js";
 import { Controller, SESSION_KEY } from "./src/controller.js";
 import { NATIVE_HOST_NAME, MESSAGE, POPUP_PORT_NAME, STATUS_PAGE } from "./src/messages.js";
 import { OPTIONS_KEY } from "./src/options.js";
@@ -366,13 +367,19 @@ const identityApi = {
 
 let shownStatus = null;
 
-/** Red "!" on the toolbar button while protection is broken; nothing while it works. */
+/**
+ * Red "!" on the toolbar button while web requests are blocked or cannot reach tor (health.js
+ * verdict `broken`), amber while a gap lets traffic bypass the per-site circuits; nothing while
+ * it works.
+ */
 function showStatus(status) {
-  const warned = status.protected && status.warnings.length > 0;
-  const text = status.protected && !warned ? "" : "!";
-  let title = status.protected
-    ? "Persite: every site has its own Tor circuit"
-    : `Persite: protection broken (${status.problem}); web requests are blocked`;
+  const said = verdict(healthChecks(status), { host: null, site: null });
+  const broken = !status.protected || said.state === "broken";
+  const warned = !broken && status.warnings.length > 0;
+  const text = broken || warned ? "!" : "";
+  let title = broken
+    ? `Persite: not protected (${said.state === "broken" ? said.detail : status.problem}); open Persite to see what to do`
+    : "Persite: every site has its own Tor circuit";
   if (warned) {
     title += `, but ${status.warnings.length === 1 ? "one gap" : `${status.warnings.length} gaps`} — open Persite to see what to do`;
   }
@@ -385,7 +392,7 @@ function showStatus(status) {
   browser.action.setBadgeText({ text }).catch(failed);
   browser.action.setTitle({ title }).catch(failed);
   if (text !== "") {
-    browser.action.setBadgeBackgroundColor({ color: status.protected ? "#ffa436" : "#d70022" }).catch(failed);
+    browser.action.setBadgeBackgroundColor({ color: broken ? "#d70022" : "#ffa436" }).catch(failed);
   }
 }
 

@@ -625,6 +625,8 @@ export class Controller {
   setTorStatus(tor) {
     this.torStatus = tor;
     this.emitEvent({ type: "tor_status", tor });
+    // The badge says when tor is down or the SOCKS endpoint is refused (health.js).
+    this.emitStatus();
   }
 
   handlePush(push) {
