@@ -138,9 +138,13 @@ browser.webRequest.onCompleted.addListener((details) => blocked.completed(detail
   types: ["main_frame"],
 });
 
-/** First run: the status page says whether the setup is complete and what is missing. */
+/**
+ * First run: the status page says whether the setup is complete and what is missing. Not for a
+ * temporary install (about:debugging, WebDriver): a developer or a test harness loading the
+ * extension is not served by a tab opening on its own.
+ */
 browser.runtime.onInstalled.addListener((details) => {
-  if (details.reason === "install") {
+  if (details.reason === "install" && details.temporary !== true) {
     browser.tabs
       .create({ url: browser.runtime.getURL(STATUS_PAGE) })
       .catch((e) => console.warn(`persite: cannot open the status page: ${e.message}`));

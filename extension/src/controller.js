@@ -593,7 +593,9 @@ export class Controller {
       // Paths by which traffic can bypass the per-site circuits even while Persite works.
       warnings: unprotectedPaths({ ...this.pathFacts, socks }),
       connection: this.client.state,
-      // The host answered but could not reach the daemon (its `hello` failed with this code).
+      // Why the last connection failed (kept while reconnecting), and the code when the host
+      // answered but could not reach the daemon (its `hello` failed with `broker_unavailable`).
+      lastError: this.client.lastError ?? null,
       lastErrorCode: this.client.lastErrorCode ?? null,
       brokerUp: this.brokerUp,
       brokerVersion: this.brokerVersion,

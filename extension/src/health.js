@@ -37,7 +37,7 @@ const BLOCKING = new Set([CHECK.nativeHost, CHECK.daemon, CHECK.tor, CHECK.socks
 const DOCTOR = "Then run `persite doctor` in a terminal to check the whole setup.";
 
 /**
- * The checks for a status (Controller#status): `{connection, lastErrorCode, brokerUp,
+ * The checks for a status (Controller#status): `{connection, lastError, lastErrorCode, brokerUp,
  * brokerVersion, socks, tor, paths: {privateAllowed, proxySettings, tablessWorkers}}`.
  * A `null` or missing status gives every check `unknown`.
  */
@@ -68,7 +68,8 @@ function nativeHostCheck(s) {
   if (hostAnswers(s)) {
     return check(CHECK.nativeHost, "ok", title, "Firefox talks to Persite's helper program.");
   }
-  if (s.connection === undefined || s.connection === "connecting" || s.connection === "idle") {
+  const retrying = typeof s.lastError === "string" && s.lastError !== "";
+  if (s.connection === undefined || s.connection === "idle" || (s.connection === "connecting" && !retrying)) {
     return check(CHECK.nativeHost, "unknown", title, "Starting Persite's helper program…");
   }
   return check(
@@ -313,6 +314,17 @@ export const GAP_CODE = Object.freeze({
   [CHECK.defaultProxy]: PATH.defaultProxy,
   [CHECK.serviceWorkers]: PATH.serviceWorkers,
 });
+
+/**
+ * Splits text at backquotes into parts to show, `{text, code}` (`code` true for a command or
+ * name to show as code): `Run \`persite serve\`` → "Run ", then "persite serve" as code.
+ */
+export function codeParts(text) {
+  return String(text)
+    .split("`")
+    .map((part, index) => ({ text: part, code: index % 2 === 1 }))
+    .filter((part) => part.text !== "");
+}
 
 function formatEndpoint({ host, port }) {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;

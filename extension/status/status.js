@@ -7,7 +7,7 @@
  * unknown; .title, .detail, .fix), body[data-ready] once the first status is shown.
  */
 
-import { healthChecks } from "../src/health.js";
+import { codeParts, healthChecks } from "../src/health.js";
 import { MESSAGE } from "../src/messages.js";
 
 const POLL_MS = 1000;
@@ -82,14 +82,14 @@ function checkItem(check) {
   return item;
 }
 
-/** Text with `backquoted` parts as <code> elements. */
+/** Text with `backquoted` parts as <code> elements (health.js codeParts). */
 function codeSpans(text) {
-  return text.split("`").map((part, index) => {
-    if (index % 2 === 0) {
-      return document.createTextNode(part);
+  return codeParts(text).map((part) => {
+    if (!part.code) {
+      return document.createTextNode(part.text);
     }
     const code = document.createElement("code");
-    code.textContent = part;
+    code.textContent = part.text;
     return code;
   });
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { CHECK, healthChecks, needsAttention, verdict } from "../src/health.js";
+import { CHECK, codeParts, healthChecks, needsAttention, verdict } from "../src/health.js";
 import { parseTorStatus } from "../src/protocol.js";
 
 const SOCKS = { host: "127.0.0.1", port: 9050 };
@@ -58,6 +58,10 @@ describe("healthChecks", () => {
     assert.match(checks[CHECK.nativeHost].fix, /persite install/);
     assert.equal(checks[CHECK.daemon].state, "unknown");
     assert.equal(checks[CHECK.tor].state, "unknown");
+    const retrying = byId(healthChecks(status({ connection: "connecting", lastError: "No such native application persite", brokerUp: false, tor: null })));
+    assert.equal(retrying[CHECK.nativeHost].state, "fail", "still failed while it tries again");
+    const first = byId(healthChecks(status({ connection: "connecting", lastError: null, brokerUp: false, tor: null })));
+    assert.equal(first[CHECK.nativeHost].state, "unknown", "the first attempt is not a failure");
   });
 
   it("fails the daemon, not the host, when the host answers that the daemon is unreachable", () => {
@@ -174,5 +178,16 @@ describe("verdict", () => {
 
   it("is unknown while the host is still starting", () => {
     assert.equal(verdict(healthChecks(status({ connection: "connecting", brokerUp: false, tor: null })), SITE).state, "unknown");
+  });
+});
+
+describe("codeParts", () => {
+  it("marks backquoted parts as code", () => {
+    assert.deepEqual(codeParts("Run `persite serve` now"), [
+      { text: "Run ", code: false },
+      { text: "persite serve", code: true },
+      { text: " now", code: false },
+    ]);
+    assert.deepEqual(codeParts("plain"), [{ text: "plain", code: false }]);
   });
 });
