@@ -121,8 +121,14 @@ struct BlockedPage {
 }
 
 /// Waits until the current tab shows the blocked page at an address other than `not` (a new
-/// block, not the one already shown); returns what it says.
-async fn wait_blocked_page(ff: &Firefox, not: Option<&str>) -> anyhow::Result<BlockedPage> {
+/// block, not the one already shown), naming the check `problem` (the page polls the status
+/// every second; its first answer may come before the daemon has reported tor); returns what it
+/// says, or fails with what it said last.
+async fn wait_blocked_page(
+    ff: &Firefox,
+    not: Option<&str>,
+    problem: &str,
+) -> anyhow::Result<BlockedPage> {
     let prefix = format!("moz-extension://{PERSITE_EXTENSION_UUID}/blocked/blocked.html?");
     let started = Instant::now();
     loop {
@@ -140,18 +146,20 @@ async fn wait_blocked_page(ff: &Firefox, not: Option<&str>) -> anyhow::Result<Bl
             .unwrap_or(Value::Null);
         let text = |i: usize| value[i].as_str().unwrap_or_default().to_owned();
         let url = text(0);
-        if url.starts_with(&prefix) && text(1) == "true" && Some(url.as_str()) != not {
-            return Ok(BlockedPage {
-                url,
-                problem: text(2),
-                reason: text(3),
-                site: text(4),
-                fix: text(5),
-            });
+        let shown = BlockedPage {
+            url,
+            problem: text(2),
+            reason: text(3),
+            site: text(4),
+            fix: text(5),
+        };
+        let is_page = shown.url.starts_with(&prefix) && text(1) == "true";
+        if is_page && Some(shown.url.as_str()) != not && shown.problem == problem {
+            return Ok(shown);
         }
         ensure!(
             started.elapsed() < STATE_WAIT,
-            "the tab never showed Persite's blocked page (it shows {url:?})"
+            "the tab never showed Persite's blocked page naming {problem} (it shows {shown:?})"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -195,7 +203,7 @@ async fn tor_down(h: &Harness) -> anyhow::Result<String> {
     let recorder_mark = h.recorder.mark();
 
     navigate_blocked(ff, "http://site-a.test/path?secret=1").await;
-    let first = wait_blocked_page(ff, None).await?;
+    let first = wait_blocked_page(ff, None, "tor").await?;
     ensure!(
         first.problem == "tor" && first.site.contains("site-a.test"),
         "the blocked page does not name tor and the site: {first:?}"
@@ -211,7 +219,7 @@ async fn tor_down(h: &Harness) -> anyhow::Result<String> {
     );
     let blocked_tab = ff.selected_extension_tab_id().await?;
     click(ff, "retry").await?;
-    let again = wait_blocked_page(ff, Some(&first.url)).await?;
+    let again = wait_blocked_page(ff, Some(&first.url), "tor").await?;
     ensure!(again.problem == "tor", "after the retry: {again:?}");
 
     open_popup(ff, blocked_tab).await?;
@@ -281,7 +289,7 @@ async fn daemon_down_then_up(h: &Harness) -> anyhow::Result<String> {
     let ff = &browser.firefox;
     let page = ff.client().window().await?;
     navigate_blocked(ff, "http://site-a.test/").await;
-    let blocked = wait_blocked_page(ff, None).await?;
+    let blocked = wait_blocked_page(ff, None, "daemon").await?;
     ensure!(
         blocked.problem == "daemon" && blocked.fix.contains("persite serve"),
         "the blocked page does not name the Persite service with its fix: {blocked:?}"
