@@ -7,8 +7,10 @@
  */
 
 import { closeAllTabs, newCircuitForTab, newIdentity } from "./src/actions.js";
+import { BlockedNavigations, blockedPagePath } from "./src/blocked.js";
+import { healthChecks, verdict } from "./src/health.js";
 import { Controller, SESSION_KEY } from "./src/controller.js";
-import { NATIVE_HOST_NAME, MESSAGE, POPUP_PORT_NAME } from "./src/messages.js";
+import { NATIVE_HOST_NAME, MESSAGE, POPUP_PORT_NAME, STATUS_PAGE } from "./src/messages.js";
 import { OPTIONS_KEY } from "./src/options.js";
 import { PERF_PROBE_KEY, PerfProbe } from "./src/perf-probe.js";
 import { blackHole } from "./src/proxy-decision.js";
@@ -18,15 +20,43 @@ browser.proxy.onRequest.addListener(onProxyRequest, { urls: ["<all_urls>"] });
 /** The listener timing probe while `storage.local` `perfProbe` is true, else `null`. */
 let perfProbe = null;
 
+/** Black-holed top-level navigations, to show the blocked page instead of Firefox's error. */
+const blocked = new BlockedNavigations();
+
 /** Never throws: a throwing proxy listener makes Firefox go DIRECT. */
 function onProxyRequest(details) {
+  let answer;
   if (perfProbe !== null) {
-    return timedProxyRequest(details);
+    answer = timedProxyRequest(details);
+  } else {
+    try {
+      answer = controller.onRequest(details);
+    } catch {
+      answer = blackHole();
+    }
   }
+  if (details.type === "main_frame") {
+    noteNavigation(details, answer);
+  }
+  return answer;
+}
+
+/**
+ * Remembers a black-holed navigation (src/blocked.js). A side branch: the answer returned to
+ * Firefox is the listener's own, untouched, and nothing here can throw into the listener.
+ */
+function noteNavigation(details, answer) {
   try {
-    return controller.onRequest(details);
-  } catch {
-    return blackHole();
+    if (answer instanceof Promise) {
+      answer.then(
+        (settled) => blocked.noteAnswer(details, settled),
+        () => {},
+      );
+    } else {
+      blocked.noteAnswer(details, answer);
+    }
+  } catch (e) {
+    console.warn(`persite: cannot note a blocked navigation: ${e.message}`);
   }
 }
 
@@ -85,6 +115,40 @@ browser.runtime.onConnect.addListener((port) => {
   }
   popupPorts.add(port);
   port.onDisconnect.addListener(() => popupPorts.delete(port));
+});
+
+/**
+ * A navigation Persite black-holed failed: the tab shows Persite's blocked page (why, the fix,
+ * a retry) in place of Firefox's "proxy server is refusing connections" error. The page's
+ * address carries a token only; the URL stays in this page's memory.
+ */
+browser.webRequest.onErrorOccurred.addListener(
+  (details) => {
+    const hit = blocked.failed(details);
+    if (hit !== null) {
+      browser.tabs
+        .update(hit.tabId, { url: browser.runtime.getURL(blockedPagePath(hit.token)), loadReplace: true })
+        .catch((e) => console.warn(`persite: cannot show the blocked page: ${e.message}`));
+    }
+  },
+  { urls: ["<all_urls>"], types: ["main_frame"] },
+);
+browser.webRequest.onCompleted.addListener((details) => blocked.completed(details.requestId), {
+  urls: ["<all_urls>"],
+  types: ["main_frame"],
+});
+
+/**
+ * First run: the status page says whether the setup is complete and what is missing. Not for a
+ * temporary install (about:debugging, WebDriver): a developer or a test harness loading the
+ * extension is not served by a tab opening on its own.
+ */
+browser.runtime.onInstalled.addListener((details) => {
+  if (details.reason === "install" && details.temporary !== true) {
+    browser.tabs
+      .create({ url: browser.runtime.getURL(STATUS_PAGE) })
+      .catch((e) => console.warn(`persite: cannot open the status page: ${e.message}`));
+  }
 });
 
 browser.proxy.onError.addListener((error) => {
@@ -204,7 +268,21 @@ async function handleMessage(message) {
     case MESSAGE.newCircuit:
       return newCircuitForTab(controller, tabsApi, checkTabId(message.tabId));
     case MESSAGE.newIdentity:
+      blocked.clear();
       return runNewIdentity();
+    case MESSAGE.blockedInfo: {
+      // The status too: the page says why requests are blocked now.
+      await refreshPathFacts();
+      return { blocked: blocked.info(message.token), status: controller.status() };
+    }
+    case MESSAGE.blockedRetry: {
+      const target = blocked.retry(message.token);
+      if (target === null) {
+        throw new Error("this blocked page is too old to retry: go back and load the page again");
+      }
+      await browser.tabs.update(target.tabId, { url: target.url, loadReplace: true });
+      return {};
+    }
     case MESSAGE.policyGet:
       return { policies: await controller.policies() };
     case MESSAGE.policySet:
@@ -293,13 +371,19 @@ const identityApi = {
 
 let shownStatus = null;
 
-/** Red "!" on the toolbar button while protection is broken; nothing while it works. */
+/**
+ * Red "!" on the toolbar button while web requests are blocked or cannot reach tor (health.js
+ * verdict `broken`), amber while a gap lets traffic bypass the per-site circuits; nothing while
+ * it works.
+ */
 function showStatus(status) {
-  const warned = status.protected && status.warnings.length > 0;
-  const text = status.protected && !warned ? "" : "!";
-  let title = status.protected
-    ? "Persite: every site has its own Tor circuit"
-    : `Persite: protection broken (${status.problem}); web requests are blocked`;
+  const said = verdict(healthChecks(status), { host: null, site: null });
+  const broken = !status.protected || said.state === "broken";
+  const warned = !broken && status.warnings.length > 0;
+  const text = broken || warned ? "!" : "";
+  let title = broken
+    ? `Persite: not protected (${said.state === "broken" ? said.detail : status.problem}); open Persite to see what to do`
+    : "Persite: every site has its own Tor circuit";
   if (warned) {
     title += `, but ${status.warnings.length === 1 ? "one gap" : `${status.warnings.length} gaps`} — open Persite to see what to do`;
   }
@@ -312,7 +396,7 @@ function showStatus(status) {
   browser.action.setBadgeText({ text }).catch(failed);
   browser.action.setTitle({ title }).catch(failed);
   if (text !== "") {
-    browser.action.setBadgeBackgroundColor({ color: status.protected ? "#ffa436" : "#d70022" }).catch(failed);
+    browser.action.setBadgeBackgroundColor({ color: broken ? "#d70022" : "#ffa436" }).catch(failed);
   }
 }
 

@@ -1,17 +1,23 @@
 /**
- * Popup: shows the tab's site, container, Tor circuit and the protection status, and runs New
- * circuit / New identity through the background page (which owns the native port). Element ids
- * are a contract with the end-to-end tests: #status (data-state), #socks, #tor-bootstrap,
- * #site, #site-key, #container, #circuit-display (data-state), #circuit-hops (li.hop with
- * data-role, data-fingerprint), #new-circuit, #new-identity, #confirm, #confirm-dont-ask,
- * #confirm-yes, #confirm-no, #message (data-kind), body[data-ready].
+ * Popup: says whether this tab's site is protected (src/health.js verdict) and, if not, what is
+ * wrong and what to do; shows the site's Tor circuit as Tor Browser does (src/circuit-view.js);
+ * runs New circuit / New identity through the background page (which owns the native port).
+ *
+ * Element ids are a contract with the end-to-end tests: #status (data-state = unknown |
+ * protected | idle | at-risk | broken), #status-detail, #status-fix, #warnings (li[data-code]),
+ * #socks, #tor-bootstrap, #open-status, #site, #site-key, #container, #circuit-display
+ * (data-state), #circuit-hops (li.hop with data-role, data-fingerprint), #new-circuit,
+ * #new-circuit-reason, #new-identity, #new-identity-reason, #confirm, #confirm-dont-ask,
+ * #confirm-yes, #confirm-no, #message (data-kind, data-path), #open-options, #open-sites,
+ * body[data-ready].
  *
  * The circuit is asked once (persite:circuit) and then follows the background's events on a
- * runtime.connect port (messages.js POPUP_PORT_NAME); src/circuit-view.js decides what to show.
+ * runtime.connect port (messages.js POPUP_PORT_NAME).
  */
 
-import { bootstrapView, circuitPushApplies, circuitView, newnymText } from "../src/circuit-view.js";
-import { MESSAGE, POPUP_PORT_NAME } from "../src/messages.js";
+import { bootstrapView, circuitPushApplies, circuitView, newnymText, pathFingerprints, pathText } from "../src/circuit-view.js";
+import { CHECK, codeParts, healthChecks, needsAttention, verdict } from "../src/health.js";
+import { MESSAGE, POPUP_PORT_NAME, STATUS_PAGE } from "../src/messages.js";
 import { OPTIONS_KEY, normalizeOptions } from "../src/options.js";
 import { containerLabel, parsePopupQuery } from "../src/popup-query.js";
 
@@ -31,13 +37,35 @@ const TOR_DEPENDENT = new Set([
   "timeout",
 ]);
 
+/** Short words for the gaps the status lists (path-checks.js codes); the fix is on the status page. */
+const GAP_TEXT = {
+  private_windows: "Private windows are not covered.",
+  default_proxy: "Firefox's own proxy is not tor.",
+  service_workers: "Sites ran service workers in the background.",
+};
+
 const query = parsePopupQuery(location.search);
 const $ = (id) => document.getElementById(id);
 
 let tabId = null;
 
 /** What the circuit display shows: the tab's host, and the site and container of its circuit. */
-const shown = { host: null, site: null, container: null, reason: null };
+const shown = { host: null, site: null, container: null, reason: null, view: null, circuitId: null };
+
+/** The tab as last asked: `{host, site}` (tabInfo), `null` before the first answer. */
+let tab = null;
+
+/** The last status from the background, `null` before the first answer. */
+let lastStatus = null;
+
+/**
+ * While New circuit waits for the new path: `{site, oldId, oldPath}` (the circuit shown before,
+ * and its relay fingerprints).
+ */
+let awaitingNewPath = null;
+
+/** A button action is running. */
+let busyNow = false;
 
 /** Increases with every circuit request, so that a late answer does not replace a newer one. */
 let circuitAsked = 0;
@@ -50,25 +78,26 @@ async function main() {
   $("confirm-yes").addEventListener("click", () => confirmNewIdentity());
   $("confirm-no").addEventListener("click", () => cancelNewIdentity());
   $("open-options").addEventListener("click", () => browser.runtime.openOptionsPage());
+  $("open-status").addEventListener("click", () => {
+    browser.tabs.create({ url: browser.runtime.getURL(STATUS_PAGE) }).then(() => window.close());
+  });
 
   listenForTorData();
-  await refreshStatus().catch((e) => say("error", e.message));
-  setInterval(() => refreshStatus().catch(() => {}), STATUS_POLL_MS);
-
   if (query.error !== null) {
     throw new Error(query.error);
   }
   tabId = query.tabId ?? (await activeTabId());
   if (tabId !== null) {
     followTab(tabId);
-    await showTab(tabId);
-    await refreshCircuit();
-    $("new-circuit").disabled = false;
+    await showTab(tabId).catch((e) => say("error", e.message));
   } else {
     renderCircuit(circuitView({ host: null }));
-    say("error", "No tab to act on.");
   }
-  $("new-identity").disabled = false;
+  await refreshStatus().catch((e) => say("error", e.message));
+  setInterval(() => refreshStatus().catch(() => {}), STATUS_POLL_MS);
+  if (tabId !== null) {
+    await refreshCircuit();
+  }
   if (query.confirmNewIdentity) {
     showConfirm();
   }
@@ -78,7 +107,7 @@ async function main() {
 async function send(type, fields = {}) {
   const reply = await browser.runtime.sendMessage({ type, ...fields });
   if (!reply?.ok) {
-    const error = new Error(reply?.error ?? "the background page did not answer");
+    const error = new Error(reply?.error ?? "Persite's background page did not answer");
     error.code = reply?.code ?? null;
     throw error;
   }
@@ -87,36 +116,88 @@ async function send(type, fields = {}) {
 
 async function activeTabId() {
   const window = await browser.windows.getLastFocused({ windowTypes: ["normal"] });
-  const [tab] = await browser.tabs.query({ active: true, windowId: window.id });
-  return tab?.id ?? null;
+  const [active] = await browser.tabs.query({ active: true, windowId: window.id });
+  return active?.id ?? null;
 }
 
 async function refreshStatus() {
   const { status } = await send(MESSAGE.status);
-  const element = $("status");
-  element.dataset.state = status.protected ? "protected" : "broken";
-  element.textContent = status.protected
-    ? "Protected: connected to the broker"
-    : `Not protected: ${status.problem}. Web requests are blocked.`;
-  renderWarnings(status.warnings ?? []);
-  $("socks").textContent = status.socks
-    ? `Tor SOCKS ${formatEndpoint(status.socks)} (from ${status.socksSource === "options" ? "options" : "the broker"})`
-    : "Tor SOCKS endpoint unknown";
-  renderBootstrap(status.tor ?? null);
+  lastStatus = status;
+  if (tabId !== null && tab !== null && tab.host !== null && tab.site === null) {
+    // The site's credentials may have arrived since (a page load): ask again.
+    await showTab(tabId).catch(() => {});
+  }
+  renderStatus();
 }
 
-/** Gaps by which traffic can bypass the per-site circuits (path-checks.js), with the fix. */
+/** The headline, what to do, and the buttons, from the last status and tab. */
+function renderStatus() {
+  const checks = healthChecks(lastStatus);
+  const said = verdict(checks, tab ?? { host: null, site: null });
+  const element = $("status");
+  element.dataset.state = said.state;
+  element.dataset.problem = said.problem ?? "";
+  element.textContent = said.headline;
+  setText("status-detail", said.detail);
+  setRich($("status-fix"), said.fix === "" ? "" : `What to do: ${said.fix}`);
+  $("status-fix").hidden = said.fix === "";
+  renderWarnings(lastStatus?.warnings ?? []);
+  $("open-status").hidden = !(needsAttention(checks) || said.state === "broken");
+  setText(
+    "socks",
+    lastStatus?.socks && lastStatus.socksSource === "options"
+      ? `Using the SOCKS port set in Persite's options: ${formatEndpoint(lastStatus.socks)}`
+      : "",
+  );
+  const bootstrap = bootstrapView(lastStatus?.tor ?? null);
+  renderBootstrap(said.problem === CHECK.tor || said.problem === CHECK.socks ? { ...bootstrap, hidden: true } : bootstrap);
+  updateButtons(checks);
+}
+
+/** Gaps by which traffic can bypass the per-site circuits (path-checks.js codes). */
 function renderWarnings(warnings) {
   const list = $("warnings");
   list.replaceChildren(
     ...warnings.map((warning) => {
       const item = document.createElement("li");
       item.dataset.code = warning.code;
-      item.textContent = warning.text;
+      item.textContent = GAP_TEXT[warning.code] ?? warning.text;
+      item.title = warning.text;
       return item;
     }),
   );
   list.hidden = warnings.length === 0;
+}
+
+/** Enables the buttons that can act, and says why the others cannot. */
+function updateButtons(checks = healthChecks(lastStatus)) {
+  const serviceDown = checks.some((c) => (c.id === CHECK.nativeHost || c.id === CHECK.daemon) && c.state === "fail");
+  const starting = lastStatus === null || checks.find((c) => c.id === CHECK.daemon)?.state === "unknown";
+  let circuitWhy = "";
+  if (tabId === null) {
+    circuitWhy = "No tab to act on.";
+  } else if (tab === null) {
+    circuitWhy = "Looking at this tab…";
+  } else if (tab.host === null) {
+    circuitWhy = "This page is not a website, so it has no circuit to change.";
+  } else if (serviceDown) {
+    circuitWhy = "Needs the Persite service, which is not running.";
+  } else if (starting) {
+    circuitWhy = "Waiting for the Persite service…";
+  }
+  const identityWhy = serviceDown ? "Needs the Persite service, which is not running." : starting ? "Waiting for the Persite service…" : "";
+  setButton("new-circuit", "new-circuit-reason", circuitWhy);
+  setButton("new-identity", "new-identity-reason", identityWhy);
+}
+
+function setButton(id, reasonId, why) {
+  $(id).disabled = busyNow || why !== "";
+  setText(reasonId, why);
+  if (why === "") {
+    $(id).removeAttribute("aria-describedby");
+  } else {
+    $(id).setAttribute("aria-describedby", reasonId);
+  }
 }
 
 /** Tor data from the background as it arrives: circuit changes and tor status. */
@@ -126,7 +207,10 @@ function listenForTorData() {
     if (event?.type === "circuit") {
       onCircuitPush(event.circuit);
     } else if (event?.type === "tor_status") {
-      renderBootstrap(event.tor);
+      if (lastStatus !== null) {
+        lastStatus = { ...lastStatus, tor: event.tor };
+        renderStatus();
+      }
       if (TOR_DEPENDENT.has(shown.reason)) {
         refreshCircuit().catch(() => {});
       }
@@ -175,24 +259,41 @@ function showCircuit(source) {
     shown.site = source.circuit?.site ?? null;
   }
   shown.reason = source.error?.code ?? (source.circuit?.available === false ? source.circuit.reason : null);
+  shown.circuitId = source.circuit?.circuits?.find((c) => c.hops.length > 0)?.id ?? null;
   renderCircuit(circuitView(source));
 }
 
 /** Copies a circuit view (src/circuit-view.js) into #circuit-display. */
 function renderCircuit(view) {
+  shown.view = view;
   const section = $("circuit-display");
   section.dataset.state = view.state;
   section.hidden = view.state === "hidden";
   $("circuit-heading").textContent = view.heading || "Circuit";
-  $("circuit-reason").textContent = view.reason;
-  $("circuit-reason").hidden = view.reason === "";
-  $("circuit-bytes").textContent = view.bytes;
-  $("circuit-bytes").hidden = view.bytes === "";
-  $("circuit-note").textContent = view.note;
-  $("circuit-note").hidden = view.note === "";
+  $("circuit-heading").title = view.heading;
+  setText("circuit-reason", view.reason);
+  setText("circuit-bytes", view.bytes);
+  setText("circuit-note", view.note);
   const list = $("circuit-hops");
   list.replaceChildren(...view.rows.map(hopItem));
   list.hidden = view.rows.length === 0;
+  reportNewPath(view);
+}
+
+/** After New circuit: once the display shows another circuit than before, name its path. */
+function reportNewPath(view) {
+  if (awaitingNewPath === null || view.state !== "shown" || shown.circuitId === null) {
+    return;
+  }
+  const path = pathFingerprints(view);
+  if (path.length === 0 || shown.circuitId === awaitingNewPath.oldId) {
+    return;
+  }
+  const same = path.join() === awaitingNewPath.oldPath.join() ? " (the same relays as before, on a new circuit)" : "";
+  const { site } = awaitingNewPath;
+  awaitingNewPath = null;
+  say("ok", `New circuit for ${site}: now through ${pathText(view)}${same}.`);
+  $("message").dataset.path = path.join(",");
 }
 
 function hopItem(row) {
@@ -222,8 +323,7 @@ function hopItem(row) {
   return item;
 }
 
-function renderBootstrap(tor) {
-  const view = bootstrapView(tor);
+function renderBootstrap(view) {
   const element = $("tor-bootstrap");
   element.hidden = view.hidden;
   element.textContent = view.text;
@@ -251,16 +351,26 @@ function followTab(id) {
 
 async function showTab(id) {
   const info = await send(MESSAGE.tabInfo, { tabId: id });
-  $("site").textContent = info.host ?? "none (shared catch-all circuit)";
-  $("site-key").textContent = info.site ?? (info.host === null ? "--unknown--" : "not used yet");
+  tab = { host: info.host, site: info.site };
+  const site = $("site");
+  site.textContent = info.host ?? "No website on this page";
+  site.title = info.host ?? "";
+  const key = $("site-key");
+  key.textContent = info.site ?? (info.host === null ? "—" : "not yet: reload the page");
+  key.title = info.site ?? "";
   $("container").textContent = containerLabel(info.container);
   $("container").dataset.container = info.container;
+  renderStatus();
 }
 
 async function newCircuit() {
+  const oldId = shown.circuitId;
+  const oldPath = pathFingerprints(shown.view);
   await busy(async () => {
     const { site } = await send(MESSAGE.newCircuit, { tabId });
-    say("ok", `New circuit for ${site}; reloading the tab.`);
+    awaitingNewPath = { site, oldId, oldPath };
+    say("ok", `New circuit for ${site}: reloading the page on it…`);
+    delete $("message").dataset.path;
     await showTab(tabId);
     await refreshCircuit();
   });
@@ -278,8 +388,8 @@ async function askNewIdentity() {
 async function showConfirm() {
   const options = await loadOptions();
   $("confirm-text").textContent = options.closeTabsOnNewIdentity
-    ? "Every site gets a new circuit; cookies, site data, cache, history, form history and the downloads list are removed, and all tabs and windows are closed. Saved passwords stay."
-    : "Every site gets a new circuit; cookies, site data, cache, history, form history and the downloads list are removed. Open tabs stay open. Saved passwords stay.";
+    ? "Every site gets a new circuit. Cookies, site data, cache, history, form history and the downloads list are removed, and all tabs and windows are closed. Saved passwords stay."
+    : "Every site gets a new circuit. Cookies, site data, cache, history, form history and the downloads list are removed. Open tabs stay open. Saved passwords stay.";
   $("confirm").hidden = false;
   $("confirm-yes").focus();
 }
@@ -304,27 +414,30 @@ function cancelNewIdentity() {
 }
 
 async function runNewIdentity() {
+  const options = await loadOptions();
   await busy(async () => {
+    say("ok", options.closeTabsOnNewIdentity ? "New identity: closing every tab…" : "New identity: removing site data…");
     const result = await send(MESSAGE.newIdentity);
-    say("ok", `New identity: new circuits for every site, site data removed. ${newnymText(result)}`.trim());
+    say("ok", `New identity done: every site gets a new circuit; cookies, site data and history are removed. ${newnymText(result)}`.trim());
+    if (tabId !== null) {
+      await showTab(tabId).catch(() => {});
+      await refreshCircuit();
+    }
   });
 }
 
 async function busy(task) {
-  const buttons = [$("new-circuit"), $("new-identity")];
-  const wasDisabled = buttons.map((b) => b.disabled);
-  buttons.forEach((b) => {
-    b.disabled = true;
-  });
+  busyNow = true;
+  updateButtons();
   say("", "");
   try {
     await task();
   } catch (e) {
+    awaitingNewPath = null;
     say("error", e.message);
   } finally {
-    buttons.forEach((b, i) => {
-      b.disabled = wasDisabled[i];
-    });
+    busyNow = false;
+    updateButtons();
   }
 }
 
@@ -336,6 +449,27 @@ function say(kind, text) {
   const element = $("message");
   element.dataset.kind = kind;
   element.textContent = text;
+}
+
+/** Fills `element` with `text`, backquoted parts as <code> (health.js codeParts). */
+function setRich(element, text) {
+  element.replaceChildren(
+    ...codeParts(text).map((part) => {
+      if (!part.code) {
+        return document.createTextNode(part.text);
+      }
+      const code = document.createElement("code");
+      code.textContent = part.text;
+      return code;
+    }),
+  );
+}
+
+/** Sets an element's text and hides it while the text is empty. */
+function setText(id, text) {
+  const element = $(id);
+  element.textContent = text;
+  element.hidden = text === "";
 }
 
 function formatEndpoint({ host, port }) {

@@ -61,6 +61,11 @@ export class BrokerClient {
     this.state = "idle";
     /** Why the last connection failed, or `null`. */
     this.lastError = null;
+    /**
+     * The error code of the last failed `hello` (`broker_unavailable`: the host runs but cannot
+     * reach the daemon), or `null` (no failure, or the host itself was lost).
+     */
+    this.lastErrorCode = null;
     this.port = null;
     this.nextId = 1;
     this.reconnectTimer = null;
@@ -138,6 +143,7 @@ export class BrokerClient {
       if (this.port === port) {
         this.port = null;
         const reason = closed?.error?.message ?? port.error?.message ?? "the native host exited";
+        this.lastErrorCode = null;
         this.lost(reason);
       }
     });
@@ -158,6 +164,7 @@ export class BrokerClient {
         }
         this.backoff.reset();
         this.lastError = null;
+        this.lastErrorCode = null;
         this.setState("ready", null);
         this.onHello(info);
         const queued = this.queue;
@@ -172,6 +179,7 @@ export class BrokerClient {
       },
       reject: (error) => {
         if (this.port === port) {
+          this.lastErrorCode = typeof error?.code === "string" ? error.code : null;
           this.drop(port, `hello failed: ${errorText(error)}`);
         }
       },

@@ -15,10 +15,10 @@
  */
 
 /** Text when the broker has no circuit for the site yet. */
-export const NO_CIRCUIT_YET = "No circuit yet: this site has not connected since it got its current credentials.";
+export const NO_CIRCUIT_YET = "No circuit yet: this site has not connected since it got its own circuit. Load or reload the page.";
 
 /** Text while the broker is being asked. */
-export const ASKING = "Asking the broker for this site's circuit…";
+export const ASKING = "Asking Persite for this site's circuit…";
 
 /**
  * The circuit display for one source:
@@ -28,7 +28,8 @@ export const ASKING = "Asking the broker for this site's circuit…";
  *
  * Returns `{state, heading, reason, rows, note, bytes}`; `rows` are `{role, label, detail,
  * flag, fingerprint, title}` from "This browser" to the site, `role` being `browser`, `guard`,
- * `bridge`, `middle`, `exit`, `conflux-leg`, `onion-relays` or `site`.
+ * `bridge`, `middle`, `exit`, `conflux` (a conflux set's other legs, folded into one line),
+ * `onion-relays` or `site`.
  *
  * @param {object} source
  * @param {{locale?: string}} [options] locale for region names (default: the runtime's)
@@ -56,19 +57,12 @@ export function circuitView(source, { locale } = {}) {
   }
   const names = regionNamer(locale);
   const rows = [{ role: "browser", label: "This browser", detail: "", flag: "", fingerprint: "", title: "" }];
-  circuits.forEach((c, index) => {
-    if (circuits.length > 1) {
-      rows.push({
-        role: "conflux-leg",
-        label: `Conflux leg ${index + 1} of ${circuits.length}`,
-        detail: "",
-        flag: "",
-        fingerprint: "",
-        title: "Tor sends this site's traffic over several circuits that share an exit",
-      });
-    }
-    c.hops.forEach((hop, position) => rows.push(hopRow(hop, position === 0, names)));
-  });
+  // One path, as Tor Browser shows it; a conflux set's other legs fold into one line.
+  const [first, ...others] = circuits;
+  first.hops.forEach((hop, position) => rows.push(hopRow(hop, position === 0, names)));
+  if (others.length > 0) {
+    rows.push(parallelRow(others, names));
+  }
   if (circuit.onion) {
     rows.push({ role: "onion-relays", label: "Onion site relays", detail: "", flag: "", fingerprint: "", title: "" });
   }
@@ -82,6 +76,37 @@ export function circuitView(source, { locale } = {}) {
     note: bridged ? "Your bridge may not change" : "Your guard node may not change",
     bytes: bytesText(circuit.bytes),
   };
+}
+
+/**
+ * The line standing for a conflux set's other legs: "+1 parallel path", its title naming their
+ * relays (tor sends the site's traffic over all legs; they share the exit).
+ */
+function parallelRow(legs, names) {
+  const count = legs.length;
+  const relays = legs.map((leg) => leg.hops.map((hop) => (hop.country ? names(hop.country) : hop.nickname || "relay")).join(" → "));
+  return {
+    role: "conflux",
+    label: `+${count} parallel path${count === 1 ? "" : "s"}`,
+    detail: "",
+    flag: "",
+    fingerprint: "",
+    title: `Tor also carries this site's traffic over ${count === 1 ? "another circuit" : `${count} other circuits`} (conflux): ${relays.join("; ")}`,
+  };
+}
+
+/**
+ * The relays of a shown circuit view in words, guard first ("Germany → France → Netherlands"),
+ * for the message after New circuit; "" when no path is shown.
+ */
+export function pathText(view) {
+  const relays = (view?.rows ?? []).filter((r) => ["guard", "bridge", "middle", "exit"].includes(r.role));
+  return relays.map((r) => r.label.replace(/ \(guard\)$/, "")).join(" → ");
+}
+
+/** The relay fingerprints of a shown view, guard first (to tell a new path from the old). */
+export function pathFingerprints(view) {
+  return (view?.rows ?? []).filter((r) => r.fingerprint !== "").map((r) => r.fingerprint);
 }
 
 /** One relay row; `first` marks the circuit's entry (labelled "(guard)" as in Tor Browser). */
@@ -142,19 +167,19 @@ export function unavailableText(code) {
   const prefix = "Circuit information unavailable";
   switch (code) {
     case "no_control_port":
-      return `${prefix}: the broker has no connection to tor's control port, so it cannot see circuits.`;
+      return `${prefix}: Persite has no connection to tor's control port, so it cannot see circuits.`;
     case "not_bootstrapped":
       return `${prefix}: tor has not finished connecting to the Tor network.`;
     case "unknown_type":
-      return `${prefix}: this broker version cannot show circuits.`;
+      return `${prefix}: this version of the Persite service cannot show circuits.`;
     case "not_connected":
     case "disconnected":
     case "broker_unavailable":
-      return `${prefix}: not connected to the broker.`;
+      return `${prefix}: the Persite service is not running.`;
     case "timeout":
-      return `${prefix}: the broker did not answer in time.`;
+      return `${prefix}: the Persite service did not answer in time.`;
     case "protocol":
-      return `${prefix}: the broker's answer could not be read.`;
+      return `${prefix}: the Persite service's answer could not be read.`;
     default:
       return `${prefix}${typeof code === "string" && code.length > 0 ? ` (${code})` : ""}.`;
   }
@@ -208,11 +233,11 @@ export function bootstrapView(tor) {
 export function newnymText({ newnym, newnymDelayS } = {}) {
   switch (newnym) {
     case "sent":
-      return "Tor was told to build new circuits (NEWNYM sent).";
+      return "Tor builds new circuits now.";
     case "delayed":
-      return `Tor accepts NEWNYM only once every 10 seconds: it follows in ${Math.ceil(newnymDelayS ?? 0)} s.`;
+      return `Tor builds new circuits in ${Math.ceil(newnymDelayS ?? 0)} s (it allows this once every 10 seconds).`;
     case "unavailable":
-      return "NEWNYM unavailable: no control port. The new credentials still give every site new circuits.";
+      return "Persite cannot reach tor's control port, but every site still gets a new circuit.";
     default:
       return "";
   }

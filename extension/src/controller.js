@@ -129,6 +129,8 @@ export class Controller {
     this.brokerUp = false;
     /** Tor's status from the broker (protocol.parseTorStatus), or `null` while unknown. */
     this.torStatus = null;
+    /** The daemon's version from its last `hello`, or `null`. */
+    this.brokerVersion = null;
     /** The running `status` request, so that refreshes do not pile up. */
     this.torStatusRequest = null;
     /** While > 0 (New identity running) every request gets the black hole. */
@@ -591,7 +593,14 @@ export class Controller {
       // Paths by which traffic can bypass the per-site circuits even while Persite works.
       warnings: unprotectedPaths({ ...this.pathFacts, socks }),
       connection: this.client.state,
+      // Why the last connection failed (kept while reconnecting), and the code when the host
+      // answered but could not reach the daemon (its `hello` failed with `broker_unavailable`).
+      lastError: this.client.lastError ?? null,
+      lastErrorCode: this.client.lastErrorCode ?? null,
       brokerUp: this.brokerUp,
+      brokerVersion: this.brokerVersion,
+      // The facts behind `warnings`, for the status page's checks (health.js).
+      paths: { ...this.pathFacts },
       socks,
       socksSource: this.options.socksOverride !== null ? "options" : "broker",
       cachedEntries: this.cache.size,
@@ -606,6 +615,7 @@ export class Controller {
       this.cache.clear();
     }
     this.instance = info.instance;
+    this.brokerVersion = info.brokerVersion ?? null;
     this.brokerSocks = info.socks;
     this.brokerUp = true;
     this.wakeEndpointWaiters();
@@ -617,6 +627,8 @@ export class Controller {
   setTorStatus(tor) {
     this.torStatus = tor;
     this.emitEvent({ type: "tor_status", tor });
+    // The badge says when tor is down or the SOCKS endpoint is refused (health.js).
+    this.emitStatus();
   }
 
   handlePush(push) {

@@ -37,7 +37,17 @@ export const MESSAGE = Object.freeze({
    * `null` removes the site's override (broker `policy_set`).
    */
   policySet: "persite:policy-set",
+  /**
+   * `{token}` → `{blocked: {host, tabId} | null, status}`: what the blocked page shows
+   * (blocked.js; `null` for an unknown token) and the status (Controller#status).
+   */
+  blockedInfo: "persite:blocked-info",
+  /** `{token}` → `{}`: loads the blocked page's URL again in its tab. */
+  blockedRetry: "persite:blocked-retry",
 });
+
+/** Path of the first-run and status page inside the extension. */
+export const STATUS_PAGE = "status/status.html";
 
 /**
  * `runtime.connect` name of the popup's port. The background posts tor data on it as it

@@ -473,7 +473,7 @@ function parseBytes(bytes) {
 /**
  * Validates a tor status (`status.tor`, body of a `tor_status` push, protocol §2.4). Returns
  * `{control, managed, version, bootstrap: {progress, summary} | null, socksListeners,
- * socksProblem}`; unknown fields are `null`. `socksProblem` (additive) says, for people, why the
+ * socksProblem, socksVouched, error}`; unknown fields are `null` (`socksVouched` false). `socksProblem` (additive) says, for people, why the
  * broker refuses credentials: nothing shows that its SOCKS endpoint is tor.
  */
 export function parseTorStatus(value) {
@@ -509,6 +509,8 @@ export function parseTorStatus(value) {
     bootstrap,
     socksListeners,
     socksProblem: optionalString(value.socks_problem, "socks_problem"),
+    socksVouched: value.socks_vouched === true,
+    error: optionalString(value.error, "error"),
   };
 }
 

@@ -12,6 +12,8 @@ import {
   flagEmoji,
   formatBytes,
   newnymText,
+  pathFingerprints,
+  pathText,
   shortenHost,
   unavailableText,
 } from "../src/circuit-view.js";
@@ -89,12 +91,29 @@ describe("circuitView", () => {
     assert.equal(view.rows.at(-1).title, onion, "the full address stays in the tooltip");
   });
 
-  it("shows both legs of a conflux set", () => {
+  it("shows one path of a conflux set and folds the other leg into one line", () => {
     const result = circuit();
-    result.circuits.push({ ...result.circuits[0], id: "43", confluxId: "X" });
-    const view = circuitView({ host: "example.com", circuit: result });
-    assert.deepEqual(view.rows.filter((r) => r.role === "conflux-leg").map((r) => r.label), ["Conflux leg 1 of 2", "Conflux leg 2 of 2"]);
-    assert.equal(view.rows.filter((r) => r.role === "guard").length, 2);
+    const other = { ...result.circuits[0], id: "43", confluxId: "X", hops: result.circuits[0].hops.map((h) => ({ ...h, fingerprint: h.fingerprint.replace(/^./, "9") })) };
+    result.circuits.push(other);
+    const view = circuitView({ host: "example.com", circuit: result }, { locale: "en" });
+    assert.deepEqual(
+      view.rows.map((r) => r.role),
+      ["browser", "guard", "middle", "exit", "conflux", "site"],
+    );
+    const line = view.rows.find((r) => r.role === "conflux");
+    assert.equal(line.label, "+1 parallel path");
+    assert.equal(line.fingerprint, "");
+    assert.match(line.title, /another circuit \(conflux\)/);
+    assert.deepEqual(pathFingerprints(view), result.circuits[0].hops.map((h) => h.fingerprint), "the first leg is the path shown");
+    result.circuits.push({ ...other, id: "44" });
+    assert.equal(circuitView({ host: "example.com", circuit: result }).rows.find((r) => r.role === "conflux").label, "+2 parallel paths");
+  });
+
+  it("words the path for the New circuit message", () => {
+    const view = circuitView({ host: "example.com", circuit: circuit() }, { locale: "en" });
+    assert.equal(pathText(view), view.rows.filter((r) => ["guard", "middle", "exit"].includes(r.role)).map((r) => r.label.replace(" (guard)", "")).join(" → "));
+    assert.doesNotMatch(pathText(view), /guard/);
+    assert.equal(pathText(circuitView({ pending: true })), "");
   });
 
   it("is hidden for a page with no network first party", () => {
@@ -119,7 +138,7 @@ describe("circuitView", () => {
     assert.equal(view.state, "unavailable");
     assert.deepEqual(view.rows, []);
     assert.match(view.reason, /cannot show circuits/);
-    assert.match(circuitView({ error: { code: "not_connected" } }).reason, /not connected/);
+    assert.match(circuitView({ error: { code: "not_connected" } }).reason, /Persite service is not running/);
     assert.match(circuitView({ error: {} }).reason, /^Circuit information unavailable\.$/);
   });
 
@@ -216,11 +235,11 @@ describe("bootstrapView", () => {
 
 describe("newnymText", () => {
   it("reports what tor did with NEWNYM", () => {
-    assert.match(newnymText({ newnym: "sent", newnymDelayS: null }), /NEWNYM sent/);
+    assert.match(newnymText({ newnym: "sent", newnymDelayS: null }), /new circuits now/);
     const delayed = newnymText({ newnym: "delayed", newnymDelayS: 6.2 });
     assert.match(delayed, /once every 10 seconds/);
     assert.match(delayed, /in 7 s/);
-    assert.match(newnymText({ newnym: "unavailable", newnymDelayS: null }), /unavailable: no control port/);
+    assert.match(newnymText({ newnym: "unavailable", newnymDelayS: null }), /cannot reach tor's control port/);
     assert.equal(newnymText({ newnym: null }), "");
     assert.equal(newnymText(), "");
   });

@@ -360,6 +360,8 @@ describe("parseTorStatus and parseStatusResult", () => {
       bootstrap: { progress: 45, summary: "Loading relay descriptors" },
       socksListeners: ["127.0.0.1:9050"],
       socksProblem: null,
+      socksVouched: false,
+      error: null,
     });
   });
 
@@ -371,8 +373,13 @@ describe("parseTorStatus and parseStatusResult", () => {
       bootstrap: null,
       socksListeners: null,
       socksProblem: null,
+      socksVouched: false,
+      error: null,
     });
     assert.equal(parseTorStatus({ control: "connected", socks_problem: "not tor" }).socksProblem, "not tor");
+    assert.equal(parseTorStatus({ control: "connected", socks_vouched: true }).socksVouched, true);
+    assert.equal(parseTorStatus({ control: "connecting", error: "tor exited" }).error, "tor exited");
+    assert.throws(() => parseTorStatus({ control: "connected", error: 1 }), ProtocolError);
     assert.throws(() => parseTorStatus({ control: "connected", socks_problem: 1 }), ProtocolError);
   });
 

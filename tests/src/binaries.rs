@@ -62,16 +62,20 @@ pub fn test_extension(name: &str, socks_port: u16) -> anyhow::Result<tempfile::T
     Ok(dir)
 }
 
-/// The directory cargo builds debug binaries into.
-fn target_debug_dir() -> PathBuf {
+/// Cargo's target directory (`$CARGO_TARGET_DIR`, else `<repo>/target`).
+pub fn target_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| repo_root().join("target"), PathBuf::from);
-    let target = if target.is_relative() {
+    if target.is_relative() {
         repo_root().join(target)
     } else {
         target
-    };
-    target.join("debug")
+    }
+}
+
+/// The directory cargo builds debug binaries into.
+fn target_debug_dir() -> PathBuf {
+    target_dir().join("debug")
 }
 
 /// The built Persite binaries.

@@ -55,6 +55,11 @@ struct FakeState {
     /// Results in the order they were first issued (for [`FakeMode::OtherSitesCredentials`]).
     history: Vec<Value>,
     credentials_requests: usize,
+    /// The tor status `status` answers (no control port unless set).
+    tor: wire::TorStatus,
+    /// The `circuits` list every `circuit` answer carries (for the requested site), or `None`:
+    /// `circuit` is then an unknown request type, as from an old broker.
+    circuits: Option<Value>,
     /// Open event streams; kept so the bodies stay open.
     events: Vec<http_body_util::channel::Sender<Bytes>>,
 }
@@ -91,6 +96,17 @@ impl FakeBroker {
             issued: Issued::new(),
             history: Vec::new(),
             credentials_requests: 0,
+            tor: wire::TorStatus {
+                control: wire::ControlState::None,
+                managed: false,
+                version: None,
+                bootstrap: None,
+                socks_listeners: None,
+                error: None,
+                socks_vouched: false,
+                socks_problem: None,
+            },
+            circuits: None,
             events: Vec::new(),
         }));
         let accept_state = Arc::clone(&state);
@@ -125,6 +141,17 @@ impl FakeBroker {
     /// Switch how `credentials` requests are answered from now on.
     pub fn set_mode(&self, mode: FakeMode) {
         self.state().mode = mode;
+    }
+
+    /// The tor status `status` answers from now on.
+    pub fn set_tor(&self, tor: wire::TorStatus) {
+        self.state().tor = tor;
+    }
+
+    /// From now on `circuit` answers carry `circuits` (the protocol's list, §2.4) for whatever
+    /// site is asked: a display as tor would report it, e.g. a conflux set.
+    pub fn set_circuits(&self, circuits: Value) {
+        self.state().circuits = Some(circuits);
     }
 
     /// The credentials issued so far, per request host.
@@ -199,22 +226,21 @@ async fn handle(state: Arc<Mutex<FakeState>>, request: Request<Incoming>) -> Res
                 sites: state.issued.len() as u64,
                 epoch: 0,
                 socks: socks(state.socks_port),
-                tor: wire::TorStatus {
-                    control: wire::ControlState::None,
-                    managed: false,
-                    version: None,
-                    bootstrap: None,
-                    socks_listeners: None,
-                    error: None,
-                    socks_vouched: false,
-                    socks_problem: None,
-                },
+                tor: state.tor.clone(),
                 front: None,
                 apps: Vec::new(),
             };
             json!({"id": id, "result": result})
         }
         "credentials" => return credentials(&state, id, &message).await,
+        "circuit" if lock(&state).circuits.is_some() => {
+            let (site, container) = site_and_container(&message);
+            let circuits = lock(&state).circuits.clone();
+            json!({"id": id, "result": {
+                "site": site, "container": container, "available": true, "reason": null,
+                "onion": false, "circuits": circuits, "bytes": {"read": 1_234_567, "written": 8_910},
+            }})
+        }
         _ => {
             json!({"id": id, "error": wire::ErrorBody::new(wire::ErrorCode::UnknownType, "fake broker")})
         }
@@ -230,7 +256,8 @@ fn socks(port: u16) -> wire::SocksEndpoint {
     }
 }
 
-async fn credentials(state: &Arc<Mutex<FakeState>>, id: Value, message: &Value) -> Response<Body> {
+/// The host of a request's `url` (the fake's site) and its container.
+fn site_and_container(message: &Value) -> (String, String) {
     let url = message.get("url").and_then(Value::as_str).unwrap_or("");
     let host = url::Url::parse(url)
         .ok()
@@ -241,6 +268,11 @@ async fn credentials(state: &Arc<Mutex<FakeState>>, id: Value, message: &Value) 
         .and_then(Value::as_str)
         .unwrap_or("firefox-default")
         .to_owned();
+    (host, container)
+}
+
+async fn credentials(state: &Arc<Mutex<FakeState>>, id: Value, message: &Value) -> Response<Body> {
+    let (host, container) = site_and_container(message);
     let (mode, honest, other) = {
         let mut state = lock(state);
         state.credentials_requests += 1;

@@ -91,3 +91,156 @@ pub async fn wait_popup_ok(ff: &Firefox, bound: Duration) -> anyhow::Result<()> 
         tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
+
+/// The popup's verdict as shown: `#status`'s `data-state`, `data-problem` and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PopupStatus {
+    /// `unknown` | `protected` | `idle` | `at-risk` | `broken`.
+    pub state: String,
+    /// The check the words are about (`extension/src/health.js` ids), or "".
+    pub problem: String,
+    /// The headline.
+    pub headline: String,
+    /// What to do (`#status-fix`), or "".
+    pub fix: String,
+}
+
+/// Waits (up to `bound`) until the popup in the current tab shows the verdict `state`; fails
+/// with the last verdict shown.
+pub async fn wait_popup_state(
+    ff: &Firefox,
+    state: &str,
+    bound: Duration,
+) -> anyhow::Result<PopupStatus> {
+    let started = Instant::now();
+    loop {
+        let shown = popup_status(ff).await?;
+        if shown.state == state {
+            return Ok(shown);
+        }
+        ensure!(
+            started.elapsed() < bound,
+            "the popup never showed {state} within {bound:?}; last {shown:?}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// The popup's verdict in the current tab.
+pub async fn popup_status(ff: &Firefox) -> anyhow::Result<PopupStatus> {
+    let value = ff
+        .client()
+        .execute(
+            r#"const s = document.getElementById('status');
+               const fix = document.getElementById('status-fix');
+               return [s.dataset.state || '', s.dataset.problem || '', s.textContent,
+                       fix.hidden ? '' : fix.textContent];"#,
+            vec![],
+        )
+        .await?;
+    let text = |i: usize| value[i].as_str().unwrap_or_default().to_owned();
+    Ok(PopupStatus {
+        state: text(0),
+        problem: text(1),
+        headline: text(2),
+        fix: text(3),
+    })
+}
+
+/// Opens the status page in the current tab and waits until it has shown a status.
+pub async fn show_status_page(ff: &Firefox) -> anyhow::Result<()> {
+    ff.goto(&format!(
+        "moz-extension://{PERSITE_EXTENSION_UUID}/status/status.html"
+    ))
+    .await?;
+    wait_for_script(
+        ff,
+        "return document.body.dataset.ready === 'true';",
+        "the status page to be ready",
+        PAGE_TIMEOUT,
+    )
+    .await
+}
+
+/// The status page's checks in the current tab: `(data-check, data-state)` in order.
+pub async fn status_checks(ff: &Firefox) -> anyhow::Result<Vec<(String, String)>> {
+    let value = ff
+        .client()
+        .execute(
+            "return [...document.querySelectorAll('#checks > li.check')].map((li) => [li.dataset.check, li.dataset.state]);",
+            vec![],
+        )
+        .await?;
+    Ok(value
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    (
+                        r[0].as_str().unwrap_or_default().to_owned(),
+                        r[1].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Waits (up to `bound`) until every check named in `expected` shows its state on the status
+/// page in the current tab; returns all checks.
+pub async fn wait_status_checks(
+    ff: &Firefox,
+    expected: &[(&str, &str)],
+    bound: Duration,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let started = Instant::now();
+    loop {
+        let checks = status_checks(ff).await?;
+        let matches = expected.iter().all(|(id, state)| {
+            checks
+                .iter()
+                .any(|(i, s)| i.as_str() == *id && s.as_str() == *state)
+        });
+        if matches {
+            return Ok(checks);
+        }
+        ensure!(
+            started.elapsed() < bound,
+            "the status page never showed {expected:?} within {bound:?}; it shows {checks:?}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Takes a screenshot of the element matching `css` in the current tab and writes it to
+/// `<target>/screenshots/<name>`; when `publish` and `PERSITE_SCREENSHOTS=1`, also to
+/// `docs/screenshots/<name>` (the README's figures). Returns the path under the target directory.
+pub async fn screenshot(
+    ff: &Firefox,
+    css: &str,
+    name: &str,
+    publish: bool,
+) -> anyhow::Result<std::path::PathBuf> {
+    let png = ff
+        .client()
+        .find(Locator::Css(css))
+        .await
+        .with_context(|| format!("finding {css} for the screenshot"))?
+        .screenshot()
+        .await
+        .with_context(|| format!("screenshot of {css}"))?;
+    ensure!(
+        png.starts_with(b"\x89PNG"),
+        "the screenshot of {css} is not a PNG"
+    );
+    let dir = crate::binaries::target_dir().join("screenshots");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    std::fs::write(&path, &png)?;
+    if publish && std::env::var_os("PERSITE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        let docs = crate::binaries::repo_root().join("docs/screenshots");
+        std::fs::create_dir_all(&docs)?;
+        std::fs::write(docs.join(name), &png)?;
+    }
+    Ok(path)
+}

@@ -43,6 +43,20 @@ impl FirefoxOnTor {
         extra_config: &str,
         tor_wait: Duration,
     ) -> anyhow::Result<Self> {
+        Self::start_with(client, binaries, extension, extra_config, tor_wait, false).await
+    }
+
+    /// [`Self::start`]; with `default_proxy_is_tor`, Firefox's own proxy is the client's SOCKS
+    /// port with remote DNS, as the shipped `user.js` sets it (otherwise it stays the harness's
+    /// closed port, which Persite's status reports as a gap).
+    pub async fn start_with(
+        client: &TorClient,
+        binaries: &Binaries,
+        extension: &Path,
+        extra_config: &str,
+        tor_wait: Duration,
+        default_proxy_is_tor: bool,
+    ) -> anyhow::Result<Self> {
         let fixtures = FixtureServer::start().await?;
         let runtime_dir = tempfile::Builder::new()
             .prefix("persite-rt-tor-")
@@ -67,6 +81,7 @@ impl FirefoxOnTor {
                 ),
             ],
             home_files: vec![(PathBuf::from(".config/persite/config.toml"), config)],
+            static_socks: default_proxy_is_tor.then(|| client.socks_addr()),
             ..FirefoxConfig::default()
         })
         .await?;

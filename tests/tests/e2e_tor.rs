@@ -31,7 +31,10 @@ use persite_tests::binaries::{self, Binaries};
 use persite_tests::control_probe::{CircuitInfo, ControlProbe, StreamEvent};
 use persite_tests::daemon_http;
 use persite_tests::firefox::{Firefox, PAGE_TIMEOUT};
-use persite_tests::popup::{click, open_popup, show_popup_for, wait_popup_ok};
+use persite_tests::popup::{
+    click, open_popup, screenshot, show_popup_for, show_status_page, wait_popup_ok,
+    wait_popup_state, wait_status_checks,
+};
 use persite_tests::stream_trace::{Creds, TracedStream, traced_streams};
 use persite_tests::tor_session::FirefoxOnTor;
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
@@ -70,6 +73,11 @@ fn main() -> ExitCode {
                 "c_popup_new_circuit_moves_the_site_and_updates_the_display",
                 |net| run_trial("c_popup_new_circuit", net, popup_new_circuit),
             ),
+            tor_trial(
+                shared,
+                "d_popup_says_protected_on_the_sites_own_circuit",
+                |net| run_protected_trial("d_popup_protected", net, popup_protected),
+            ),
         ]
     })
 }
@@ -83,6 +91,25 @@ type Scenario = for<'a> fn(&'a Session<'a>) -> ScenarioFuture<'a>;
 /// Builds the binaries (not timed), runs `scenario` in a fresh Persite session with a bound, and
 /// prints `[e2e-tor] <label>: ok in <s> s: <summary>`.
 fn run_trial(label: &str, network: &TorNetwork, scenario: Scenario) -> Result<(), String> {
+    run_trial_with(label, network, scenario, false)
+}
+
+/// [`run_trial`] in a browser whose own proxy is tor's SOCKS port (no gap for the status to
+/// report).
+fn run_protected_trial(
+    label: &str,
+    network: &TorNetwork,
+    scenario: Scenario,
+) -> Result<(), String> {
+    run_trial_with(label, network, scenario, true)
+}
+
+fn run_trial_with(
+    label: &str,
+    network: &TorNetwork,
+    scenario: Scenario,
+    default_proxy_is_tor: bool,
+) -> Result<(), String> {
     trial::run_scenario(
         "e2e-tor",
         label,
@@ -97,7 +124,7 @@ fn run_trial(label: &str, network: &TorNetwork, scenario: Scenario) -> Result<()
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
-                let session = Session::start(network, &binaries).await?;
+                let session = Session::start(network, &binaries, default_proxy_is_tor).await?;
                 let outcome = trial::within(TRIAL_TIMEOUT, scenario(&session))
                     .await
                     .with_context(|| session.tor.log_tail(20));
@@ -123,9 +150,21 @@ struct Session<'n> {
 }
 
 impl<'n> Session<'n> {
-    async fn start(network: &'n TorNetwork, binaries: &Binaries) -> anyhow::Result<Self> {
+    async fn start(
+        network: &'n TorNetwork,
+        binaries: &Binaries,
+        default_proxy_is_tor: bool,
+    ) -> anyhow::Result<Self> {
         let extension = binaries::extension_dir()?;
-        let tor = FirefoxOnTor::start(network.client(), binaries, &extension, "", TOR_WAIT).await?;
+        let tor = FirefoxOnTor::start_with(
+            network.client(),
+            binaries,
+            &extension,
+            "",
+            TOR_WAIT,
+            default_proxy_is_tor,
+        )
+        .await?;
         let secret =
             persite_tests::extension_state::wait_browser_secret(tor.ff(), Duration::from_secs(10))
                 .await?;
@@ -621,6 +660,47 @@ fn popup_new_circuit<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
     })
 }
 
+/// A browser with every check passing (private windows allowed, Firefox's own proxy tor's SOCKS
+/// port, the daemon vouching for it, tor bootstrapped): after site-a loads on its circuit, the
+/// popup says Protected and shows that circuit's relays, and the status page shows every check
+/// done. The popup's screenshot is the README's.
+fn popup_protected<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
+    Box::pin(async move {
+        let a = s.browse("site-a.test").await?;
+        open_popup(s.ff(), a.tab_id).await?;
+        let status = wait_popup_state(s.ff(), "protected", TOR_WAIT).await?;
+        let shown = s.wait_popup_path(&a.site, &a.path).await?;
+        let shot = screenshot(s.ff(), "body", "popup.png", true).await?;
+        show_status_page(s.ff()).await?;
+        let checks = wait_status_checks(
+            s.ff(),
+            &[
+                ("native-host", "ok"),
+                ("daemon", "ok"),
+                ("tor", "ok"),
+                ("socks", "ok"),
+                ("private-windows", "ok"),
+                ("default-proxy", "ok"),
+                ("service-workers", "ok"),
+            ],
+            TOR_WAIT,
+        )
+        .await?;
+        ensure!(
+            checks.iter().all(|(_, state)| state == "ok"),
+            "not every check is done: {checks:?}"
+        );
+        Ok(format!(
+            "popup {:?} over circuit {} [{}]; status page: {} checks done; screenshot {}",
+            status.headline,
+            a.circuit_id,
+            short(&shown.relays()),
+            checks.len(),
+            shot.display()
+        ))
+    })
+}
+
 /// Presses New circuit in the open popup (acting on `current`'s tab), follows site-a's reload
 /// to its new circuit in tor, and waits for the popup to show that circuit's relays.
 async fn new_circuit_round(
@@ -654,6 +734,40 @@ async fn new_circuit_round(
     );
     s.ff().client().switch_to_window(popup.clone()).await?;
     s.wait_popup_path(&current.site, &next.path).await?;
+    // The feedback names the new path: the message's relays are tor's new circuit.
+    let started = Instant::now();
+    loop {
+        let message = s
+            .ff()
+            .client()
+            .execute(
+                "const m = document.getElementById('message'); return [m.dataset.path || '', m.textContent];",
+                vec![],
+            )
+            .await?;
+        let named: Vec<String> = message[0]
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if same_path(&named, &next.path) {
+            ensure!(
+                message[1]
+                    .as_str()
+                    .is_some_and(|t| t.contains("now through")),
+                "the New circuit message does not word the path: {message}"
+            );
+            break;
+        }
+        ensure!(
+            started.elapsed() < TOR_WAIT,
+            "the popup's message never named the new path {:?}: {message}",
+            next.path
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     Ok(SiteVisit {
         tab_id: current.tab_id,
         ..next
