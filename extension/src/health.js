@@ -35,6 +35,8 @@ export const CHECK = Object.freeze({
 const BLOCKING = new Set([CHECK.nativeHost, CHECK.daemon, CHECK.tor, CHECK.socks]);
 
 const DOCTOR = "Then run `persite doctor` in a terminal to check the whole setup.";
+/** The fix when the detail already names the cause and only doctor can say more. */
+const DOCTOR_ALONE = "Run `persite doctor` in a terminal: it checks the whole setup and says what to change.";
 
 /**
  * The checks for a status (Controller#status): `{connection, lastError, lastErrorCode, brokerUp,
@@ -167,7 +169,7 @@ function socksCheck(s) {
       "fail",
       title,
       `Web requests are blocked: ${sentence(tor.socksProblem)}`,
-      DOCTOR,
+      DOCTOR_ALONE,
     );
   }
   if (tor?.socksVouched === true && s.socksSource !== "options") {

@@ -71,7 +71,7 @@ function checkItem(check) {
   state.textContent = { ok: " (done)", fail: " (problem)", warn: " (needs attention)", unknown: " (not known yet)" }[check.state] ?? "";
   const detail = document.createElement("p");
   detail.className = "detail";
-  detail.textContent = check.detail;
+  detail.append(...codeSpans(check.detail));
   item.append(mark, title, state, detail);
   if (check.fix !== "") {
     const fix = document.createElement("p");

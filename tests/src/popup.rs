@@ -221,6 +221,29 @@ pub async fn screenshot(
     name: &str,
     publish: bool,
 ) -> anyhow::Result<std::path::PathBuf> {
+    // An element screenshot is clipped to the viewport: grow the window to the page's height
+    // (headless Firefox may refuse beyond its screen; then the top of the page is what shows).
+    let sizes = ff
+        .client()
+        .execute(
+            "window.scrollTo(0, 0); return [document.documentElement.scrollHeight, \
+             window.outerHeight - window.innerHeight];",
+            vec![],
+        )
+        .await
+        .context("measuring the page for the screenshot")?;
+    let (width, height) = ff.client().get_window_size().await?;
+    let (width, height) = (
+        u32::try_from(width).unwrap_or(u32::MAX),
+        u32::try_from(height).unwrap_or(u32::MAX),
+    );
+    let mut resized = false;
+    if let (Some(page), Some(chrome)) = (sizes[0].as_u64(), sizes[1].as_u64()) {
+        let wanted = u32::try_from((page + chrome).min(4000)).unwrap_or(4000);
+        if wanted > height {
+            resized = ff.client().set_window_size(width, wanted).await.is_ok();
+        }
+    }
     let png = ff
         .client()
         .find(Locator::Css(css))
@@ -228,7 +251,12 @@ pub async fn screenshot(
         .with_context(|| format!("finding {css} for the screenshot"))?
         .screenshot()
         .await
-        .with_context(|| format!("screenshot of {css}"))?;
+        .with_context(|| format!("screenshot of {css}"));
+    if resized {
+        // Later trials in this browser expect the window they had.
+        let _ = ff.client().set_window_size(width, height).await;
+    }
+    let png = png?;
     ensure!(
         png.starts_with(b"\x89PNG"),
         "the screenshot of {css} is not a PNG"
