@@ -224,11 +224,7 @@ fn find_stream_to(events: &[StreamEvent], host: &str, resolve: bool) -> Option<S
     let circuit = if resolve {
         // Answered lookups end with CLOSED; the circuit is the one it was sent on.
         mine().find(|e| e.status == "CLOSED" || e.status == "FAILED")?;
-        mine()
-            .filter(|e| e.circuit_id != "0")
-            .last()?
-            .circuit_id
-            .clone()
+        mine().rfind(|e| e.circuit_id != "0")?.circuit_id.clone()
     } else {
         mine().find(|e| e.status == "SUCCEEDED")?.circuit_id.clone()
     };
