@@ -5,7 +5,7 @@
 #
 # It installs what the tests need when it is missing (never skips a test for a missing tool):
 #   - Debian packages: firefox-esr, tor (with tor-gencert and tor-resolve), strace, torsocks,
-#     curl, python3, and nodejs/npm if absent
+#     curl, wget, python3, and nodejs/npm if absent
 #   - geckodriver, built from crates.io into $PERSITE_CACHE/tools (cached after the first run)
 #   - the extension's npm dev dependencies (web-ext), from its package-lock.json
 #   - the nightly toolchain (rustup) and cargo-fuzz, built from crates.io into $PERSITE_CACHE/tools,
@@ -32,6 +32,8 @@ command -v strace >/dev/null || missing+=(strace)
 # Real programs for the per-application suite (tests/tests/tor_front.rs).
 command -v torsocks >/dev/null || missing+=(torsocks)
 command -v curl >/dev/null || missing+=(curl)
+# torsocks-wrapped wget fetches from the onion services (curl refuses .onion names itself).
+command -v wget >/dev/null || missing+=(wget)
 # The extension packer (scripts/pack-xpi.sh) and the per-application suite's Python client.
 command -v python3 >/dev/null || missing+=(python3)
 { command -v node >/dev/null && command -v npm >/dev/null; } || missing+=(nodejs npm)

@@ -13,10 +13,12 @@ use std::time::Duration;
 use persite_tests::binaries;
 use persite_tests::control_probe::{ControlProbe, StreamEvent};
 use persite_tests::strace::{Endpoint, parse_log};
+use persite_tests::stream_trace::Creds;
 use persite_tests::stream_trace::{TracedStream, traced_streams};
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
+use persite_tests::tornet::onion::ONION_PORT;
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
-use persite_tests::tornet::{TorNetwork, TorNetworkOptions};
+use persite_tests::tornet::{OnionServices, TorNetwork, TorNetworkOptions};
 use persite_tests::trial::ensure;
 use serde_json::json;
 
@@ -24,6 +26,8 @@ use serde_json::json;
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on waiting for tor's STREAM events of the runs.
 const EVENTS_WAIT: Duration = Duration::from_secs(30);
+/// Bound on starting the onion services' tor and publishing their descriptors.
+const ONION_WAIT: Duration = Duration::from_secs(120);
 
 fn main() -> ExitCode {
     run_with_network(TorNetworkOptions::default(), |shared| {
@@ -47,6 +51,11 @@ fn main() -> ExitCode {
                 shared,
                 "no_local_dns_program_and_daemon_strace",
                 no_local_dns,
+            ),
+            tor_trial(
+                shared,
+                "torsocks_wget_reaches_onion_services_per_application_and_per_site",
+                torsocks_onion,
             ),
         ]
     })
@@ -516,6 +525,124 @@ fn no_local_dns(network: &TorNetwork) -> Result<(), String> {
     ensure(
         served.iter().any(|e| matches!(&e.endpoint, Endpoint::Inet(ip, p) if std::net::SocketAddr::new(*ip, *p) == tor)),
         || "the daemon's stream to tor was not seen: was it traced?".to_owned(),
+    )?;
+    Ok(())
+}
+
+/// The credentials `persite run --as NAME` gives a program (from `--print-env`).
+fn run_credentials(daemon: &FrontDaemon, name: &str) -> Result<Creds, String> {
+    let out = daemon.persite_run(&["--as", name, "--print-env", "--", "true"])?;
+    let env = succeeded("persite run --print-env", &out)?;
+    let var = |key: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(str::to_owned))
+            .ok_or_else(|| format!("persite run --print-env set no {key}: {env}"))
+    };
+    Ok(Creds {
+        username: var("TORSOCKS_USERNAME")?,
+        password: var("TORSOCKS_PASSWORD")?,
+    })
+}
+
+/// `persite run RUN_ARGS -- torsocks wget URLS…` (wget under torsocks, ignoring the proxy
+/// variables `persite run` sets too); each page must come from the loopback origin.
+fn torsocks_wget(daemon: &FrontDaemon, run_args: &[&str], hosts: &[&str]) -> Result<(), String> {
+    let urls: Vec<String> = hosts
+        .iter()
+        .map(|h| format!("http://{h}:{ONION_PORT}/"))
+        .collect();
+    let mut args: Vec<&str> = run_args.to_vec();
+    args.extend([
+        "--torsocks",
+        "--",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "--no-proxy",
+        "--tries=1",
+    ]);
+    args.extend(urls.iter().map(String::as_str));
+    let out = daemon.persite_run(&args)?;
+    let body = succeeded(
+        &format!("persite run {run_args:?} torsocks wget {urls:?}"),
+        &out,
+    )?;
+    let pages = body.matches("persite-tornet origin=").count();
+    ensure(pages == hosts.len(), || {
+        format!("torsocks wget {urls:?} got {pages} pages from the origin: {body:?}")
+    })
+}
+
+/// torsocks with a real program (wget) end to end through onion services, where torsocks does
+/// not refuse the destination (it refuses loopback addresses, the answer for every other name
+/// on this network): per application, two identities reach one service on two circuits with
+/// their own credentials; through the front (`--per-site`), two hosts of one onion name share
+/// a pair and a circuit, two onion names are two sites.
+fn torsocks_onion(network: &TorNetwork) -> Result<(), String> {
+    let onions = OnionServices::start(network, 2, ONION_WAIT).map_err(|e| e.to_string())?;
+    let (a, b) = (&onions.hostnames()[0], &onions.hostnames()[1]);
+    let www_a = format!("www.{a}");
+    let daemon = FrontDaemon::start(network)?;
+    let one = run_credentials(&daemon, "onion-one")?;
+    let two = run_credentials(&daemon, "onion-two")?;
+    let mut probe = watcher(network)?;
+    torsocks_wget(&daemon, &["--as", "onion-one"], &[a])?;
+    torsocks_wget(&daemon, &["--as", "onion-two"], &[a])?;
+    torsocks_wget(
+        &daemon,
+        &["--as", "onion-sites", "--per-site"],
+        &[a, &www_a, b],
+    )?;
+    // Every stream finished: 2 per-application to `a`, then the front's three.
+    let done = |events: &[StreamEvent]| {
+        let traced = traced_streams(events);
+        let finished = |s: &&TracedStream| s.circuit.is_some() && s.creds.is_some();
+        let to = |h: &str| {
+            traced
+                .iter()
+                .filter(|s| s.host == h)
+                .filter(finished)
+                .count()
+        };
+        to(a) >= 3 && to(&www_a) >= 1 && to(b) >= 1
+    };
+    let events = probe
+        .collect_stream_events(EVENTS_WAIT, done)
+        .map_err(|e| e.to_string())?;
+    let traced = traced_streams(&events);
+    ensure(done(&events), || {
+        format!("tor never reported every onion stream: {traced:#?}")
+    })?;
+    let by = |host: &str, pick: &dyn Fn(&Creds) -> bool| -> Result<TracedStream, String> {
+        traced
+            .iter()
+            .find(|s| s.host == host && s.circuit.is_some() && s.creds.as_ref().is_some_and(pick))
+            .cloned()
+            .ok_or_else(|| format!("no such stream to {host} in {traced:#?}"))
+    };
+    let app_one = by(a, &|c| *c == one)?;
+    let app_two = by(a, &|c| *c == two)?;
+    ensure(app_one.circuit != app_two.circuit, || {
+        format!(
+            "identities onion-one and onion-two shared a circuit to {a}: {app_one:#?} {app_two:#?}"
+        )
+    })?;
+    let per_app = |c: &Creds| *c == one || *c == two;
+    let site_a = by(a, &|c| !per_app(c))?;
+    let site_www_a = by(&www_a, &|c| !per_app(c))?;
+    let site_b = by(b, &|c| !per_app(c))?;
+    ensure(
+        site_a.creds == site_www_a.creds && site_a.circuit == site_www_a.circuit,
+        || {
+            format!(
+                "two hosts of one onion site rode different pairs or circuits: {site_a:#?} {site_www_a:#?}"
+            )
+        },
+    )?;
+    ensure(
+        site_a.creds != site_b.creds && site_a.circuit != site_b.circuit,
+        || format!("two onion sites shared a pair or a circuit: {site_a:#?} {site_b:#?}"),
     )?;
     Ok(())
 }

@@ -126,6 +126,41 @@ impl EventLog {
         None
     }
 
+    /// Waits up to `timeout` for the first stream to `host` (a CONNECT, or with `resolve` a
+    /// RESOLVE) whose `NEW`/`NEWRESOLVE` event arrived at or after `since`, to finish, and
+    /// returns its circuit: the `SUCCEEDED` one of a connection, the one a lookup was sent on.
+    /// For streams that reach tor through a proxy (the SOCKS front), whose `SOURCE_ADDR` is the
+    /// proxy's; the caller opens one stream at a time.
+    pub fn stream_to(
+        &self,
+        host: &str,
+        resolve: bool,
+        since: usize,
+        timeout: Duration,
+    ) -> Result<StreamAttach, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = {
+                let lines = lock(&self.lines);
+                let events: Vec<StreamEvent> = lines
+                    .iter()
+                    .skip(since)
+                    .filter_map(|(_, l)| StreamEvent::parse(l))
+                    .collect();
+                find_stream_to(&events, host, resolve)
+            };
+            if let Some(found) = found {
+                return Ok(found);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "no finished stream to {host} (resolve: {resolve}) within {timeout:?}"
+                ));
+            }
+            std::thread::sleep(LOOKUP_POLL);
+        }
+    }
+
     /// When the `CIRC <id> LAUNCHED` event of circuit `id` arrived, if it did.
     pub fn launched_at(&self, id: &str) -> Option<Instant> {
         self.circuit_event_at(id, "LAUNCHED")
@@ -174,6 +209,33 @@ impl Drop for EventLog {
     }
 }
 
+/// The first stream to `host` in `events` (see [`EventLog::stream_to`]), once finished.
+fn find_stream_to(events: &[StreamEvent], host: &str, resolve: bool) -> Option<StreamAttach> {
+    let new_status = if resolve { "NEWRESOLVE" } else { "NEW" };
+    let first = events.iter().find(|e| {
+        e.status == new_status
+            && e.target.rsplit_once(':').map(|(h, _)| h) == Some(host)
+            && !e
+                .fields
+                .get("PURPOSE")
+                .is_some_and(|p| p.starts_with("DIR_"))
+    })?;
+    let mine = || events.iter().filter(|e| e.stream_id == first.stream_id);
+    let circuit = if resolve {
+        // Answered lookups end with CLOSED; the circuit is the one it was sent on.
+        mine().find(|e| e.status == "CLOSED" || e.status == "FAILED")?;
+        mine().rfind(|e| e.circuit_id != "0")?.circuit_id.clone()
+    } else {
+        mine().find(|e| e.status == "SUCCEEDED")?.circuit_id.clone()
+    };
+    Some(StreamAttach {
+        stream_id: first.stream_id.clone(),
+        circuit_id: circuit,
+        username: first.fields.get("SOCKS_USERNAME").cloned(),
+        password: first.fields.get("SOCKS_PASSWORD").cloned(),
+    })
+}
+
 /// `(id, status)` of a `CIRC <id> <status> …` event line.
 fn circ_words(line: &str) -> Option<(&str, &str)> {
     let mut words = line.split(' ');
@@ -188,6 +250,42 @@ fn lock(log: &Log) -> std::sync::MutexGuard<'_, Vec<(Instant, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn events(lines: &[&str]) -> Vec<StreamEvent> {
+        lines.iter().filter_map(|l| StreamEvent::parse(l)).collect()
+    }
+
+    #[test]
+    fn streams_to_a_host_finish_on_their_circuit() {
+        let log = events(&[
+            "STREAM 1 NEW 0 other.test:80 SOURCE_ADDR=127.0.0.1:1",
+            "STREAM 2 NEWRESOLVE 0 pypi.org:0 SOCKS_USERNAME=\"u\" SOCKS_PASSWORD=\"p\"",
+            "STREAM 2 SENTRESOLVE 5 pypi.org:0",
+            "STREAM 3 NEW 0 127.0.0.1:80",
+            "STREAM 3 SENTCONNECT 6 127.0.0.1:80",
+            "STREAM 3 DETACHED 6 127.0.0.1:80",
+            "STREAM 3 SENTCONNECT 7 127.0.0.1:80",
+        ]);
+        // The lookup is not finished yet, nor the connection.
+        assert_eq!(find_stream_to(&log, "pypi.org", true), None);
+        assert_eq!(find_stream_to(&log, "127.0.0.1", false), None);
+        let mut log = log;
+        log.extend(events(&[
+            "STREAM 2 CLOSED 5 pypi.org:0 REASON=DONE",
+            "STREAM 3 SUCCEEDED 7 127.0.0.1:80",
+        ]));
+        let lookup = find_stream_to(&log, "pypi.org", true).expect("lookup");
+        assert_eq!(
+            (lookup.stream_id.as_str(), lookup.circuit_id.as_str()),
+            ("2", "5")
+        );
+        assert_eq!(lookup.username.as_deref(), Some("u"));
+        let connect = find_stream_to(&log, "127.0.0.1", false).expect("connect");
+        assert_eq!(connect.circuit_id, "7");
+        // A lookup is not a connection, nor the reverse.
+        assert_eq!(find_stream_to(&log, "pypi.org", false), None);
+        assert_eq!(find_stream_to(&log, "127.0.0.1", true), None);
+    }
 
     #[test]
     fn circ_lines_give_id_and_status() {

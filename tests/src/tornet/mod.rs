@@ -12,6 +12,7 @@ mod client;
 pub mod dns;
 pub mod fetch;
 mod keys;
+pub mod onion;
 pub mod origin;
 mod ports;
 mod process;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 pub use client::{ClientOptions, TorClient};
 pub use dns::DnsResponder;
+pub use onion::OnionServices;
 pub use origin::LoopbackOrigin;
 
 pub use torrc::EQUAL_BANDWIDTH_KB;
