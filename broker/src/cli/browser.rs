@@ -153,7 +153,7 @@ async fn prepare(args: &BrowserArgs) -> Result<Launch, String> {
     })?;
 
     let dir = profile::profile_dir(&data_dir);
-    profile::prepare(&dir, &xpi, &socks, EXTENSION_ID)?;
+    let prepared = profile::prepare(&dir, &xpi, &socks, EXTENSION_ID)?;
     let tor = if managed {
         "Persite's own tor"
     } else {
@@ -167,13 +167,28 @@ async fn prepare(args: &BrowserArgs) -> Result<Launch, String> {
         endpoint_text(&socks)
     );
     let _ = std::io::stdout().flush();
-    Ok(Launch {
+    let launch = Launch {
         program: browser.program,
         profile: dir,
         headless: args.headless,
         urls: args.urls.clone(),
-    })
+    };
+    if prepared.created || prepared.addon_replaced {
+        println!(
+            "First start with this add-on: starting the browser once in the background, so the \
+             add-on is running before any page loads."
+        );
+        let _ = std::io::stdout().flush();
+        let host = std::env::current_exe()
+            .map_err(|e| format!("cannot find this program's own path: {e}"))?
+            .with_file_name(persite_native_messaging::manifest::HOST_BINARY);
+        launch.warm_up(&host, WARM_UP_BOUND)?;
+    }
+    Ok(launch)
 }
+
+/// Bound on the first, background start of a new profile (or a new add-on).
+const WARM_UP_BOUND: Duration = Duration::from_secs(60);
 
 /// The browser to run: `explicit`, else the first candidate on `PATH`; refused when it cannot
 /// run an unsigned add-on.
@@ -314,6 +329,43 @@ fn endpoint_text(socks: &SocksEndpoint) -> String {
     }
 }
 
+/// Whether a process whose parent is `parent` runs the program `exe` (read from `/proc`).
+fn has_child_running(parent: u32, exe: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        // `/proc/<pid>/stat`: `pid (comm) state ppid …`; comm may hold spaces, so split after `)`.
+        let ppid = std::fs::read_to_string(path.join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let (_, rest) = stat.rsplit_once(')')?;
+                rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+            });
+        ppid == Some(parent) && std::fs::read_link(path.join("exe")).is_ok_and(|e| e == exe)
+    })
+}
+
+/// SIGTERM (the browser quits and saves its state), SIGKILL after 20 s; reaps the child.
+fn stop_gently(child: &mut std::process::Child) {
+    let pid = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// The browser to start, with Persite's profile.
 struct Launch {
     program: PathBuf,
@@ -323,6 +375,54 @@ struct Launch {
 }
 
 impl Launch {
+    /// Starts the browser headless without pages, waits (at most `bound`) until the add-on
+    /// runs (the browser has started `host`, which the add-on does first), then ends it cleanly.
+    ///
+    /// Why: on the very first start of a profile (or of a new add-on) the add-on is installed
+    /// while the browser starts, and the pages given on the command line load before it
+    /// answers `proxy.onRequest`: they went through the default proxy (tor, but one shared
+    /// circuit), as the launcher's end-to-end trial showed. From the second start on, Firefox
+    /// knows the add-on's listeners and holds requests until it runs.
+    fn warm_up(&self, host: &Path, bound: Duration) -> Result<(), String> {
+        let host = std::fs::canonicalize(host).unwrap_or_else(|_| host.to_owned());
+        let mut child = std::process::Command::new(&self.program)
+            .arg("--profile")
+            .arg(&self.profile)
+            .arg("--headless")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
+        let started = std::time::Instant::now();
+        let ready = loop {
+            if has_child_running(child.id(), &host) {
+                break true;
+            }
+            if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) || started.elapsed() > bound {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if ready {
+            // Let the browser record the add-on's listeners before it is asked to quit.
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        stop_gently(&mut child);
+        if ready {
+            Ok(())
+        } else {
+            Err(format!(
+                "the Persite add-on did not start in {} within {} s; open the profile with \
+                 `{} --profile {}` and look at about:addons",
+                self.program.display(),
+                bound.as_secs(),
+                self.program.display(),
+                self.profile.display()
+            ))
+        }
+    }
+
     /// Replaces this process with the browser; returns only when that fails.
     fn exec(self) -> ExitCode {
         let mut command = std::process::Command::new(&self.program);
