@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds and installs Persite for the current user, registers the native messaging host with
-# every Firefox-family browser found, packs the extension, starts the broker daemon and runs
-# `persite doctor`.
+# From a fresh clone to a protected browser: builds and installs Persite for the current user,
+# packs the extension into Persite's data directory, and ends by running `persite browser`
+# (tor check, daemon, native host, Persite's own Firefox profile with the add-on, the browser).
 #
+#   ./scripts/install.sh                  # … then opens the browser
+#   ./scripts/install.sh --managed-tor    # arguments go to `persite browser`
+#   ./scripts/install.sh --no-browser     # install only, then `persite doctor`
 #   PREFIX=/usr/local ./scripts/install.sh     # install elsewhere than ~/.local
 set -euo pipefail
 
@@ -10,6 +13,12 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 prefix=${PREFIX:-$HOME/.local}
 bindir="$prefix/bin"
+# Persite's data directory, by the rule of broker/src/paths.rs (a relative $XDG_DATA_HOME is
+# ignored).
+case "${XDG_DATA_HOME:-}" in
+  /*) datadir="$XDG_DATA_HOME/persite" ;;
+  *) datadir="$HOME/.local/share/persite" ;;
+esac
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -20,28 +29,24 @@ step "Installing binaries into $bindir"
 install -d "$bindir"
 install -m 0755 target/release/persite target/release/persite-native-host "$bindir/"
 
-step "Registering the native messaging host"
-"$bindir/persite" install --browser all
+step "Packing the extension into $datadir/persite.xpi"
+install -d -m 0700 "$datadir"
+"$repo/scripts/pack-xpi.sh" "$datadir/persite.xpi"
 
-step "Packing the extension"
-xpi="$repo/target/persite.xpi"
-"$repo/scripts/pack-xpi.sh" "$xpi"
-echo "extension: $xpi"
+case ":$PATH:" in
+  *":$bindir:"*) ;;
+  *) echo "note: $bindir is not on your PATH; add it to run \`persite\` by name" ;;
+esac
 
-step "Starting the broker daemon"
-"$bindir/persite" serve --detach </dev/null >/dev/null 2>&1 &
-sleep 1
+if [ "${1:-}" = "--no-browser" ]; then
+  step "Registering the native messaging host"
+  "$bindir/persite" install --browser all
+  step "Checking the installation"
+  "$bindir/persite" doctor || true
+  echo
+  echo "Installed. Run \`$bindir/persite browser\` to open Persite's browser."
+  exit 0
+fi
 
-step "Checking the installation"
-"$bindir/persite" doctor || true
-
-cat <<EOF
-
-Persite is installed. Load the extension in Firefox:
-  - Firefox ESR / Developer / Nightly: set xpinstall.signatures.required=false in about:config,
-    then open $xpi
-  - any Firefox, for this session only: about:debugging → This Firefox → Load Temporary Add-on →
-    $repo/extension/manifest.json
-Make sure $bindir is on your PATH, and see docs/install.md for the browser settings that keep
-traffic on Tor when the extension is not running.
-EOF
+step "Starting Persite's browser"
+exec "$bindir/persite" browser "$@"

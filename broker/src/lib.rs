@@ -3,6 +3,7 @@
 // A library reports through return values and `tracing`, never by printing (the binaries print).
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
+pub mod browser;
 pub mod config;
 pub mod daemon;
 pub mod doctor;

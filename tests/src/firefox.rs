@@ -48,6 +48,9 @@ pub struct FirefoxConfig {
     /// Files to write under the temporary `HOME` before start (relative path, contents), e.g.
     /// `.config/persite/config.toml`.
     pub home_files: Vec<(PathBuf, String)>,
+    /// Run Firefox in this existing profile folder (`-profile`) instead of a fresh one, e.g. to
+    /// look at a profile `persite browser` prepared. geckodriver adds its prefs to its `user.js`.
+    pub profile: Option<PathBuf>,
 }
 
 /// The prefs every test session uses: [`plumbing_prefs`] plus switches for Firefox's own
@@ -393,6 +396,10 @@ impl Firefox {
         prefs.insert("network.proxy.socks_port".into(), json!(proxy_port));
         prefs.insert("network.proxy.socks_version".into(), json!(5));
         prefs.extend(config.prefs.clone());
+        let mut args = vec![json!("-headless")];
+        if let Some(profile) = &config.profile {
+            args.extend([json!("-profile"), json!(profile)]);
+        }
         let mut caps = Capabilities::new();
         caps.insert("browserName".into(), json!("firefox"));
         caps.insert("acceptInsecureCerts".into(), json!(false));
@@ -400,7 +407,7 @@ impl Firefox {
             "moz:firefoxOptions".into(),
             json!({
                 "binary": firefox,
-                "args": ["-headless"],
+                "args": args,
                 "prefs": prefs,
                 "log": {"level": "info"},
             }),

@@ -8,6 +8,7 @@ pub mod extension_state;
 pub mod fake_broker;
 pub mod firefox;
 pub mod fixtures;
+pub mod launcher;
 pub mod leak_audit;
 pub mod measure;
 pub mod measure_page_load;

@@ -74,6 +74,7 @@ impl PersiteBrowser {
             home_files: vec![(config_file, system_tor_config(socks_port, "none"))],
             prefs: setup.prefs,
             static_socks: setup.default_proxy,
+            profile: None,
         })
         .await?;
         let id = firefox

@@ -419,6 +419,7 @@ async fn start_browser(h: &Harness, options: BrowserOptions) -> anyhow::Result<B
                 h.recorder.addr().port()
             ),
         )],
+        profile: None,
     }, base)
     .await?;
     if options.temporary_addon {

@@ -19,6 +19,9 @@
 //! `GETINFO circuit-status` read by the harness's `ControlProbe`), the daemon's (its REST socket),
 //! and the popup's DOM (`#circuit-display`, `#circuit-hops > li.hop`).
 //!
+//! Trial d runs `persite browser --headless` itself, as a user would (its own profile, add-on,
+//! daemon and the network's tor as the system tor); see the `launcher` module below.
+//!
 //! Run: `cargo test -p persite-tests --test e2e_tor`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,6 +57,9 @@ const EVENT_DRAIN: Duration = Duration::from_millis(1500);
 /// The third party every page loads from.
 const THIRD_PARTY: &str = "cdn.test";
 
+#[path = "e2e_tor/launcher.rs"]
+mod launcher;
+
 fn main() -> ExitCode {
     // Whole-run bound: per-trial timeouts cannot interrupt a blocked thread. Tor exits by itself
     // (`__OwningControllerProcess`) once this process is gone.
@@ -64,6 +70,22 @@ fn main() -> ExitCode {
                 shared,
                 "a_two_sites_use_two_circuits_with_the_daemons_credentials",
                 |net| run_trial("a_two_sites_two_circuits", net, two_sites_two_circuits),
+            ),
+            tor_trial(
+                shared,
+                "e_persite_browser_opens_two_sites_on_two_circuits",
+                |net| {
+                    trial::run_scenario(
+                        "e2e-tor",
+                        "e_persite_browser",
+                        || {
+                            let binaries = binaries::ensure_built()?;
+                            binaries::extension_dir()?;
+                            Ok(binaries)
+                        },
+                        |binaries| launcher::two_sites_two_circuits(net, &binaries),
+                    )
+                },
             ),
             tor_trial(shared, "b_popup_shows_each_sites_relays", |net| {
                 run_trial("b_popup_relays", net, popup_shows_each_sites_relays)

@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+pub(crate) mod browser;
 pub(crate) mod creds;
 pub(crate) mod doctor;
 pub(crate) mod firefox_config;
@@ -28,6 +29,8 @@ pub(crate) struct Cli {
 /// The subcommands of `persite`.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
+    /// Start a Firefox-family browser in Persite's own profile, protected (tor, daemon, add-on).
+    Browser(browser::BrowserArgs),
     /// Print the SOCKS credentials the broker would give some URLs (one JSON object per line).
     Creds(creds::CredsArgs),
     /// Check the installation, the daemon, tor and (optionally) a Firefox profile; say what to fix.
@@ -52,6 +55,7 @@ impl Command {
     /// Runs the subcommand; its exit code is the process's.
     pub(crate) fn run(&self) -> ExitCode {
         match self {
+            Command::Browser(args) => browser::run(args),
             Command::Creds(args) => creds::run(args),
             Command::Doctor(args) => doctor::run(args),
             Command::FirefoxConfig(args) => firefox_config::run(args),

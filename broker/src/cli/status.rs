@@ -49,7 +49,11 @@ pub(crate) fn run(args: &StatusArgs) -> ExitCode {
         }
     };
     if args.wait_bootstrap {
-        return runtime.block_on(wait_bootstrap(&socket, Duration::from_secs(args.timeout)));
+        return runtime.block_on(wait_bootstrap(
+            &socket,
+            Duration::from_secs(args.timeout),
+            "persite status",
+        ));
     }
     match runtime.block_on(client::request(&socket, "GET", "/v1/status", Vec::new())) {
         Ok((200, status)) => {
@@ -106,7 +110,13 @@ fn bootstrap_of(status: &Value) -> Bootstrap {
     }
 }
 
-async fn wait_bootstrap(socket: &std::path::Path, timeout: Duration) -> ExitCode {
+/// Follows tor's bootstrap on a progress bar (one line per change without a terminal) until it
+/// reaches 100 % or `timeout` passes; `who` starts every error line (`persite status`).
+pub(crate) async fn wait_bootstrap(
+    socket: &std::path::Path,
+    timeout: Duration,
+    who: &str,
+) -> ExitCode {
     let bar = indicatif::ProgressBar::new(100);
     bar.set_style(
         indicatif::ProgressStyle::with_template("tor bootstrap [{bar:40}] {pos:>3}% {msg}")
@@ -120,12 +130,12 @@ async fn wait_bootstrap(socket: &std::path::Path, timeout: Duration) -> ExitCode
             Ok((200, status)) => bootstrap_of(&status),
             Ok((code, answer)) => {
                 bar.abandon();
-                eprintln!("persite status: the daemon answered HTTP {code}: {answer}");
+                eprintln!("{who}: the daemon answered HTTP {code}: {answer}");
                 return ExitCode::FAILURE;
             }
             Err(e) => {
                 bar.abandon();
-                eprintln!("persite status: {e}");
+                eprintln!("{who}: {e}");
                 return ExitCode::FAILURE;
             }
         };
@@ -133,7 +143,7 @@ async fn wait_bootstrap(socket: &std::path::Path, timeout: Duration) -> ExitCode
             Bootstrap::NoControl => {
                 bar.abandon();
                 eprintln!(
-                    "persite status: the daemon has no tor control port ([tor] control = \"none\"), \
+                    "{who}: the daemon has no tor control port ([tor] control = \"none\"), \
                      so bootstrap progress is unknown"
                 );
                 return ExitCode::FAILURE;
@@ -162,7 +172,7 @@ async fn wait_bootstrap(socket: &std::path::Path, timeout: Duration) -> ExitCode
         if Instant::now() >= deadline {
             bar.abandon();
             eprintln!(
-                "persite status: tor did not finish bootstrapping within {}s",
+                "{who}: tor did not finish bootstrapping within {}s",
                 timeout.as_secs()
             );
             return ExitCode::FAILURE;
