@@ -6,8 +6,8 @@ export default [
   { ignores: ["node_modules/"] },
   js.configs.recommended,
   {
-    // The event page, the popup and the options page run in Firefox with `browser.*`.
-    files: ["background.js", "popup/**/*.js", "options/**/*.js"],
+    // The event page and the popup, options and sites pages run in Firefox with `browser.*`.
+    files: ["background.js", "popup/**/*.js", "options/**/*.js", "sites/**/*.js"],
     languageOptions: {
       globals: { ...globals.browser, ...globals.webextensions },
     },

@@ -50,6 +50,9 @@ async function main() {
   $("confirm-yes").addEventListener("click", () => confirmNewIdentity());
   $("confirm-no").addEventListener("click", () => cancelNewIdentity());
   $("open-options").addEventListener("click", () => browser.runtime.openOptionsPage());
+  $("open-sites").addEventListener("click", () =>
+    browser.tabs.create({ url: browser.runtime.getURL("sites/sites.html") }).then(() => window.close()),
+  );
 
   listenForTorData();
   await refreshStatus().catch((e) => say("error", e.message));

@@ -37,6 +37,15 @@ export const MESSAGE = Object.freeze({
    * `null` removes the site's override (broker `policy_set`).
    */
   policySet: "persite:policy-set",
+  /**
+   * `{}` → `{sites, policies, now}`: every site this browser session used with its circuit
+   * (Controller#siteList; the sites page).
+   */
+  sites: "persite:sites",
+  /** `{site}` → `{site}`: new credentials for that site in every container (the sites page). */
+  siteNewCircuit: "persite:site-new-circuit",
+  /** `{site, container}` → `{forgotten}`: removes the row from the sites page's list. */
+  siteForget: "persite:site-forget",
 });
 
 /**
