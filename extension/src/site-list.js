@@ -16,6 +16,12 @@ import { formatBytes } from "./circuit-view.js";
 import { describePolicy } from "./policy-form.js";
 import { containerLabel } from "./popup-query.js";
 
+/**
+ * The broker's key for requests no web page made (first-party.js's catch-all): not a site the
+ * user visited, so not listed.
+ */
+export const CATCH_ALL_SITE = "--unknown--";
+
 /** Most rows kept; beyond it the row used least recently goes. */
 export const MAX_SITES = 1000;
 
@@ -47,9 +53,12 @@ export class SiteLog {
 
   /**
    * Records a credentials answer `{site, container, username}` for a request of this browser.
-   * A username not seen before for the row starts its age again.
+   * A username not seen before for the row starts its age again. The catch-all is not listed.
    */
   record({ site, container, username }) {
+    if (site === CATCH_ALL_SITE) {
+      return;
+    }
     const key = siteKey(site, container);
     const now = this.now();
     const row = this.rows.get(key) ?? { site, container, since: null, lastUsed: now };

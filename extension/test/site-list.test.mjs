@@ -33,6 +33,7 @@ describe("SiteLog", () => {
     log.record({ site: "a.test", container: "firefox-default", username: "u1" });
     log.record({ site: "a.test", container: "firefox-container-1", username: "u2" });
     log.record({ site: "b.test", container: "firefox-default", username: "u3" });
+    log.record({ site: "--unknown--", container: "firefox-default", username: "u4" });
     assert.deepEqual(
       log.list().map((r) => [r.site, r.container, r.since]),
       [
