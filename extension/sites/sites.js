@@ -18,6 +18,9 @@ const REFRESH_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 
+/** The running load, shared by concurrent refreshes. */
+let loading = null;
+
 $("sites-refresh").addEventListener("click", () => refresh());
 refresh().finally(() => {
   document.body.dataset.ready = "true";
@@ -36,8 +39,6 @@ async function send(type, fields = {}) {
   }
   return reply;
 }
-
-let loading = null;
 
 /** Asks the background for the list and shows it; concurrent calls share one request. */
 function refresh() {
