@@ -1152,11 +1152,13 @@ async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
     let marked = ff
         .client()
         .execute(
-            r#"document.getElementById('options-status').dataset.kind = '';
+            r#"const status = document.getElementById('options-status');
+               status.dataset.kind = '';
+               status.textContent = '';
                const row = document.querySelector('#policy-sites tr[data-site="site-a.test"]');
                row.querySelector('.remove').click();
                const note = row.querySelector('.removed-note');
-               return [row.dataset.remove, note.hidden ? '' : note.textContent];"#,
+               return [row.dataset.remove, note.hidden ? '' : note.textContent, status.textContent];"#,
             vec![],
         )
         .await?;
@@ -1168,6 +1170,9 @@ async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
                 .contains("Uses the default"),
         "Remove did not say what the row falls back to: {marked}"
     );
+    // Nothing was sent: no save started (its "Saving…" would show at once) and the daemon
+    // still has the override.
+    ensure!(marked[2] == "", "Remove started a save by itself: {marked}");
     ensure!(
         daemon.rpc(json!({"id": 4, "type": "policy_get"}))?["sites"] != json!({}),
         "Remove changed the daemon's policies before Save"
