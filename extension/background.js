@@ -287,6 +287,12 @@ async function handleMessage(message) {
       return { policies: await controller.policies() };
     case MESSAGE.policySet:
       return { policies: await controller.setPolicy(message.site ?? null, message.policy ?? null) };
+    case MESSAGE.sites:
+      return controller.siteList();
+    case MESSAGE.siteNewCircuit:
+      return controller.newCircuitForSite(checkText(message.site, "site"));
+    case MESSAGE.siteForget:
+      return controller.forgetSite(checkText(message.site, "site"), checkText(message.container, "container"));
     default:
       throw new Error(`unknown message type ${message.type}`);
   }
@@ -357,6 +363,14 @@ function checkTabId(tabId) {
     throw new Error("no valid tab id");
   }
   return tabId;
+}
+
+/** `value` when it is a non-empty string, else an error naming `what`. */
+function checkText(value, what) {
+  if (typeof value !== "string" || value.length === 0) {
+    throw new Error(`no ${what} given`);
+  }
+  return value;
 }
 
 const tabsApi = {

@@ -7,7 +7,7 @@ export default [
   js.configs.recommended,
   {
     // The event page and the extension's pages run in Firefox with `browser.*`.
-    files: ["background.js", "popup/**/*.js", "options/**/*.js", "status/**/*.js", "blocked/**/*.js"],
+    files: ["background.js", "popup/**/*.js", "options/**/*.js", "status/**/*.js", "blocked/**/*.js", "sites/**/*.js"],
     languageOptions: {
       globals: { ...globals.browser, ...globals.webextensions },
     },

@@ -81,6 +81,9 @@ async function main() {
   $("open-status").addEventListener("click", () => {
     browser.tabs.create({ url: browser.runtime.getURL(STATUS_PAGE) }).then(() => window.close());
   });
+  $("open-sites").addEventListener("click", () =>
+    browser.tabs.create({ url: browser.runtime.getURL("sites/sites.html") }).then(() => window.close()),
+  );
 
   listenForTorData();
   if (query.error !== null) {

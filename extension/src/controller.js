@@ -37,6 +37,7 @@ import {
 import { unprotectedPaths } from "./path-checks.js";
 import { blackHole, decide, oneOffCredentials } from "./proxy-decision.js";
 import { PRIVATE_CONTAINER, Sessions } from "./sessions.js";
+import { SiteLog } from "./site-list.js";
 
 /** Longest wait for a tab's URL (first-party.js rule 5), in ms; then one-off credentials. */
 export const TAB_LOOKUP_TIMEOUT_MS = 2_000;
@@ -95,6 +96,7 @@ export class Controller {
     backoff,
   }) {
     this.loadSession = loadSession;
+    this.now = now;
     this.saveSession = saveSession;
     this.loadOptions = loadOptions;
     this.tabUrl = tabUrl;
@@ -149,6 +151,8 @@ export class Controller {
     /** This browser session's and private browsing session's secrets (sessions.js). */
     this.sessions = new Sessions();
     this.cache = new CredentialsCache({ now, onChange: (kind) => this.schedulePersist(kind === "removed") });
+    /** The sites this browser session used, for the sites page (site-list.js; memory only). */
+    this.sites = new SiteLog({ now });
     this.client = new BrokerClient({
       connect,
       log,
@@ -357,6 +361,8 @@ export class Controller {
     if (!this.cache.claim(credentials, tabId)) {
       throw new ProtocolError("the broker answered credentials already given to another site, container or tab");
     }
+    this.sites.record(credentials);
+    this.schedulePersist();
     return credentials;
   }
 
@@ -385,6 +391,7 @@ export class Controller {
     const ended = this.sessions.private;
     this.sessions.endPrivate();
     this.cache.dropContainer(PRIVATE_CONTAINER);
+    this.sites.dropContainer(PRIVATE_CONTAINER);
     this.schedulePersist(true);
     if (ended === null) {
       return false;
@@ -421,7 +428,63 @@ export class Controller {
       throw e;
     }
     this.cache.invalidateSites([site]);
+    this.sites.renewed(site);
     return { site };
+  }
+
+  /**
+   * "New circuit" for one site of the sites page: new credentials for `site` in every container
+   * (broker `new_circuit` by site). Resolves with `{site}`.
+   */
+  async newCircuitForSite(site) {
+    await this.ensureReady();
+    const result = await this.client.request((id) => newCircuitRequest(id, { site }));
+    const renewed = parseNewCircuitResult(result);
+    if (renewed !== site) {
+      throw new ProtocolError("the broker answered new_circuit for another site");
+    }
+    this.cache.invalidateSites([site]);
+    this.sites.renewed(site);
+    return { site };
+  }
+
+  /** Removes one row of the sites page; resolves with `{forgotten}` (whether it was listed). */
+  async forgetSite(site, container) {
+    await this.ensureReady();
+    const forgotten = this.sites.forget(site, container);
+    this.schedulePersist(true);
+    return { forgotten };
+  }
+
+  /**
+   * The sites page's data: every site this browser session used (site-list.js SiteLog#list)
+   * with its circuit result from the broker (or `{error}` when it could not be asked), and the
+   * policy table (`null` when the broker could not say). Resolves with `{sites, policies,
+   * now}`.
+   */
+  async siteList() {
+    await this.ensureReady();
+    const rows = this.sites.list();
+    const circuits = await Promise.all(
+      rows.map(({ site, container }) =>
+        this.client
+          .request((id) => circuitRequest(id, { site }, container))
+          .then((result) => {
+            const circuit = parseCircuitResult(result);
+            if (circuit.site !== site || circuit.container !== container) {
+              throw new ProtocolError("the broker answered circuit for another site or container");
+            }
+            return circuit;
+          })
+          .catch((e) => ({ error: errorText(e) })),
+      ),
+    );
+    const policies = await this.policies().catch(() => null);
+    return {
+      sites: rows.map((row, i) => ({ ...row, circuit: circuits[i] })),
+      policies,
+      now: this.now(),
+    };
   }
 
   /**
@@ -434,6 +497,7 @@ export class Controller {
     await this.ensureReady();
     const result = await this.client.request(newIdentityRequest);
     this.cache.clear();
+    this.sites.clear();
     forgetParsedUrls();
     return parseNewIdentityResult(result);
   }
@@ -602,6 +666,8 @@ export class Controller {
       // The facts behind `warnings`, for the status page's checks (health.js).
       paths: { ...this.pathFacts },
       socks,
+      // The daemon's own endpoint (what empty SOCKS options mean), `null` while unknown.
+      brokerSocks: this.brokerSocks,
       socksSource: this.options.socksOverride !== null ? "options" : "broker",
       cachedEntries: this.cache.size,
       tor: this.torStatus,
@@ -636,8 +702,10 @@ export class Controller {
       case "invalidate":
         if (push.all) {
           this.cache.clear();
+          this.sites.clear();
         } else {
           this.cache.invalidateSites(push.sites);
+          push.sites.forEach((site) => this.sites.renewed(site));
         }
         return;
       case "broker_connected":
@@ -718,6 +786,7 @@ export class Controller {
       return;
     }
     this.cache.restore(session.cache);
+    this.sites.restore(session.sites);
     this.instance = session.instance;
     // No SOCKS endpoint from the mirror: the daemon may have restarted elsewhere while this
     // page slept. Requests wait for this page's first `hello`.
@@ -751,6 +820,7 @@ export class Controller {
       instance: this.instance,
       cache: this.cache.snapshot(),
       sessions: this.sessions.snapshot(),
+      sites: this.sites.snapshot(),
     };
     this.saveSession(state).catch((e) => this.log(`cannot write the session mirror: ${errorText(e)}`));
   }

@@ -44,6 +44,15 @@ export const MESSAGE = Object.freeze({
   blockedInfo: "persite:blocked-info",
   /** `{token}` → `{}`: loads the blocked page's URL again in its tab. */
   blockedRetry: "persite:blocked-retry",
+  /**
+   * `{}` → `{sites, policies, now}`: every site this browser session used with its circuit
+   * (Controller#siteList; the sites page).
+   */
+  sites: "persite:sites",
+  /** `{site}` → `{site}`: new credentials for that site in every container (the sites page). */
+  siteNewCircuit: "persite:site-new-circuit",
+  /** `{site, container}` → `{forgotten}`: removes the row from the sites page's list. */
+  siteForget: "persite:site-forget",
 });
 
 /** Path of the first-run and status page inside the extension. */

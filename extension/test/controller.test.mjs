@@ -1053,3 +1053,134 @@ describe("Controller sessions", () => {
     assert.notEqual(after, ctx.controller.sessions.browser);
   });
 });
+
+describe("Controller sites list (the sites page)", () => {
+  const pageAInContainer = { ...pageA, cookieStoreId: "firefox-container-1", tabId: 7 };
+  const privateB = { ...pageB, cookieStoreId: "firefox-private", tabId: 8, incognito: true };
+
+  /** Answers every `circuit` and `policy_get` request on the port. */
+  function answerSitesRequests(port) {
+    const answered = new Set();
+    for (const message of port.sent) {
+      if (answered.has(message.id)) {
+        continue;
+      }
+      if (message.type === "circuit") {
+        answered.add(message.id);
+        port.deliver({
+          id: message.id,
+          result: {
+            site: message.site,
+            container: message.container,
+            available: true,
+            circuits: [],
+            bytes: { read: 10, written: 2 },
+          },
+        });
+      } else if (message.type === "policy_get") {
+        answered.add(message.id);
+        port.deliver({ id: message.id, result: { default: { max_age_s: null, max_bytes: null, per_tab: false }, sites: {} } });
+      }
+    }
+  }
+
+  async function list(ctx) {
+    const pending = ctx.controller.siteList();
+    for (let i = 0; i < 3; i += 1) {
+      await settle();
+      answerSitesRequests(ctx.factory.last);
+    }
+    return pending;
+  }
+
+  it("lists each site and container this browser used, with the broker's circuit by site and container", async () => {
+    const ctx = await ready();
+    // Like the broker, one site gets another pair in another container.
+    const port = ctx.factory.last;
+    const answered = new Set();
+    ctx.broker = () => {
+      for (const m of port.sent.filter((m) => m.type === "credentials" && !answered.has(m.id))) {
+        answered.add(m.id);
+        const result = { site: siteOf(m.url), container: m.container, username: `${m.url}|${m.container}`, password: "p", expires_at: null, per_tab: false };
+        port.deliver({ id: m.id, result });
+      }
+    };
+    await ask(ctx, pageA);
+    await ask(ctx, imageOfA);
+    await ask(ctx, pageAInContainer);
+    await ask(ctx, pageB);
+    const { sites, policies } = await list(ctx);
+    assert.deepEqual(
+      sites.map((s) => [s.site, s.container, s.circuit.bytes?.read]),
+      [
+        ["a.test", "firefox-container-1", 10],
+        ["a.test", "firefox-default", 10],
+        ["b.test", "firefox-default", 10],
+      ],
+    );
+    assert.deepEqual(policies.sites, []);
+    const asked = ctx.factory.last.sent.filter((m) => m.type === "circuit").map((m) => [m.site, m.container, m.url]);
+    assert.deepEqual(asked, [
+      ["a.test", "firefox-container-1", undefined],
+      ["a.test", "firefox-default", undefined],
+      ["b.test", "firefox-default", undefined],
+    ]);
+  });
+
+  it("shows another site's circuit answer as an error, not as the row's circuit", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    const pending = ctx.controller.siteList();
+    await settle();
+    const request = ctx.factory.last.lastOf("circuit");
+    ctx.factory.last.deliver({ id: request.id, result: { site: "b.test", container: "firefox-default", available: true, circuits: [] } });
+    await settle();
+    answerSitesRequests(ctx.factory.last);
+    const { sites } = await pending;
+    assert.match(sites[0].circuit.error, /another site/);
+  });
+
+  it("empties the list on New identity and drops private rows when the private session ends", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await ask(ctx, privateB);
+    assert.equal(ctx.controller.sites.size, 2);
+    const ending = ctx.controller.privateSessionEnded();
+    await settle();
+    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("session_ended").id, result: { sets: 1 } });
+    await ending;
+    assert.deepEqual(ctx.controller.sites.list().map((s) => s.container), ["firefox-default"]);
+    const done = ctx.controller.newIdentity();
+    await settle();
+    ctx.factory.last.deliver({ id: ctx.factory.last.lastOf("new_identity").id, result: { epoch: 2, newnym: "sent" } });
+    await done;
+    assert.equal(ctx.controller.sites.size, 0);
+  });
+
+  it("New circuit for a site asks the broker by site and drops only that site's cached credentials", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    await ask(ctx, pageB);
+    const pending = ctx.controller.newCircuitForSite("a.test");
+    await settle();
+    const request = ctx.factory.last.lastOf("new_circuit");
+    assert.deepEqual(request, { id: request.id, type: "new_circuit", site: "a.test" });
+    ctx.factory.last.deliver({ id: request.id, result: { site: "a.test" } });
+    assert.deepEqual(await pending, { site: "a.test" });
+    assert.ok(ctx.controller.onRequest(pageA) instanceof Promise, "a.test is a miss again");
+    assert.ok(Array.isArray(ctx.controller.onRequest(pageB)), "b.test still hits");
+    assert.equal(ctx.controller.sites.list()[0].since, null, "a.test's age restarts at its next use");
+  });
+
+  it("keeps the list across a suspended event page (the storage.session mirror)", async () => {
+    const ctx = await ready();
+    await ask(ctx, pageA);
+    ctx.clock.advance(PERSIST_DELAY_MS + 1);
+    await settle();
+    const mirror = ctx.saved.at(-1);
+    assert.deepEqual(mirror.sites.map((s) => s.site), ["a.test"]);
+    const woken = setup({ session: mirror });
+    await woken.controller.ensureReady();
+    assert.deepEqual(woken.controller.sites.list().map((s) => [s.site, s.container]), [["a.test", "firefox-default"]]);
+  });
+});

@@ -15,6 +15,7 @@ pub mod measure_page_load;
 pub mod persite_browser;
 pub mod popup;
 pub mod procs;
+pub mod screenshot;
 pub mod soak;
 pub mod socks_recorder;
 pub mod strace;

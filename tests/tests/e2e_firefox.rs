@@ -143,6 +143,12 @@ fn main() {
             ),
             trial(
                 harness,
+                "persite_l_options_page_placeholders_errors_and_layout",
+                true,
+                |h| Box::pin(persite_options_page_checks(h)),
+            ),
+            trial(
+                harness,
                 "persite_f_every_connection_carries_credentials",
                 true,
                 |h| Box::pin(persite_every_connection_authenticated(h)),
@@ -1027,9 +1033,10 @@ async fn persite_per_tab_lifetime(h: &Harness) -> anyhow::Result<String> {
 }
 
 /// The options page's circuit-lifetime editor, end to end: a per-site policy typed into the
-/// form reaches the daemon (and its policy table), the browser follows it at once (site-a.test
-/// moves to per-tab credentials), bad input is refused in the page with nothing saved, and
-/// "Use default" removes the override again.
+/// form and saved with the page's one Save reaches the daemon (and its policy table), the page
+/// says how `www.site-a.test` was stored, the browser follows it at once (site-a.test moves to
+/// per-tab credentials), bad input is refused in the page with nothing saved, and Remove + Save
+/// removes the override again.
 async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
     let runtime_dir = new_runtime_dir()?;
     let daemon = own_daemon(h, runtime_dir.path())?;
@@ -1066,34 +1073,52 @@ async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
     let add = |site: &str, age: &str| {
         ff.client().execute(
             r#"const [site, age] = arguments;
-               document.getElementById('policy-status').dataset.kind = '';
+               document.getElementById('options-status').dataset.kind = '';
                document.getElementById('policy-new-site').value = site;
                document.getElementById('policy-new-age').value = age;
                document.getElementById('policy-new-mib').value = '';
                document.getElementById('policy-new-per-tab').checked = true;
-               document.getElementById('policy-add').click();
+               document.getElementById('save').click();
                return true;"#,
             vec![json!(site), json!(age)],
         )
     };
-    let status_is = |kind: &'static str| {
+    let status_is = |kind: &'static str| async move {
         wait_for_script(
             ff,
             match kind {
-                "ok" => "return document.getElementById('policy-status').dataset.kind === 'ok';",
-                _ => "return document.getElementById('policy-status').dataset.kind === 'error';",
+                "ok" => "return document.getElementById('options-status').dataset.kind === 'ok';",
+                _ => "return document.getElementById('options-status').dataset.kind === 'error';",
             },
-            "the policy editor's status",
+            "the options page's result",
             PAGE_TIMEOUT,
         )
+        .await?;
+        let text = ff
+            .client()
+            .execute(
+                "return document.getElementById('options-status').textContent;",
+                vec![],
+            )
+            .await?;
+        anyhow::Ok(text.as_str().unwrap_or_default().to_owned())
     };
 
     // Bad input: refused in the page, nothing reaches the daemon.
     add("site-b.test", "soon").await?;
     status_is("error").await?;
-    // A per-site policy: 1.5 minutes, per tab, typed with the www. host.
+    ensure!(
+        daemon.rpc(json!({"id": 3, "type": "policy_get"}))?["sites"] == json!({}),
+        "a refused form still changed the daemon's policies"
+    );
+    // A per-site policy: 1.5 minutes, per tab, typed with the www. host; the page says how it
+    // was stored.
     add("www.site-a.test", "1.5").await?;
-    status_is("ok").await?;
+    let saved = status_is("ok").await?;
+    ensure!(
+        saved.contains("www.site-a.test is stored as site-a.test"),
+        "the page did not say how www.site-a.test was stored: {saved:?}"
+    );
     let policies = daemon.rpc(json!({"id": 1, "type": "policy_get"}))?;
     ensure!(
         policies["sites"]
@@ -1122,21 +1147,42 @@ async fn persite_options_page_policies(h: &Harness) -> anyhow::Result<String> {
         "site-a.test's tab used {per_tab}, not the daemon's per-tab credentials for tab {tab}"
     );
 
-    // "Use default" removes the override.
+    // Remove marks the row (nothing changes before Save), Save removes the override.
     ff.client().switch_to_window(options_tab).await?;
-    ff.client()
+    let marked = ff
+        .client()
         .execute(
-            r#"document.getElementById('policy-status').dataset.kind = '';
-               document.querySelector('#policy-sites tr[data-site="site-a.test"] .remove').click();
-               return true;"#,
+            r#"const status = document.getElementById('options-status');
+               status.dataset.kind = '';
+               status.textContent = '';
+               const row = document.querySelector('#policy-sites tr[data-site="site-a.test"]');
+               row.querySelector('.remove').click();
+               const note = row.querySelector('.removed-note');
+               return [row.dataset.remove, note.hidden ? '' : note.textContent, status.textContent];"#,
             vec![],
         )
         .await?;
+    ensure!(
+        marked[0] == "true"
+            && marked[1]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Uses the default"),
+        "Remove did not say what the row falls back to: {marked}"
+    );
+    // Nothing was sent: no save started (its "Saving…" would show at once) and the daemon
+    // still has the override.
+    ensure!(marked[2] == "", "Remove started a save by itself: {marked}");
+    ensure!(
+        daemon.rpc(json!({"id": 4, "type": "policy_get"}))?["sites"] != json!({}),
+        "Remove changed the daemon's policies before Save"
+    );
+    click(ff, "save").await?;
     status_is("ok").await?;
     let policies = daemon.rpc(json!({"id": 2, "type": "policy_get"}))?;
     ensure!(
         policies["sites"] == json!({}),
-        "the override is still there after Use default: {policies}"
+        "the override is still there after Remove and Save: {policies}"
     );
     let tunnels = check_connections(h, session_mark, false)?;
     browser.firefox.shutdown().await;
@@ -1262,6 +1308,158 @@ async fn persite_options_page_settings(h: &Harness) -> anyhow::Result<String> {
         "{} connections went to the typed endpoint, none to the daemon's; port 99999 refused; cleared: site-a.test back to {}, shared by the Personal container with isolation off; {tunnels} tunnels",
         via_other.len(),
         short(&default_a)
+    ))
+}
+
+/// Width of the card in which about:addons shows an add-on's options (its section is 664 px
+/// wide; the options browser gets the card's inner width, a little less).
+const ABOUT_ADDONS_OPTIONS_WIDTH: u32 = 640;
+
+/// The options page's own checks (issue 12 part 5), end to end: the SOCKS placeholders show the
+/// daemon's real endpoint (the recorder's port, not 9050); a form with six bad fields names
+/// every one of them at once and saves nothing; and, embedded at about:addons' width with a long
+/// site name in the policy table, nothing overflows its card.
+async fn persite_options_page_checks(h: &Harness) -> anyhow::Result<String> {
+    let runtime_dir = new_runtime_dir()?;
+    let daemon = own_daemon(h, runtime_dir.path())?;
+    let long_site = "a-very-long-site-name-for-the-layout-check-of-the-options-page.example";
+    daemon.rpc(json!({"id": 1, "type": "policy_set", "site": long_site,
+        "policy": {"max_age_s": 600, "max_bytes": 52428800, "per_tab": true}}))?;
+    let browser = start_persite_in(h, runtime_dir).await?;
+    let ff = &browser.firefox;
+    load_and_attribute(h, ff, "http://site-a.test/").await?;
+    let options_url = format!("moz-extension://{PERSITE_EXTENSION_UUID}/options/options.html");
+    ff.open_tab().await?;
+    ff.goto(&options_url).await?;
+    wait_for_script(
+        ff,
+        "return document.body.dataset.ready === 'true' \
+           && document.getElementById('policies').dataset.state === 'ready';",
+        "the options page to load",
+        PAGE_TIMEOUT,
+    )
+    .await?;
+
+    // Placeholders: the endpoint in use when the fields are empty.
+    let shown = ff
+        .client()
+        .execute(
+            "return [document.getElementById('socks-host').placeholder, \
+                     document.getElementById('socks-port').placeholder];",
+            vec![],
+        )
+        .await?;
+    let port = h.recorder.addr().port().to_string();
+    ensure!(
+        shown == json!(["127.0.0.1", port]),
+        "the SOCKS placeholders show {shown}, the daemon uses 127.0.0.1:{port}"
+    );
+
+    // Every invalid field at once; nothing saved.
+    let before = daemon.rpc(json!({"id": 2, "type": "policy_get"}))?;
+    let listed = ff
+        .client()
+        .execute(
+            r#"const set = (id, v) => { document.getElementById(id).value = v; };
+               set('socks-host', 'tor.example'); set('socks-port', '70000');
+               set('policy-default-age', 'soon'); set('policy-default-mib', '0.0001');
+               set('policy-new-site', 'not a site!'); set('policy-new-mib', 'lots');
+               document.getElementById('options-status').dataset.kind = '';
+               document.getElementById('save').click();
+               return true;"#,
+            vec![],
+        )
+        .await?;
+    ensure!(listed == json!(true), "the form did not take the values");
+    wait_for_script(
+        ff,
+        "return document.getElementById('options-status').dataset.kind === 'error';",
+        "the options page to refuse the form",
+        PAGE_TIMEOUT,
+    )
+    .await?;
+    let errors = ff
+        .client()
+        .execute(
+            r#"return [[...document.querySelectorAll('#options-errors li')].map((li) => li.dataset.field),
+                       [...document.querySelectorAll('[aria-invalid="true"]')].map((e) => e.id).sort(),
+                       document.getElementById('options-status').textContent];"#,
+            vec![],
+        )
+        .await?;
+    let expected = [
+        "socks-host",
+        "socks-port",
+        "policy-default-age",
+        "policy-default-mib",
+        "policy-new-site",
+        "policy-new-mib",
+    ];
+    ensure!(
+        errors[0] == json!(expected),
+        "the page named {} as invalid, not all six of {expected:?} ({})",
+        errors[0],
+        errors[2]
+    );
+    let mut sorted = expected.to_vec();
+    sorted.sort_unstable();
+    ensure!(
+        errors[1] == json!(sorted),
+        "marked invalid: {}, expected {sorted:?}",
+        errors[1]
+    );
+    ensure!(
+        daemon.rpc(json!({"id": 3, "type": "policy_get"}))? == before,
+        "a refused form changed the daemon's policies"
+    );
+
+    // Layout: the page embedded at about:addons' width. The page hosts itself in an iframe of
+    // that width (same origin, so its layout can be measured), like about:addons' card does.
+    let layout = ff
+        .client()
+        .execute_async(
+            r#"const [url, width, done] = arguments;
+               document.body.replaceChildren();
+               const frame = document.createElement('iframe');
+               frame.style.cssText = `width: ${width}px; height: 900px; border: 0`;
+               frame.src = url;
+               const measure = () => {
+                 const doc = frame.contentDocument;
+                 if (doc?.body?.dataset.ready !== 'true' || doc.getElementById('policies').dataset.state !== 'ready') {
+                   setTimeout(measure, 100);
+                   return;
+                 }
+                 const card = doc.getElementById('policies').getBoundingClientRect();
+                 const table = doc.getElementById('policy-sites').getBoundingClientRect();
+                 const root = doc.documentElement;
+                 const wide = [...doc.querySelectorAll('#options-form *')]
+                   .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 0.5)
+                   .map((e) => e.id || e.className || e.tagName);
+                 done({ scroll: root.scrollWidth, client: root.clientWidth, card: card.right,
+                        table: table.right, wide, rows: doc.querySelectorAll('#policy-sites tbody tr').length });
+               };
+               frame.addEventListener('load', measure);
+               document.body.append(frame);"#,
+            vec![json!(options_url), json!(ABOUT_ADDONS_OPTIONS_WIDTH)],
+        )
+        .await?;
+    let num = |k: &str| layout[k].as_f64().unwrap_or(f64::NAN);
+    ensure!(
+        layout["rows"] == json!(1)
+            && num("scroll") <= num("client")
+            && num("table") <= num("card") + 0.5
+            && layout["wide"] == json!([]),
+        "at {ABOUT_ADDONS_OPTIONS_WIDTH} px the options page overflows: {layout}"
+    );
+    browser.firefox.shutdown().await;
+    drop(daemon);
+    Ok(format!(
+        "placeholders 127.0.0.1:{port} (the daemon's); six bad fields named at once, nothing saved; \
+         at {ABOUT_ADDONS_OPTIONS_WIDTH} px the policy table ends at {} px inside its card ({} px), page width {} of {}",
+        num("table"),
+        num("card"),
+        num("scroll"),
+        num("client")
     ))
 }
 

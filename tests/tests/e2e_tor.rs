@@ -33,9 +33,9 @@ use fantoccini::wd::WindowHandle;
 use persite_tests::binaries::{self, Binaries};
 use persite_tests::control_probe::{CircuitInfo, ControlProbe, StreamEvent};
 use persite_tests::daemon_http;
-use persite_tests::firefox::{Firefox, PAGE_TIMEOUT};
+use persite_tests::firefox::{Firefox, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
 use persite_tests::popup::{
-    click, open_popup, screenshot, show_popup_for, show_status_page, wait_popup_ok,
+    click, open_popup, show_popup_for, show_status_page, wait_for_script, wait_popup_ok,
     wait_popup_state, wait_status_checks,
 };
 use persite_tests::stream_trace::{Creds, TracedStream, traced_streams};
@@ -99,6 +99,11 @@ fn main() -> ExitCode {
                 shared,
                 "d_popup_says_protected_on_the_sites_own_circuit",
                 |net| run_protected_trial("d_popup_protected", net, popup_protected),
+            ),
+            tor_trial(
+                shared,
+                "f_sites_page_lists_two_containers_and_new_circuit_moves_one_site",
+                |net| run_trial("f_sites_page", net, sites_page),
             ),
         ]
     })
@@ -692,7 +697,7 @@ fn popup_protected<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
         open_popup(s.ff(), a.tab_id).await?;
         let status = wait_popup_state(s.ff(), "protected", TOR_WAIT).await?;
         let shown = s.wait_popup_path(&a.site, &a.path).await?;
-        let shot = screenshot(s.ff(), "body", "popup.png", true).await?;
+        let shot = persite_tests::screenshot::element(s.ff(), "body", "popup.png", true).await?;
         show_status_page(s.ff()).await?;
         let checks = wait_status_checks(
             s.ff(),
@@ -813,4 +818,237 @@ fn only_new(events: &[StreamEvent], old_passwords: &BTreeSet<String>) -> Vec<Str
         .filter(|e| !old.contains(&e.stream_id))
         .cloned()
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sites page (extension/sites/sites.html)
+// ---------------------------------------------------------------------------------------------
+
+/// One site loaded in a container tab, as tor carried it.
+struct ContainerVisit {
+    site: &'static str,
+    container: String,
+    tab: WindowHandle,
+    creds: Creds,
+    circuit_id: String,
+    path: Vec<String>,
+}
+
+/// Loads `site`'s page in the tab `tab` (container `user_context`) and ties its streams to one
+/// circuit carrying the daemon's credentials for the site in that container; streams that still
+/// carried `old_password` (closing after New circuit) are left out.
+async fn visit_in_container(
+    s: &Session<'_>,
+    tab: WindowHandle,
+    user_context: u32,
+    site: &'static str,
+    old_password: Option<&str>,
+) -> anyhow::Result<ContainerVisit> {
+    s.ff().client().switch_to_window(tab.clone()).await?;
+    s.drain_streams()?;
+    s.ff()
+        .load_fixture_page(&s.tor.page_url(site, THIRD_PARTY, 1))
+        .await?;
+    let events = s.drain_streams()?;
+    let streams = traced_streams(&events);
+    let circuits: BTreeSet<(&str, Option<&Creds>)> = streams
+        .iter()
+        .filter(|t| t.host == site)
+        .filter(|t| {
+            old_password.is_none() || t.creds.as_ref().map(|c| c.password.as_str()) != old_password
+        })
+        .filter_map(|t| t.circuit.as_deref().map(|c| (c, t.creds.as_ref())))
+        .collect();
+    ensure!(
+        circuits.len() == 1,
+        "{site} in container {user_context}: its streams used {circuits:?} (all: {streams:#?})"
+    );
+    let (circuit_id, creds) = circuits.into_iter().next().context("one circuit")?;
+    let container = format!("firefox-container-{user_context}");
+    let result = s.tor.rpc(
+        json!({"id": 3, "type": "credentials", "url": format!("http://{site}/"),
+        "container": container, "session": s.secret}),
+    )?;
+    let (username, password) = daemon_http::credential_pair(&result).map_err(anyhow::Error::msg)?;
+    let issued = Creds { username, password };
+    ensure!(
+        creds == Some(&issued),
+        "{site} in {container}: tor carried {creds:?}, the daemon issued {issued:?}"
+    );
+    let circuit = tor_circuit(&mut s.watcher_probe()?, circuit_id)?;
+    Ok(ContainerVisit {
+        site,
+        container,
+        tab,
+        creds: issued,
+        circuit_id: circuit_id.to_owned(),
+        path: circuit.path,
+    })
+}
+
+/// What the sites page shows in the row of `site` in `container`: `[state, circuit id,
+/// fingerprints, where, bytes, age, policy]`, or `None` without such a row.
+async fn sites_row(
+    s: &Session<'_>,
+    site: &str,
+    container: &str,
+) -> anyhow::Result<Option<Vec<String>>> {
+    let value = s
+        .ff()
+        .client()
+        .execute(
+            r#"const [site, container] = arguments;
+               const row = [...document.querySelectorAll('#sites-table tbody tr')]
+                 .find((r) => r.dataset.site === site && r.dataset.container === container);
+               if (!row) { return null; }
+               const c = row.querySelector('.circuit');
+               return [c.dataset.state, c.dataset.circuit, c.dataset.fingerprints,
+                       row.querySelector('.where').textContent, row.querySelector('.bytes').textContent,
+                       row.querySelector('.age').textContent,
+                       row.querySelector('select.policy').selectedOptions[0].textContent];"#,
+            vec![json!(site), json!(container)],
+        )
+        .await?;
+    Ok(value.as_array().map(|a| {
+        a.iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }))
+}
+
+/// Refreshes the sites page until `visit`'s row shows tor's circuit `circuit_id` with the path
+/// `path` and the bytes it carried (bounded by [`TOR_WAIT`]); returns the row.
+async fn wait_sites_row(
+    s: &Session<'_>,
+    visit: &ContainerVisit,
+    circuit_id: &str,
+    path: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    loop {
+        click(s.ff(), "sites-refresh").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let row = sites_row(s, visit.site, &visit.container).await?;
+        if let Some(row) = &row {
+            let shown: Vec<String> = row[2].split(',').map(str::to_owned).collect();
+            if row[0] == "shown"
+                && row[1] == circuit_id
+                && same_path(&shown, path)
+                && row[4].contains("received")
+            {
+                return Ok(row.clone());
+            }
+        }
+        ensure!(
+            started.elapsed() < TOR_WAIT,
+            "the sites page never showed {} in {} on circuit {circuit_id} [{}]; its row: {row:?}",
+            visit.site,
+            visit.container,
+            short(path)
+        );
+    }
+}
+
+/// The sites page lists site-a (container 1) and site-b (container 2) with the circuits tor
+/// carried them on, and its New circuit for site-a moves site-a only.
+fn sites_page<'a>(s: &'a Session<'a>) -> ScenarioFuture<'a> {
+    Box::pin(async move {
+        let tab_a = s.ff().open_container_tab(1).await?;
+        let a = visit_in_container(s, tab_a, 1, "site-a.test", None).await?;
+        let tab_b = s.ff().open_container_tab(2).await?;
+        let b = visit_in_container(s, tab_b, 2, "site-b.test", None).await?;
+        ensure!(
+            a.circuit_id != b.circuit_id && a.creds != b.creds,
+            "site-a and site-b share circuit {} / credentials",
+            a.circuit_id
+        );
+
+        let sites_tab = s.ff().open_tab().await?;
+        s.ff()
+            .goto(&format!(
+                "moz-extension://{PERSITE_EXTENSION_UUID}/sites/sites.html"
+            ))
+            .await?;
+        wait_for_script(
+            s.ff(),
+            "return document.body.dataset.ready === 'true';",
+            "the sites page to load",
+            TOR_WAIT,
+        )
+        .await?;
+        let row_a = wait_sites_row(s, &a, &a.circuit_id, &a.path).await?;
+        let row_b = wait_sites_row(s, &b, &b.circuit_id, &b.path).await?;
+        ensure!(
+            row_a[3] == "Container 1" && row_b[3] == "Container 2",
+            "the sites page names the containers {:?} and {:?}",
+            row_a[3],
+            row_b[3]
+        );
+        ensure!(
+            row_a[6].starts_with("Default") && !row_a[5].is_empty(),
+            "site-a's row: age {:?}, policy {:?}",
+            row_a[5],
+            row_a[6]
+        );
+
+        // New circuit in site-a's row; site-a's next load runs on a new circuit with new
+        // credentials, site-b keeps its own.
+        s.ff()
+            .client()
+            .execute(
+                r#"document.getElementById('sites-status').dataset.kind = '';
+                   document.querySelector('tr[data-site="site-a.test"][data-container="firefox-container-1"] .new-circuit').click();
+                   return true;"#,
+                vec![],
+            )
+            .await?;
+        wait_for_script(
+            s.ff(),
+            "return document.getElementById('sites-status').dataset.kind === 'ok';",
+            "the sites page to confirm New circuit",
+            TOR_WAIT,
+        )
+        .await?;
+        let a2 =
+            visit_in_container(s, a.tab.clone(), 1, "site-a.test", Some(&a.creds.password)).await?;
+        ensure!(
+            a2.creds.password != a.creds.password && a2.circuit_id != a.circuit_id,
+            "site-a kept circuit {} / its password after New circuit",
+            a.circuit_id
+        );
+        // site-b keeps its credentials (a reload could reuse its open connection, so the
+        // daemon is asked) and the page below still shows it on its circuit.
+        let result = s.tor.rpc(
+            json!({"id": 4, "type": "credentials", "url": "http://site-b.test/",
+            "container": b.container, "session": s.secret}),
+        )?;
+        let (_, b_password) = daemon_http::credential_pair(&result).map_err(anyhow::Error::msg)?;
+        ensure!(
+            b_password == b.creds.password,
+            "site-b got new credentials when site-a got a new circuit"
+        );
+        s.ff().client().switch_to_window(sites_tab).await?;
+        let row_a2 = wait_sites_row(s, &a2, &a2.circuit_id, &a2.path).await?;
+        let row_b2 = wait_sites_row(s, &b, &b.circuit_id, &b.path).await?;
+        let written =
+            persite_tests::screenshot::save_for_docs(s.ff(), "sites.png", 1100, 420).await?;
+        Ok(format!(
+            "sites page: site-a.test in Container 1 on circuit {} [{}], site-b.test in Container 2 on circuit {} [{}] \
+             (= tor's); its New circuit moved site-a to circuit {} [{}] with a new password, site-b stayed on {}; \
+             rows now {:?} / {:?}; screenshot {}",
+            a.circuit_id,
+            short(&a.path),
+            b.circuit_id,
+            short(&b.path),
+            a2.circuit_id,
+            short(&a2.path),
+            b.circuit_id,
+            row_a2[1],
+            row_b2[1],
+            written.map_or_else(
+                || "taken (PERSITE_SCREENSHOTS unset: not written)".to_owned(),
+                |p| format!("written to {}", p.display())
+            )
+        ))
+    })
 }

@@ -26,7 +26,7 @@ use persite_tests::firefox::{Firefox, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
 use persite_tests::fixtures::FixtureServer;
 use persite_tests::persite_browser::{PersiteBrowser, Setup, new_runtime_dir};
 use persite_tests::popup::{
-    PopupStatus, click, open_popup, screenshot, show_popup_for, show_status_page, wait_for_script,
+    PopupStatus, click, open_popup, show_popup_for, show_status_page, wait_for_script,
     wait_popup_ok, wait_popup_state, wait_status_checks,
 };
 use persite_tests::socks_recorder::SocksRecorder;
@@ -253,7 +253,7 @@ async fn tor_down(h: &Harness) -> anyhow::Result<String> {
         overall == json!("broken"),
         "the status page's summary is {overall}"
     );
-    let shot = screenshot(ff, "main", "status.png", true).await?;
+    let shot = persite_tests::screenshot::element(ff, "main", "status.png", true).await?;
     let reached = h.recorder.connections_since(recorder_mark);
     ensure!(
         reached.is_empty(),
@@ -522,7 +522,7 @@ async fn popup_layout(h: &Harness) -> anyhow::Result<String> {
         "the popup is {} px tall (Firefox cuts popups near {POPUP_MAX_HEIGHT} px)",
         height.0
     );
-    let shot = screenshot(ff, "body", "popup-conflux.png", false).await?;
+    let shot = persite_tests::screenshot::element(ff, "body", "popup-conflux.png", false).await?;
 
     // New identity's confirmation with the page scrolled to its end.
     ff.client()
