@@ -22,12 +22,15 @@ esac
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Where cargo puts the build: $CARGO_TARGET_DIR when set (relative to the repository), else target/.
+target=${CARGO_TARGET_DIR:-target}
+
 step "Building (release)"
 cargo build --release --locked -p persite -p persite-native-messaging
 
 step "Installing binaries into $bindir"
 install -d "$bindir"
-install -m 0755 target/release/persite target/release/persite-native-host "$bindir/"
+install -m 0755 "$target/release/persite" "$target/release/persite-native-host" "$bindir/"
 
 step "Packing the extension into $datadir/persite.xpi"
 install -d -m 0700 "$datadir"
