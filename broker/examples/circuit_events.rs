@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use persite::daemon::circuits::{Availability, CircuitTracker};
+use persite::daemon::{Availability, CircuitTracker};
 use persite::{Isolator, Psl};
 use torctl::Event;
 use torctl::reply::{Message, Parsed, ReplyParser};

@@ -1,5 +1,10 @@
 //! Persite broker: decides the Tor isolation key of every first-party site, derives its SOCKS
 //! credentials, serves them to the browser and to other programs, and talks to Tor through the `torctl` crate.
+//!
+//! The public surface is what the `persite` binary, the tests, the benchmarks and the fuzz
+//! targets use: one namespace per concern below, each re-exporting its items from private
+//! submodules (`daemon::parse_rpc`, not `daemon::rpc::parse_rpc`), and the isolation types at
+//! the crate root. Everything else is crate-private.
 // A library reports through return values and `tracing`, never by printing (the binaries print).
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
@@ -13,8 +18,7 @@ pub mod isolation;
 pub mod paths;
 pub mod policy;
 
-pub use isolation::container::Container;
-pub use isolation::error::{IsolationError, UrlProblem};
-pub use isolation::isolator::{Isolator, IssuedCredentials};
-pub use isolation::psl::{Psl, PslError, PslSource};
-pub use isolation::site::Site;
+pub use isolation::{
+    Container, IsolationError, Isolator, IssuedCredentials, Psl, PslError, PslSource, Site,
+    UrlProblem,
+};

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use persite::isolation::isolator::CATCH_ALL_MAX_AGE_MS;
+use persite::isolation::CATCH_ALL_MAX_AGE_MS;
 use persite::{Isolator, Psl};
 
 const T0: u64 = 1_800_000_000_000;

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use persite::isolation::credentials::{CREDENTIAL_LEN, MAX_SOCKS_CREDENTIAL_LEN};
+use persite::isolation::{CREDENTIAL_LEN, MAX_SOCKS_CREDENTIAL_LEN};
 use persite::{Isolator, Psl};
 use proptest::prelude::*;
 

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use persite::front::resolved::ResolvedAddresses;
+use persite::front::ResolvedAddresses;
 use persite::front::{Front, FrontAddr, Keys};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -334,7 +334,7 @@ async fn hostile_input_is_answered_and_the_front_keeps_serving() {
 }
 
 mod parser {
-    use persite::front::request::{ReplayOutcome, replay_handshake};
+    use persite::front::{ReplayOutcome, replay_handshake};
     use proptest::prelude::*;
 
     proptest! {

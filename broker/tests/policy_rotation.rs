@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use persite::isolation::isolator::CATCH_ALL_MAX_AGE_MS;
+use persite::isolation::CATCH_ALL_MAX_AGE_MS;
 use persite::policy::{Policy, PolicyTable};
 use persite::{Container, Isolator, IssuedCredentials, Psl, Site};
 use proptest::prelude::*;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use persite::daemon::rpc::parse_rpc;
+use persite::daemon::parse_rpc;
 use persite_protocol::{CircuitResult, Policies, Policy, Push, Reply, RequestType, TorStatus};
 use serde_json::Value;
 

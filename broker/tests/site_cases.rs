@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use persite::isolation::psl::{SYSTEM_PSL_PATH, choose_source, version_header_date};
+use persite::isolation::{SYSTEM_PSL_PATH, choose_source, version_header_date};
 use persite::{Isolator, Psl, PslSource};
 
 fn isolator() -> Isolator {
@@ -141,7 +141,7 @@ fn invalid_and_hostile_inputs_error_cleanly_and_fast() {
     let megabyte_host = format!("https://{}.com/", "a".repeat(1_000_000));
     let too_long = format!(
         "https://example.com/{}",
-        "a".repeat(persite::isolation::site::MAX_URL_LEN)
+        "a".repeat(persite::isolation::MAX_URL_LEN)
     );
     let long_label = format!("https://{}.com/", "a".repeat(300));
     let long_host = format!("https://{}com/", "abcdefghi.".repeat(30));

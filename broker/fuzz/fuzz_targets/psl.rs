@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use persite::Psl;
-use persite::isolation::psl::version_header_date;
+use persite::isolation::version_header_date;
 
 fn vendored() -> &'static Psl {
     static PSL: OnceLock<Psl> = OnceLock::new();

@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persite::daemon::rpc::{ErrorCode, Request, RequestType, parse_rpc, parse_typed, reply};
+use persite::daemon::{ErrorCode, Request, RequestType, parse_rpc, parse_typed, reply};
 use persite::policy::Policy;
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ const CODES: &[ErrorCode] = &[
     ErrorCode::UnsupportedProtocol,
 ];
 
-fn check(outcome: &Result<Request, persite::daemon::rpc::RpcError>) {
+fn check(outcome: &Result<Request, persite::daemon::RpcError>) {
     match outcome {
         Err(e) => assert!(CODES.contains(&e.code), "unexpected code {:?}", e.code),
         Ok(Request::PolicySet { policy, .. }) if !policy.is_null() => {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use persite::Psl;
-use persite::policy::store::{parse, render};
+use persite::policy::{parse_site_policies as parse, render_site_policies as render};
 
 fn psl() -> &'static Psl {
     static PSL: OnceLock<Psl> = OnceLock::new();

@@ -113,7 +113,7 @@ pub(crate) async fn observe(args: &DoctorArgs) -> Observations {
                 managed,
                 &daemon
                     .runtime_dir
-                    .join(persite::daemon::managed_tor::CONTROL_SOCKET_NAME),
+                    .join(persite::daemon::CONTROL_SOCKET_NAME),
                 Path::new("/run/tor/control").exists(),
             );
             (socks, tor(target, effective).await)
@@ -190,7 +190,7 @@ async fn daemon() -> DaemonObs {
         Ok(Ok((200, status))) => DaemonAnswer::Status(daemon_status(&status)),
         Ok(Ok((code, body))) => DaemonAnswer::Failed(format!("HTTP {code}: {body}")),
     };
-    let pid = std::fs::read_to_string(runtime_dir.join(persite::daemon::instance::LOCK_NAME))
+    let pid = std::fs::read_to_string(runtime_dir.join(persite::daemon::LOCK_NAME))
         .ok()
         .and_then(|t| t.trim().parse().ok());
     DaemonObs {

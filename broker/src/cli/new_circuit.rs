@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use persite_native_messaging::runtime::{SOCKET_NAME, runtime_dir_path};
 use serde_json::json;
 
-use persite::daemon::apps::whole_app_host;
 use persite::daemon::client;
+use persite::daemon::whole_app_host;
 
 /// Arguments of `persite new-circuit`.
 #[derive(Debug, Clone, clap::Args)]

@@ -10,7 +10,7 @@ use persite_native_messaging::runtime::{SOCKET_NAME, runtime_dir_path};
 use serde_json::{Value, json};
 
 use persite::daemon::client;
-use persite::isolation::container::AppName;
+use persite::isolation::AppName;
 
 /// Arguments of `persite run`.
 #[derive(Debug, Clone, clap::Args)]

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::isolation::site::Site;
 
 /// Most contexts remembered (oldest by name go first past it).
-pub const MAX_APPS: usize = 256;
+pub(crate) const MAX_APPS: usize = 256;
 /// Most sites remembered per context.
-pub const MAX_SITES_PER_APP: usize = 4096;
+pub(crate) const MAX_SITES_PER_APP: usize = 4096;
 
 /// The site that stands for a whole application (`persite run` without `--per-site`): a name
 /// under `.invalid` (RFC 2606, never a real destination), one per application so that its New
@@ -20,13 +20,13 @@ pub fn whole_app_host(app: &str) -> String {
 
 /// Application contexts and their sites.
 #[derive(Debug, Default)]
-pub struct Apps {
+pub(crate) struct Apps {
     apps: BTreeMap<String, BTreeSet<Site>>,
 }
 
 impl Apps {
     /// Notes that `app` reached `site`.
-    pub fn note(&mut self, app: &str, site: &Site) {
+    pub(crate) fn note(&mut self, app: &str, site: &Site) {
         if !self.apps.contains_key(app) && self.apps.len() >= MAX_APPS {
             return;
         }
@@ -37,12 +37,12 @@ impl Apps {
     }
 
     /// Every context with its sites.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &BTreeSet<Site>)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &BTreeSet<Site>)> {
         self.apps.iter().map(|(name, sites)| (name.as_str(), sites))
     }
 
     /// Forgets everything (New identity).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.apps.clear();
     }
 }

@@ -31,7 +31,7 @@ use torctl::{CircEvent, CircStatus, Event, PathHop, StreamBwEvent, StreamEvent, 
 /// A display: a site in one container, and the tab for a per-tab site's credential set (as in
 /// [`crate::isolation::sets::CredentialSet`]). `None` is the site-wide display, which for a per-tab
 /// site shows the circuit any of its tabs used last.
-pub type SiteKey = (Site, Container, Option<TabId>);
+pub(crate) type SiteKey = (Site, Container, Option<TabId>);
 
 /// Most relays whose details are cached; beyond it the cache starts over (a private network has
 /// 8, the real one about 8,000).
@@ -124,7 +124,7 @@ pub struct BridgeLine {
 
 /// Parses one `Bridge` value: `[transport] addr:port [fingerprint] [k=v …]`; `None` when it names
 /// no fingerprint (such bridges cannot be matched to a circuit hop).
-pub fn parse_bridge_line(line: &str) -> Option<BridgeLine> {
+pub(crate) fn parse_bridge_line(line: &str) -> Option<BridgeLine> {
     let mut words = line.split_whitespace();
     let first = words.next()?;
     let (transport, addr) = if first.parse::<std::net::SocketAddr>().is_ok() {

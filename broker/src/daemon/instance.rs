@@ -24,7 +24,7 @@ pub const LOCK_NAME: &str = "broker.lock";
 
 /// The result of trying to become the user's daemon.
 #[derive(Debug)]
-pub enum Acquired {
+pub(crate) enum Acquired {
     /// This process is now the daemon; keep the guard alive while serving.
     Lock(InstanceLock),
     /// Another live process holds the lock.
@@ -36,7 +36,7 @@ pub enum Acquired {
 
 /// Proof that this process is the user's only daemon; releases the lock on drop.
 #[derive(Debug)]
-pub struct InstanceLock {
+pub(crate) struct InstanceLock {
     file: File,
     socket_path: PathBuf,
     /// Device and inode of the socket we bound, so we only ever remove our own.
@@ -44,7 +44,7 @@ pub struct InstanceLock {
 }
 
 /// Tries to take the lock in `runtime_dir` without waiting.
-pub fn acquire(runtime_dir: &Path, socket_path: &Path) -> io::Result<Acquired> {
+pub(crate) fn acquire(runtime_dir: &Path, socket_path: &Path) -> io::Result<Acquired> {
     let lock_path = runtime_dir.join(LOCK_NAME);
     let mut file = OpenOptions::new()
         .read(true)
@@ -76,12 +76,12 @@ pub fn acquire(runtime_dir: &Path, socket_path: &Path) -> io::Result<Acquired> {
 }
 
 /// True when something accepts connections on `socket_path`.
-pub fn answers(socket_path: &Path) -> bool {
+pub(crate) fn answers(socket_path: &Path) -> bool {
     UnixStream::connect(socket_path).is_ok()
 }
 
 /// Polls [`answers`] until it succeeds or `timeout` passes (a daemon may still be starting).
-pub fn wait_until_answers(socket_path: &Path, timeout: Duration) -> bool {
+pub(crate) fn wait_until_answers(socket_path: &Path, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if answers(socket_path) {
@@ -96,7 +96,7 @@ pub fn wait_until_answers(socket_path: &Path, timeout: Duration) -> bool {
 
 impl InstanceLock {
     /// Binds the daemon socket (mode 0600), replacing a stale one, and returns the listener.
-    pub fn bind(&mut self) -> io::Result<UnixListener> {
+    pub(crate) fn bind(&mut self) -> io::Result<UnixListener> {
         let tmp = self
             .socket_path
             .with_file_name(format!(".broker.sock.{}.tmp", std::process::id()));
@@ -116,13 +116,8 @@ impl InstanceLock {
         Ok(listener)
     }
 
-    /// Path of the daemon socket.
-    pub fn socket_path(&self) -> &Path {
-        &self.socket_path
-    }
-
     /// Removes the socket file if it is still the one this process bound.
-    pub fn remove_socket(&mut self) {
+    pub(crate) fn remove_socket(&mut self) {
         let Some(ours) = self.bound.take() else {
             return;
         };

@@ -5,18 +5,24 @@
 //! single-instance lock, load the public suffix list, bind the socket, serve until SIGTERM,
 //! SIGINT or SIGHUP, then remove the socket and release the lock.
 
-pub mod apps;
-pub mod circuits;
+pub(crate) mod apps;
+pub(crate) mod circuits;
 pub mod client;
 pub(crate) mod dispatch;
 pub(crate) mod events;
 pub(crate) mod front_link;
-pub mod instance;
-pub mod managed_tor;
-pub mod rpc;
+pub(crate) mod instance;
+pub(crate) mod managed_tor;
+pub(crate) mod rpc;
 pub(crate) mod server;
 pub(crate) mod tor_link;
 pub(crate) mod tor_state;
+
+pub use apps::whole_app_host;
+pub use circuits::{Availability, CircuitTracker};
+pub use instance::LOCK_NAME;
+pub use managed_tor::CONTROL_SOCKET_NAME;
+pub use rpc::{ErrorCode, Request, RequestType, RpcError, parse_rpc, parse_typed, reply};
 
 use std::io;
 use std::path::PathBuf;

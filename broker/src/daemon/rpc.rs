@@ -11,8 +11,9 @@ use serde_json::{Map, Number, Value, json};
 
 use crate::isolation::session::Session;
 
-pub use persite_protocol::limits::{DEFAULT_CONTAINER, PROTOCOL_VERSION};
-pub use persite_protocol::{ErrorCode, InvalidateReason, RequestType};
+pub(crate) use persite_protocol::InvalidateReason;
+pub(crate) use persite_protocol::limits::{DEFAULT_CONTAINER, PROTOCOL_VERSION};
+pub use persite_protocol::{ErrorCode, RequestType};
 
 /// Which site a `new_circuit` request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,7 +331,7 @@ pub fn reply(id: Option<Number>, outcome: &Result<Value, RpcError>) -> Value {
 
 /// An unsolicited message from the broker (§2.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Push {
+pub(crate) enum Push {
     /// Drop the cached credentials of these sites.
     InvalidateSites {
         /// The sites.
@@ -351,7 +352,7 @@ pub enum Push {
 
 impl Push {
     /// The push object, without `id`.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         match self {
             Push::InvalidateSites { sites, reason } => wire(&persite_protocol::Push::Invalidate(
                 persite_protocol::Invalidate::Sites {

@@ -18,9 +18,13 @@
 //! [`request::interpret`] (pure); the client side towards tor is [`upstream`] (ours: it must
 //! never fall back to "no authentication").
 
-pub mod request;
-pub mod resolved;
-pub mod upstream;
+pub(crate) mod request;
+pub(crate) mod resolved;
+pub(crate) mod upstream;
+
+pub use request::{ReplayOutcome, replay_handshake};
+pub use resolved::ResolvedAddresses;
+pub use upstream::parse_reply;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

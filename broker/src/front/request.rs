@@ -6,10 +6,10 @@ use std::net::IpAddr;
 use tor_socksproto::{SocksAddr, SocksAuth, SocksCmd, SocksRequest, SocksStatus};
 
 /// Longest application context name (the SOCKS username or SOCKS4 user id), in bytes.
-pub const MAX_CONTEXT_LEN: usize = 64;
+pub(crate) const MAX_CONTEXT_LEN: usize = 64;
 
 /// The context of clients that send no username (programs that cannot set SOCKS credentials).
-pub const DEFAULT_CONTEXT: &str = "default";
+pub(crate) const DEFAULT_CONTEXT: &str = "default";
 
 /// Where a stream goes: a host name (never resolved here) or an IP literal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub struct Refusal {
 
 /// Reads what the client asked for. BIND and UDP ASSOCIATE, names or contexts tor cannot
 /// carry, and a RESOLVE_PTR of a name are refused with the proper SOCKS status.
-pub fn interpret(request: &SocksRequest) -> Result<ClientRequest, Refusal> {
+pub(crate) fn interpret(request: &SocksRequest) -> Result<ClientRequest, Refusal> {
     let context = context_of(request.auth())?;
     let intent = match request.command() {
         SocksCmd::CONNECT => Intent::Connect {
@@ -112,7 +112,7 @@ pub fn interpret(request: &SocksRequest) -> Result<ClientRequest, Refusal> {
 /// first byte): "command not supported" for BIND, UDP ASSOCIATE and unknown commands (which
 /// the parser refuses itself), "general failure" otherwise; `None` when the client did not
 /// speak SOCKS at all. Also returns the words to log.
-pub fn handshake_failure_reply(
+pub(crate) fn handshake_failure_reply(
     first_byte: Option<u8>,
     error: &tor_socksproto::Error,
 ) -> Option<(Vec<u8>, &'static str)> {

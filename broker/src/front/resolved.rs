@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// How many (context, address) answers are remembered.
-pub const RESOLVED_CAPACITY: usize = 4096;
+pub(crate) const RESOLVED_CAPACITY: usize = 4096;
 
 /// Remembered RESOLVE answers; see the module doc.
 #[derive(Debug, Default)]

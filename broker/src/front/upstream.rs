@@ -16,7 +16,7 @@ use super::request::Destination;
 
 /// The SOCKS5 commands the front sends to tor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TorCommand {
+pub(crate) enum TorCommand {
     /// CONNECT.
     Connect,
     /// tor's RESOLVE (0xF0).
@@ -79,7 +79,7 @@ pub enum UpstreamError {
 /// Runs the SOCKS5 exchange with tor on `stream`: username/password, then `command` for
 /// `destination:port`; returns tor's reply (a failure status is a reply, not an error). On
 /// success of a CONNECT the stream then carries the client's data.
-pub async fn ask_tor(
+pub(crate) async fn ask_tor(
     stream: &mut TcpStream,
     username: &str,
     password: &str,
@@ -127,7 +127,7 @@ pub async fn ask_tor(
 }
 
 /// RFC 1929 username/password message.
-pub fn auth_message(username: &str, password: &str) -> Result<Vec<u8>, UpstreamError> {
+pub(crate) fn auth_message(username: &str, password: &str) -> Result<Vec<u8>, UpstreamError> {
     let (user, pass) = (username.as_bytes(), password.as_bytes());
     let user_len = u8::try_from(user.len()).map_err(|_| UpstreamError::TooLong)?;
     let pass_len = u8::try_from(pass.len()).map_err(|_| UpstreamError::TooLong)?;
@@ -140,7 +140,7 @@ pub fn auth_message(username: &str, password: &str) -> Result<Vec<u8>, UpstreamE
 }
 
 /// The SOCKS5 request for `command` on `destination:port` (names are sent as names: ATYP 3).
-pub fn command_message(
+pub(crate) fn command_message(
     command: TorCommand,
     destination: &Destination,
     port: u16,

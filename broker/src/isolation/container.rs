@@ -14,7 +14,7 @@ const PRIVATE_ID: &str = "firefox-private";
 const CONTAINER_PREFIX: &str = "firefox-container-";
 const APP_PREFIX: &str = "app:";
 
-pub use persite_protocol::limits::MAX_APP_NAME_LEN;
+pub(crate) use persite_protocol::limits::MAX_APP_NAME_LEN;
 
 /// Longest canonical id ([`Container::encode`]'s buffer size).
 pub(crate) const ENCODED_MAX: usize = APP_PREFIX.len() + MAX_APP_NAME_LEN;

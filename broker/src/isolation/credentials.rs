@@ -76,19 +76,19 @@ const PASSWORD_PURPOSE: &[u8] = b"pass";
 
 /// The secret derivation key, held only in memory. Its `Debug` output never shows it; it is
 /// not `Clone` (one copy, owned by the isolator) and is overwritten with zeros when dropped.
-pub struct DerivationKey([u8; 32]);
+pub(crate) struct DerivationKey([u8; 32]);
 
 impl DerivationKey {
     /// A fresh key from the operating system's random generator, filled in place (no copy of
     /// it is left on the stack).
-    pub fn random() -> Result<DerivationKey, getrandom::Error> {
+    pub(crate) fn random() -> Result<DerivationKey, getrandom::Error> {
         let mut key = DerivationKey([0u8; 32]);
         getrandom::fill(&mut key.0)?;
         Ok(key)
     }
 
     /// A key from known bytes (tests, benchmarks, reproducible tools).
-    pub fn from_bytes(key: [u8; 32]) -> DerivationKey {
+    pub(crate) fn from_bytes(key: [u8; 32]) -> DerivationKey {
         DerivationKey(key)
     }
 }
@@ -108,10 +108,10 @@ impl std::fmt::Debug for DerivationKey {
 }
 
 /// A raw 32-byte credential hash; [`encode`] turns it into the SOCKS text.
-pub type Digest = [u8; 32];
+pub(crate) type Digest = [u8; 32];
 
 /// The username hash of (site, container[, tab][, session]).
-pub fn username_digest(
+pub(crate) fn username_digest(
     key: &DerivationKey,
     site: &Site,
     container: &Container,
@@ -147,7 +147,7 @@ pub struct PasswordCounters {
 }
 
 /// The password hash of (site, container, counters[, session]).
-pub fn password_digest(
+pub(crate) fn password_digest(
     key: &DerivationKey,
     site: &Site,
     container: &Container,
@@ -179,12 +179,12 @@ pub fn password_digest(
 }
 
 /// The SOCKS text of a hash: base64url without padding, [`CREDENTIAL_LEN`] bytes.
-pub fn encode(digest: &Digest) -> String {
+pub(crate) fn encode(digest: &Digest) -> String {
     URL_SAFE_NO_PAD.encode(digest)
 }
 
 /// The hash back from its SOCKS text, if it is one.
-pub fn decode(text: &str) -> Option<Digest> {
+pub(crate) fn decode(text: &str) -> Option<Digest> {
     if text.len() != CREDENTIAL_LEN {
         return None;
     }

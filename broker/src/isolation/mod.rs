@@ -8,11 +8,18 @@
 //! credentials from that state.
 //! [`error`] says why an input was refused.
 
-pub mod container;
-pub mod credentials;
+pub(crate) mod container;
+pub(crate) mod credentials;
 pub(crate) mod error;
-pub mod isolator;
-pub mod psl;
+pub(crate) mod isolator;
+pub(crate) mod psl;
 pub(crate) mod session;
 pub(crate) mod sets;
-pub mod site;
+pub(crate) mod site;
+
+pub use container::{AppName, Container};
+pub use credentials::{CREDENTIAL_LEN, MAX_SOCKS_CREDENTIAL_LEN};
+pub use error::{IsolationError, UrlProblem};
+pub use isolator::{CATCH_ALL_MAX_AGE_MS, Isolator, IssuedCredentials};
+pub use psl::{Psl, PslError, PslSource, SYSTEM_PSL_PATH, choose_source, version_header_date};
+pub use site::{MAX_URL_LEN, Site};

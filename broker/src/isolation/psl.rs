@@ -41,7 +41,7 @@ pub const SYSTEM_PSL_PATH: &str = "/usr/share/publicsuffix/public_suffix_list.da
 const VENDORED_PSL: &str = include_str!("../../data/public_suffix_list.dat");
 
 /// When a copy of the list was published, as Unix seconds (UTC).
-pub type ListDate = i64;
+pub(crate) type ListDate = i64;
 
 /// Which copy of the list a [`Psl`] was built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,15 +44,15 @@ use crate::isolation::error::{IsolationError, UrlProblem};
 use crate::isolation::psl::Psl;
 
 /// The catch-all site for requests without a network first party.
-pub const CATCH_ALL: &str = persite_protocol::limits::CATCH_ALL_SITE;
+pub(crate) const CATCH_ALL: &str = persite_protocol::limits::CATCH_ALL_SITE;
 /// Longest accepted input, in bytes (Firefox's default `network.standard-url.max-length`).
 pub const MAX_URL_LEN: usize = 1024 * 1024;
 /// Longest accepted user info + host + port, in bytes.
-pub const MAX_AUTHORITY_LEN: usize = 2048;
+pub(crate) const MAX_AUTHORITY_LEN: usize = 2048;
 /// Longest accepted host name, in bytes (DNS limit, without the trailing dot).
-pub const MAX_HOST_LEN: usize = 253;
+pub(crate) const MAX_HOST_LEN: usize = 253;
 /// Longest accepted host label, in bytes (DNS limit).
-pub const MAX_LABEL_LEN: usize = 63;
+pub(crate) const MAX_LABEL_LEN: usize = 63;
 /// Longest string recognised as a URL scheme.
 const MAX_SCHEME_LEN: usize = 64;
 

@@ -16,7 +16,7 @@ use crate::isolation::site::Site;
 use crate::policy::{Policy, PolicyError, PolicyLayer, PolicyTable};
 
 /// Name of the overrides file inside the `persite` config directory.
-pub const POLICY_FILE_NAME: &str = "site-policies.toml";
+pub(crate) const POLICY_FILE_NAME: &str = "site-policies.toml";
 
 /// Why the overrides file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -49,12 +49,12 @@ pub enum PolicyStoreError {
 
 /// `$XDG_CONFIG_HOME/persite/site-policies.toml`, else `$HOME/.config/persite/…`; `None` when
 /// neither is an absolute path.
-pub fn default_policy_path() -> Option<PathBuf> {
+pub(crate) fn default_policy_path() -> Option<PathBuf> {
     crate::paths::persite_dir(crate::paths::Base::Config).map(|dir| dir.join(POLICY_FILE_NAME))
 }
 
 /// Reads the overrides at `path`; a missing file is an empty layer.
-pub fn load(path: &Path, psl: &Psl) -> Result<PolicyLayer, PolicyStoreError> {
+pub(crate) fn load(path: &Path, psl: &Psl) -> Result<PolicyLayer, PolicyStoreError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PolicyLayer::default()),
@@ -110,7 +110,7 @@ pub fn render(layer: &PolicyLayer) -> String {
 
 /// Writes `layer` to `path` atomically (temporary file, fsync, rename), creating the directory
 /// with mode 0700 when missing.
-pub fn save(path: &Path, layer: &PolicyLayer) -> Result<(), PolicyStoreError> {
+pub(crate) fn save(path: &Path, layer: &PolicyLayer) -> Result<(), PolicyStoreError> {
     let io = |source| PolicyStoreError::Io {
         path: path.to_owned(),
         source,
@@ -148,7 +148,7 @@ pub fn save(path: &Path, layer: &PolicyLayer) -> Result<(), PolicyStoreError> {
 /// The daemon's policy settings: `config.toml`'s table, the API layer over it, and where the
 /// layer is kept (`None`: not persisted, e.g. no home directory).
 #[derive(Debug, Clone, Default)]
-pub struct PolicyStore {
+pub(crate) struct PolicyStore {
     base: PolicyTable,
     layer: PolicyLayer,
     path: Option<PathBuf>,
@@ -156,7 +156,7 @@ pub struct PolicyStore {
 
 /// Why a `policy_set` was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum PolicySetError {
+pub(crate) enum PolicySetError {
     /// The request was invalid (`invalid_field`); nothing changed.
     #[error(transparent)]
     Invalid(#[from] PolicyError),
@@ -167,7 +167,7 @@ pub enum PolicySetError {
 
 impl PolicyStore {
     /// Settings from `config.toml`'s `base` table and the overrides file at `path` (read now).
-    pub fn open(
+    pub(crate) fn open(
         base: PolicyTable,
         path: Option<PathBuf>,
         psl: &Psl,
@@ -180,14 +180,14 @@ impl PolicyStore {
     }
 
     /// The policies in force: the base with the API layer applied.
-    pub fn effective(&self) -> PolicyTable {
+    pub(crate) fn effective(&self) -> PolicyTable {
         self.layer.apply(&self.base)
     }
 
     /// Applies a `policy_set` (`site` `None`: the default; `policy` `None`: remove the site's
     /// override), saves the layer, and returns the new effective table. On any error nothing
     /// changes, in memory or on disk.
-    pub fn set(
+    pub(crate) fn set(
         &mut self,
         site: Option<Site>,
         policy: Option<Policy>,
