@@ -190,3 +190,43 @@ where
 pub fn ensure(cond: bool, message: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(message()) }
 }
+
+/// What the Firefox suites share across their trials: the runner, the fixture pages and one
+/// recording SOCKS server in front of them (`e2e_firefox`, `e2e_sessions`, `e2e_attribution`,
+/// `e2e_ui`).
+pub struct RecordingHarness {
+    /// Builds the binaries and bounds each trial.
+    pub runner: TrialRunner,
+    /// The fixture pages.
+    pub fixtures: crate::fixtures::FixtureServer,
+    /// The SOCKS server every connection goes through, recording its credentials.
+    pub recorder: crate::socks_recorder::SocksRecorder,
+}
+
+impl RecordingHarness {
+    /// Starts the servers; trials print under `tag` and are bounded by `bound` each.
+    pub fn start(tag: &'static str, bound: Duration) -> anyhow::Result<Self> {
+        let runner = TrialRunner::new(tag, bound)?;
+        let (fixtures, recorder) = runner.runtime().block_on(async {
+            let fixtures = crate::fixtures::FixtureServer::start().await?;
+            let recorder = crate::socks_recorder::SocksRecorder::start(fixtures.addr()).await?;
+            anyhow::Ok((fixtures, recorder))
+        })?;
+        Ok(Self {
+            runner,
+            fixtures,
+            recorder,
+        })
+    }
+
+    /// The Persite binaries, built once (outside the async runtime: it blocks).
+    pub fn binaries(&self) -> anyhow::Result<Binaries> {
+        self.runner.binaries()
+    }
+}
+
+impl AsRef<TrialRunner> for RecordingHarness {
+    fn as_ref(&self) -> &TrialRunner {
+        &self.runner
+    }
+}

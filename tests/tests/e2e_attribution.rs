@@ -15,11 +15,11 @@ use anyhow::{Context as _, bail, ensure};
 use persite_tests::binaries;
 use persite_tests::corpus::{CASES, tag_of_path};
 use persite_tests::firefox::{Firefox, FirefoxConfig};
-use persite_tests::fixtures::{FixtureServer, HttpRecord};
+use persite_tests::fixtures::HttpRecord;
 use persite_tests::persite_browser::{PersiteBrowser, Setup, new_runtime_dir};
 use persite_tests::popup::show_popup_for;
-use persite_tests::socks_recorder::{Auth, Credentials, SocksConnection, SocksRecorder};
-use persite_tests::trial::{self, TrialRunner, trial};
+use persite_tests::socks_recorder::{Auth, Credentials, SocksConnection};
+use persite_tests::trial::{self, RecordingHarness, trial};
 use serde_json::{Value, json};
 
 /// Upper bound for one trial, Firefox start included.
@@ -29,55 +29,34 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long the test waits for requests a page cannot observe (beacons, pings, reports).
 const STRAGGLER_WAIT: Duration = Duration::from_secs(10);
 
-struct Harness {
-    runner: TrialRunner,
-    fixtures: FixtureServer,
-    recorder: SocksRecorder,
-}
-
-impl Harness {
-    fn start() -> anyhow::Result<Self> {
-        let runner = TrialRunner::new("attribution", TRIAL_TIMEOUT)?;
-        let (fixtures, recorder) = runner.runtime().block_on(async {
-            let fixtures = FixtureServer::start().await?;
-            let recorder = SocksRecorder::start(fixtures.addr()).await?;
-            anyhow::Ok((fixtures, recorder))
-        })?;
-        Ok(Self {
-            runner,
-            fixtures,
-            recorder,
-        })
-    }
-}
-
-impl AsRef<TrialRunner> for Harness {
-    fn as_ref(&self) -> &TrialRunner {
-        &self.runner
-    }
-}
+/// Servers shared by every trial.
+type Harness = RecordingHarness;
 
 fn main() {
     trial::spawn_run_watchdog("e2e_attribution", RUN_TIMEOUT);
-    trial::run_with_harness("attribution harness", Harness::start, |harness| {
-        vec![
-            trial(
-                harness,
-                "harness_probe_details_of_every_request_kind",
-                false,
-                |h| Box::pin(probe_details(h)),
-            ),
-            trial(
-                harness,
-                "persite_every_request_rides_its_first_party",
-                true,
-                |h| Box::pin(persite_corpus(h)),
-            ),
-            trial(harness, "persite_reports_paths_that_bypass_it", true, |h| {
-                Box::pin(persite_reports_bypasses(h))
-            }),
-        ]
-    })
+    trial::run_with_harness(
+        "attribution harness",
+        || RecordingHarness::start("attribution", TRIAL_TIMEOUT),
+        |harness| {
+            vec![
+                trial(
+                    harness,
+                    "harness_probe_details_of_every_request_kind",
+                    false,
+                    |h| Box::pin(probe_details(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_every_request_rides_its_first_party",
+                    true,
+                    |h| Box::pin(persite_corpus(h)),
+                ),
+                trial(harness, "persite_reports_paths_that_bypass_it", true, |h| {
+                    Box::pin(persite_reports_bypasses(h))
+                }),
+            ]
+        },
+    )
 }
 
 /// Prefs the corpus needs on top of the harness's: service workers over plain http on the test

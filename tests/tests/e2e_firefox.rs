@@ -12,14 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use persite_tests::binaries::{self, Binaries};
+use persite_tests::binaries::{self};
 use persite_tests::firefox::{Firefox, FirefoxConfig, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
-use persite_tests::fixtures::{FixtureServer, HttpRecord, PageSpec};
+use persite_tests::fixtures::{HttpRecord, PageSpec};
 use persite_tests::persite_browser::{PersiteBrowser, Setup, new_runtime_dir};
 use persite_tests::popup::{click, open_popup, wait_for_script, wait_popup_ok};
 use persite_tests::socks_recorder::{Auth, Credentials, Latency, SocksConnection, SocksRecorder};
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
-use persite_tests::trial::{self, TrialRunner, trial};
+use persite_tests::trial::{self, RecordingHarness, trial};
 use serde_json::json;
 
 /// Upper bound for one trial, Firefox start included.
@@ -28,133 +28,106 @@ const TRIAL_TIMEOUT: Duration = Duration::from_secs(180);
 const RUN_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 
 /// Servers shared by every trial.
-struct Harness {
-    runner: TrialRunner,
-    fixtures: FixtureServer,
-    recorder: SocksRecorder,
-}
-
-impl Harness {
-    fn start() -> anyhow::Result<Self> {
-        let runner = TrialRunner::new("e2e", TRIAL_TIMEOUT)?;
-        let (fixtures, recorder) = runner.runtime().block_on(async {
-            let fixtures = FixtureServer::start().await?;
-            let recorder = SocksRecorder::start(fixtures.addr()).await?;
-            anyhow::Ok((fixtures, recorder))
-        })?;
-        Ok(Self {
-            runner,
-            fixtures,
-            recorder,
-        })
-    }
-
-    /// The Persite binaries, built once (outside the async runtime: it blocks).
-    fn binaries(&self) -> anyhow::Result<Binaries> {
-        self.runner.binaries()
-    }
-}
-
-impl AsRef<TrialRunner> for Harness {
-    fn as_ref(&self) -> &TrialRunner {
-        &self.runner
-    }
-}
+type Harness = RecordingHarness;
 
 fn main() {
     // Whole-run bound: per-trial timeouts cannot interrupt a blocked thread.
     trial::spawn_run_watchdog("e2e_firefox", RUN_TIMEOUT);
-    trial::run_with_harness("e2e harness", Harness::start, |harness| {
-        vec![
-            trial(harness, "harness_analysis_rejects_bad_logs", false, |_| {
-                Box::pin(async { harness_analysis_rejects_bad_logs() })
-            }),
-            trial(
-                harness,
-                "harness_static_socks_routes_every_resource_through_the_recorder",
-                false,
-                |h| Box::pin(harness_static_socks(h)),
-            ),
-            trial(
-                harness,
-                "harness_test_extension_credentials_are_seen_per_first_party",
-                false,
-                |h| Box::pin(harness_test_extension(h)),
-            ),
-            trial(
-                harness,
-                "persite_a_site_a_resources_all_carry_site_a_credentials",
-                true,
-                |h| Box::pin(persite_site_a(h)),
-            ),
-            trial(
-                harness,
-                "persite_b_sites_get_distinct_credentials_and_subdomains_share",
-                true,
-                |h| Box::pin(persite_distinct_sites(h)),
-            ),
-            trial(
-                harness,
-                "persite_c_container_and_private_window_get_their_own_credentials",
-                true,
-                |h| Box::pin(persite_containers(h)),
-            ),
-            trial(
-                harness,
-                "persite_d_new_circuit_from_the_popup_changes_only_that_site",
-                true,
-                |h| Box::pin(persite_new_circuit(h)),
-            ),
-            trial(
-                harness,
-                "persite_e_new_identity_changes_every_site_and_clears_cookies",
-                true,
-                |h| Box::pin(persite_new_identity(h)),
-            ),
-            trial(
-                harness,
-                "persite_g_twenty_sites_get_twenty_distinct_credentials",
-                true,
-                |h| Box::pin(persite_twenty_sites(h)),
-            ),
-            trial(
-                harness,
-                "persite_h_fifty_resource_page_under_tor_like_latency",
-                true,
-                |h| Box::pin(persite_latency_page(h)),
-            ),
-            trial(
-                harness,
-                "persite_i_per_tab_credentials_end_with_their_tab_and_browser_session",
-                true,
-                |h| Box::pin(persite_per_tab_lifetime(h)),
-            ),
-            trial(
-                harness,
-                "persite_j_options_page_edits_the_daemons_policies",
-                true,
-                |h| Box::pin(persite_options_page_policies(h)),
-            ),
-            trial(
-                harness,
-                "persite_k_options_page_settings_apply_at_once",
-                true,
-                |h| Box::pin(persite_options_page_settings(h)),
-            ),
-            trial(
-                harness,
-                "persite_l_options_page_placeholders_errors_and_layout",
-                true,
-                |h| Box::pin(persite_options_page_checks(h)),
-            ),
-            trial(
-                harness,
-                "persite_f_every_connection_carries_credentials",
-                true,
-                |h| Box::pin(persite_every_connection_authenticated(h)),
-            ),
-        ]
-    })
+    trial::run_with_harness(
+        "e2e harness",
+        || RecordingHarness::start("e2e", TRIAL_TIMEOUT),
+        |harness| {
+            vec![
+                trial(harness, "harness_analysis_rejects_bad_logs", false, |_| {
+                    Box::pin(async { harness_analysis_rejects_bad_logs() })
+                }),
+                trial(
+                    harness,
+                    "harness_static_socks_routes_every_resource_through_the_recorder",
+                    false,
+                    |h| Box::pin(harness_static_socks(h)),
+                ),
+                trial(
+                    harness,
+                    "harness_test_extension_credentials_are_seen_per_first_party",
+                    false,
+                    |h| Box::pin(harness_test_extension(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_a_site_a_resources_all_carry_site_a_credentials",
+                    true,
+                    |h| Box::pin(persite_site_a(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_b_sites_get_distinct_credentials_and_subdomains_share",
+                    true,
+                    |h| Box::pin(persite_distinct_sites(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_c_container_and_private_window_get_their_own_credentials",
+                    true,
+                    |h| Box::pin(persite_containers(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_d_new_circuit_from_the_popup_changes_only_that_site",
+                    true,
+                    |h| Box::pin(persite_new_circuit(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_e_new_identity_changes_every_site_and_clears_cookies",
+                    true,
+                    |h| Box::pin(persite_new_identity(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_g_twenty_sites_get_twenty_distinct_credentials",
+                    true,
+                    |h| Box::pin(persite_twenty_sites(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_h_fifty_resource_page_under_tor_like_latency",
+                    true,
+                    |h| Box::pin(persite_latency_page(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_i_per_tab_credentials_end_with_their_tab_and_browser_session",
+                    true,
+                    |h| Box::pin(persite_per_tab_lifetime(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_j_options_page_edits_the_daemons_policies",
+                    true,
+                    |h| Box::pin(persite_options_page_policies(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_k_options_page_settings_apply_at_once",
+                    true,
+                    |h| Box::pin(persite_options_page_settings(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_l_options_page_placeholders_errors_and_layout",
+                    true,
+                    |h| Box::pin(persite_options_page_checks(h)),
+                ),
+                trial(
+                    harness,
+                    "persite_f_every_connection_carries_credentials",
+                    true,
+                    |h| Box::pin(persite_every_connection_authenticated(h)),
+                ),
+            ]
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,13 +25,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use persite_tests::binaries::{self, Binaries};
+use persite_tests::binaries::{self};
 use persite_tests::extension_state::{session_secrets, wait_browser_secret};
 use persite_tests::firefox::{Firefox, FirefoxConfig};
-use persite_tests::fixtures::{FixtureServer, HttpRecord};
-use persite_tests::socks_recorder::{Credentials, SocksConnection, SocksRecorder};
+use persite_tests::fixtures::HttpRecord;
+use persite_tests::socks_recorder::{Credentials, SocksConnection};
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
-use persite_tests::trial::{self, TrialRunner, trial};
+use persite_tests::trial::{self, RecordingHarness, trial};
 use persite_tests::wrappers;
 use serde_json::{Value, json};
 
@@ -45,37 +45,7 @@ const PRIVATE_END_WAIT: Duration = Duration::from_secs(10);
 const CHILD_MARKER: &str = "PERSITE_SESSIONS_CHILD";
 
 /// Servers shared by every trial.
-struct Harness {
-    runner: TrialRunner,
-    fixtures: FixtureServer,
-    recorder: SocksRecorder,
-}
-
-impl Harness {
-    fn start() -> anyhow::Result<Self> {
-        let runner = TrialRunner::new("e2e-sessions", TRIAL_TIMEOUT)?;
-        let (fixtures, recorder) = runner.runtime().block_on(async {
-            let fixtures = FixtureServer::start().await?;
-            let recorder = SocksRecorder::start(fixtures.addr()).await?;
-            anyhow::Ok((fixtures, recorder))
-        })?;
-        Ok(Self {
-            runner,
-            fixtures,
-            recorder,
-        })
-    }
-
-    fn binaries(&self) -> anyhow::Result<Binaries> {
-        self.runner.binaries()
-    }
-}
-
-impl AsRef<TrialRunner> for Harness {
-    fn as_ref(&self) -> &TrialRunner {
-        &self.runner
-    }
-}
+type Harness = RecordingHarness;
 
 /// Re-runs this binary with `$PERSITE_FIREFOX` set to the wrapper script (module doc).
 fn reexec_with_wrapper() -> ! {
@@ -108,28 +78,32 @@ fn main() {
         reexec_with_wrapper();
     }
     trial::spawn_run_watchdog("e2e_sessions", RUN_TIMEOUT);
-    trial::run_with_harness("e2e_sessions harness", Harness::start, |harness| {
-        vec![
-            trial(
-                harness,
-                "sessions_a_two_profiles_sharing_one_daemon_never_share_credentials",
-                true,
-                |h| Box::pin(two_profiles(h)),
-            ),
-            trial(
-                harness,
-                "sessions_b_browser_restart_with_the_daemon_running_gets_new_credentials",
-                true,
-                |h| Box::pin(browser_restart(h)),
-            ),
-            trial(
-                harness,
-                "sessions_c_private_session_credentials_end_with_its_last_window",
-                true,
-                |h| Box::pin(private_windows(h)),
-            ),
-        ]
-    })
+    trial::run_with_harness(
+        "e2e_sessions harness",
+        || RecordingHarness::start("e2e-sessions", TRIAL_TIMEOUT),
+        |harness| {
+            vec![
+                trial(
+                    harness,
+                    "sessions_a_two_profiles_sharing_one_daemon_never_share_credentials",
+                    true,
+                    |h| Box::pin(two_profiles(h)),
+                ),
+                trial(
+                    harness,
+                    "sessions_b_browser_restart_with_the_daemon_running_gets_new_credentials",
+                    true,
+                    |h| Box::pin(browser_restart(h)),
+                ),
+                trial(
+                    harness,
+                    "sessions_c_private_session_credentials_end_with_its_last_window",
+                    true,
+                    |h| Box::pin(private_windows(h)),
+                ),
+            ]
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,15 +23,13 @@ use persite_protocol as wire;
 use persite_tests::binaries::Binaries;
 use persite_tests::fake_broker::{FakeBroker, FakeMode};
 use persite_tests::firefox::{Firefox, PAGE_TIMEOUT, PERSITE_EXTENSION_UUID};
-use persite_tests::fixtures::FixtureServer;
 use persite_tests::persite_browser::{PersiteBrowser, Setup, new_runtime_dir};
 use persite_tests::popup::{
     PopupStatus, click, open_popup, show_popup_for, show_status_page, wait_for_script,
     wait_popup_ok, wait_popup_state, wait_status_checks,
 };
-use persite_tests::socks_recorder::SocksRecorder;
 use persite_tests::test_daemon::{TestDaemon, system_tor_config};
-use persite_tests::trial::{self, TrialRunner, trial};
+use persite_tests::trial::{self, RecordingHarness, trial};
 use serde_json::{Value, json};
 
 /// Upper bound for one trial, Firefox start included.
@@ -44,64 +42,38 @@ const STATE_WAIT: Duration = Duration::from_secs(30);
 /// Firefox cuts extension popups near this height (issue 12).
 const POPUP_MAX_HEIGHT: f64 = 600.0;
 
-/// Servers shared by every trial: the pages and one recorder in front of them.
-struct Harness {
-    runner: TrialRunner,
-    fixtures: FixtureServer,
-    recorder: SocksRecorder,
-}
-
-impl Harness {
-    fn start() -> anyhow::Result<Self> {
-        let runner = TrialRunner::new("ui", TRIAL_TIMEOUT)?;
-        let (fixtures, recorder) = runner.runtime().block_on(async {
-            let fixtures = FixtureServer::start().await?;
-            let recorder = SocksRecorder::start(fixtures.addr()).await?;
-            anyhow::Ok((fixtures, recorder))
-        })?;
-        Ok(Self {
-            runner,
-            fixtures,
-            recorder,
-        })
-    }
-
-    fn binaries(&self) -> anyhow::Result<Binaries> {
-        self.runner.binaries()
-    }
-}
-
-impl AsRef<TrialRunner> for Harness {
-    fn as_ref(&self) -> &TrialRunner {
-        &self.runner
-    }
-}
+/// Servers shared by every trial.
+type Harness = RecordingHarness;
 
 fn main() {
     // Whole-run bound: per-trial timeouts cannot interrupt a blocked thread.
     trial::spawn_run_watchdog("e2e_ui", RUN_TIMEOUT);
-    trial::run_with_harness("ui harness", Harness::start, |harness| {
-        vec![
-            trial(
-                harness,
-                "ui_a_tor_down_blocks_pages_and_every_page_says_why",
-                true,
-                |h| Box::pin(tor_down(h)),
-            ),
-            trial(
-                harness,
-                "ui_b_daemon_down_then_started_retry_loads_the_page",
-                true,
-                |h| Box::pin(daemon_down_then_up(h)),
-            ),
-            trial(
-                harness,
-                "ui_c_popup_protected_conflux_fits_600px_and_page_without_site",
-                true,
-                |h| Box::pin(popup_layout(h)),
-            ),
-        ]
-    });
+    trial::run_with_harness(
+        "ui harness",
+        || RecordingHarness::start("ui", TRIAL_TIMEOUT),
+        |harness| {
+            vec![
+                trial(
+                    harness,
+                    "ui_a_tor_down_blocks_pages_and_every_page_says_why",
+                    true,
+                    |h| Box::pin(tor_down(h)),
+                ),
+                trial(
+                    harness,
+                    "ui_b_daemon_down_then_started_retry_loads_the_page",
+                    true,
+                    |h| Box::pin(daemon_down_then_up(h)),
+                ),
+                trial(
+                    harness,
+                    "ui_c_popup_protected_conflux_fits_600px_and_page_without_site",
+                    true,
+                    |h| Box::pin(popup_layout(h)),
+                ),
+            ]
+        },
+    );
 }
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then closed).
