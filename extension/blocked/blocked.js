@@ -8,7 +8,8 @@
  */
 
 import { tokenOf } from "../src/blocked.js";
-import { codeParts, healthChecks, verdict } from "../src/health.js";
+import { healthChecks, verdict } from "../src/health.js";
+import { setRich } from "../src/rich-text.js";
 import { MESSAGE, STATUS_PAGE } from "../src/messages.js";
 
 const POLL_MS = 1000;
@@ -64,21 +65,6 @@ function show(problem, reason, fix) {
   $("blocked-reason").textContent = reason;
   setRich($("blocked-fix"), fix === "" ? "" : `What to do: ${fix}`);
 }
-
-/** Fills `element` with `text`, backquoted parts as <code> (health.js codeParts). */
-function setRich(element, text) {
-  element.replaceChildren(
-    ...codeParts(text).map((part) => {
-      if (!part.code) {
-        return document.createTextNode(part.text);
-      }
-      const code = document.createElement("code");
-      code.textContent = part.text;
-      return code;
-    }),
-  );
-}
-
 
 async function retry() {
   $("retry-message").textContent = "";

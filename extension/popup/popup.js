@@ -16,7 +16,8 @@
  */
 
 import { bootstrapView, circuitPushApplies, circuitView, newnymText, pathFingerprints, pathText } from "../src/circuit-view.js";
-import { CHECK, codeParts, healthChecks, needsAttention, verdict } from "../src/health.js";
+import { CHECK, healthChecks, needsAttention, verdict } from "../src/health.js";
+import { setRich } from "../src/rich-text.js";
 import { MESSAGE, POPUP_PORT_NAME, STATUS_PAGE } from "../src/messages.js";
 import { OPTIONS_KEY, normalizeOptions } from "../src/options.js";
 import { containerLabel, parsePopupQuery } from "../src/popup-query.js";
@@ -452,20 +453,6 @@ function say(kind, text) {
   const element = $("message");
   element.dataset.kind = kind;
   element.textContent = text;
-}
-
-/** Fills `element` with `text`, backquoted parts as <code> (health.js codeParts). */
-function setRich(element, text) {
-  element.replaceChildren(
-    ...codeParts(text).map((part) => {
-      if (!part.code) {
-        return document.createTextNode(part.text);
-      }
-      const code = document.createElement("code");
-      code.textContent = part.text;
-      return code;
-    }),
-  );
 }
 
 /** Sets an element's text and hides it while the text is empty. */

@@ -7,7 +7,8 @@
  * unknown; .title, .detail, .fix), body[data-ready] once the first status is shown.
  */
 
-import { codeParts, healthChecks } from "../src/health.js";
+import { healthChecks } from "../src/health.js";
+import { richNodes } from "../src/rich-text.js";
 import { MESSAGE } from "../src/messages.js";
 
 const POLL_MS = 1000;
@@ -71,27 +72,15 @@ function checkItem(check) {
   state.textContent = { ok: " (done)", fail: " (problem)", warn: " (needs attention)", unknown: " (not known yet)" }[check.state] ?? "";
   const detail = document.createElement("p");
   detail.className = "detail";
-  detail.append(...codeSpans(check.detail));
+  detail.append(...richNodes(document, check.detail));
   item.append(mark, title, state, detail);
   if (check.fix !== "") {
     const fix = document.createElement("p");
     fix.className = "fix";
-    fix.append(...codeSpans(`What to do: ${check.fix}`));
+    fix.append(...richNodes(document, `What to do: ${check.fix}`));
     item.append(fix);
   }
   return item;
-}
-
-/** Text with `backquoted` parts as <code> elements (health.js codeParts). */
-function codeSpans(text) {
-  return codeParts(text).map((part) => {
-    if (!part.code) {
-      return document.createTextNode(part.text);
-    }
-    const code = document.createElement("code");
-    code.textContent = part.text;
-    return code;
-  });
 }
 
 function count(n, word) {
