@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persite::front::{ReplayOutcome, replay_handshake};
 use persite::front::parse_reply;
+use persite::front::{ReplayOutcome, replay_handshake};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&chunk, rest)) = data.split_first() else {
