@@ -1588,7 +1588,8 @@ async fn webrtc(h: &Harness) -> anyhow::Result<String> {
 /// Under strace, with a broker whose answers are garbage: Firefox takes the answer from
 /// `proxy.onRequest` (it does not fall back to the prefs proxy, the recorder), tries to connect
 /// to that path, fails with ENOENT (nothing can be created under /proc, not even by root), and
-/// shows a proxy connection failure page; no TCP connection but the SOCKS recorder's is made and
+/// the navigation fails (Persite's blocked page replaces Firefox's proxy error page); no TCP
+/// connection but the SOCKS recorder's is made and
 /// the recorder sees no tunnel for the site.
 async fn black_hole(h: &Harness) -> anyhow::Result<String> {
     wrappers::require_strace()?;
@@ -1613,9 +1614,12 @@ async fn black_hole(h: &Harness) -> anyhow::Result<String> {
     let socks_mark = h.recorder.mark();
     let http_mark = h.fixtures.mark();
     let seen = expect_visible_failure(ff, &sites[1].url(), Duration::from_secs(25)).await?;
+    // The extension replaces the proxy failure page with its own blocked page, which it shows
+    // only for a request it answered with the black hole and Firefox then reported failed;
+    // WebDriver may still catch the error page before the replacement.
     ensure!(
-        seen.contains("proxyConnectFailure"),
-        "the black hole did not give a proxy connection failure page: {seen}"
+        seen.contains("proxyConnectFailure") || seen.contains("\"Blocked by Persite\""),
+        "the black hole did not give a proxy connection failure (or Persite's blocked page): {seen}"
     );
     let tunnels: Vec<String> = h
         .recorder
