@@ -29,7 +29,7 @@ use persite_tests::measure::app_trace::{
     Approach, Measured, TraceStream, application_trace, evaluate, measured,
 };
 use persite_tests::measure::events::EventLog;
-use persite_tests::test_daemon::{TestDaemon, system_tor_config};
+use persite_tests::test_daemon::{TestDaemon, start_with_front};
 use persite_tests::tornet::{ClientOptions, TorClient, TorNetwork, TorNetworkOptions};
 use serde_json::json;
 
@@ -199,15 +199,7 @@ fn measure(
 
 /// A daemon on `client` with its SOCKS front on an ephemeral loopback port.
 fn daemon_on(client: &TorClient) -> Result<TestDaemon, String> {
-    let config = format!(
-        "{}\n[front]\nlisten = \"127.0.0.1:0\"\n",
-        system_tor_config(
-            client.socks_addr().port(),
-            &client.control_addr().to_string()
-        )
-    );
-    let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
-    let daemon = TestDaemon::start(&binaries.broker, &config, None)?;
+    let daemon = start_with_front(client)?;
     daemon.wait_on_tor(DAEMON_TIMEOUT)?;
     Ok(daemon)
 }

@@ -86,3 +86,17 @@ impl TestDaemon {
         daemon_http::wait_on_tor(&self.socket(), bound).map_err(|e| format!("{e}\n{}", self.log()))
     }
 }
+
+/// Starts a daemon (the built `persite`) on the private network's `client` as its system tor
+/// (SOCKS and control port), with the SOCKS front on an ephemeral loopback port.
+pub fn start_with_front(client: &crate::tornet::TorClient) -> Result<TestDaemon, String> {
+    let config = format!(
+        "{}\n[front]\nlisten = \"127.0.0.1:0\"\n",
+        system_tor_config(
+            client.socks_addr().port(),
+            &client.control_addr().to_string()
+        )
+    );
+    let binaries = crate::binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
+    TestDaemon::start(&binaries.broker, &config, None)
+}

@@ -15,7 +15,7 @@ use persite_tests::control_probe::{ControlProbe, StreamEvent};
 use persite_tests::strace::{Endpoint, parse_log};
 use persite_tests::stream_trace::Creds;
 use persite_tests::stream_trace::{TracedStream, traced_streams};
-use persite_tests::test_daemon::{TestDaemon, system_tor_config};
+use persite_tests::test_daemon::{TestDaemon, start_with_front};
 use persite_tests::tornet::onion::ONION_PORT;
 use persite_tests::tornet::shared::{run_with_network, tor_trial};
 use persite_tests::tornet::{OnionServices, TorNetwork, TorNetworkOptions};
@@ -69,16 +69,7 @@ struct FrontDaemon {
 
 impl FrontDaemon {
     fn start(network: &TorNetwork) -> Result<Self, String> {
-        let client = network.client();
-        let config = format!(
-            "{}\n[front]\nlisten = \"127.0.0.1:0\"\n",
-            system_tor_config(
-                client.socks_addr().port(),
-                &client.control_addr().to_string()
-            )
-        );
-        let binaries = binaries::ensure_built().map_err(|e| format!("{e:#}"))?;
-        let daemon = TestDaemon::start(&binaries.broker, &config, None)?;
+        let daemon = start_with_front(network.client())?;
         let status = daemon.rpc(json!({"id": 1, "type": "status"}))?;
         let front = status["front"]
             .as_str()
